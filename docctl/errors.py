@@ -1,0 +1,83 @@
+"""The domain's failures, one class per thing a user or caller can get wrong.
+
+Each edge translates them once: the web layer maps ``http_status`` to a response in a single
+error handler, the CLI turns them into a one-line ``click.ClickException``. Core code never
+signals "not found" with ``None`` and never imports Flask to report an error.
+"""
+
+from __future__ import annotations
+
+
+class DocctlError(Exception):
+    """Base of every domain error. ``code`` is the stable machine-readable name used in the API."""
+
+    code = "error"
+    http_status = 400
+
+    def __init__(self, message: str, *, detail: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail or {}
+
+
+class Invalid(DocctlError):
+    """Raised by validators (IDs, paths, front matter, policy, requests) for well-formed but wrong input."""
+
+    code = "invalid"
+    http_status = 422
+
+
+class Malformed(DocctlError):
+    """Raised by the edges when a request cannot even be parsed (bad JSON, bad UTF-8)."""
+
+    code = "malformed"
+    http_status = 400
+
+
+class NotFound(DocctlError):
+    """Raised by readers (repo, catalog, users, workflow) when the thing asked for does not exist."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(DocctlError):
+    """Raised by the git store when a compare-and-swap loses, and by the workflow for stale edits."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class Unauthorized(DocctlError):
+    """Raised by users/auth when credentials are missing or wrong (including the signing password)."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(DocctlError):
+    """Raised by the workflow and the web layer when the person is known but may not do this."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class TooLarge(DocctlError):
+    """Raised by the edges when a request body or document exceeds the configured limit."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class Throttled(DocctlError):
+    """Raised by users when too many wrong passwords were given; the caller must wait."""
+
+    code = "throttled"
+    http_status = 429
+
+
+class ConfigError(DocctlError):
+    """Raised by config and instance loading: a missing secret key, an unreadable setting."""
+
+    code = "config"
+    http_status = 500
