@@ -1,0 +1,86 @@
+"""Settings, declared once as data: name, default, help (after datasette).
+
+Loaded in this order, later wins: defaults → ``<instance>/docctl.toml`` → ``DOCCTL_<NAME>``
+environment variables → a test config passed to ``create_app``. The README documents every
+setting (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("PUBLIC_READ", False, "Let anyone on the network read current documents without logging in."),
+    Setting("SEARCH_LANGUAGE", "pl", "Language of full-text analysis: `pl` (Polish stemming) or `en`."),
+    Setting("TIMEZONE", "Europe/Warsaw", "Time zone in which effective dates and review dates are days."),
+    Setting("SITE_NAME", "docctl", "Name shown in the page header (e.g. the office's name)."),
+    Setting("SERVICE_NAME", "docctl", "Committer name on every commit docctl writes (the author is the person)."),
+    Setting("SERVICE_EMAIL", "docctl@localhost", "Committer e-mail on every commit docctl writes."),
+    Setting("MAX_CONTENT_LENGTH", 1024 * 1024, "Largest request body in bytes; larger requests get 413."),
+    Setting("MAX_DOCUMENT_BYTES", 512 * 1024, "Largest document source in bytes."),
+    Setting("RENDER_CACHE_SIZE", 2048, "How many rendered documents to keep in memory (keyed by blob id)."),
+    Setting("SEARCH_LOCK_TIMEOUT", 30.0, "Seconds a search-index writer waits for the index lock."),
+    Setting("SESSION_COOKIE_SECURE", False, "Send the session cookie only over HTTPS (set behind TLS)."),
+    Setting("REVIEW_DUE_SOON_DAYS", 30, "A periodic review is listed as due soon this many days ahead."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def defaults() -> dict:
+    return {s.name: s.default for s in SETTINGS}
+
+
+def _coerce(name: str, raw: str) -> object:
+    default = _BY_NAME[name].default
+    if isinstance(default, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"DOCCTL_{name} must be true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"DOCCTL_{name} must be a whole number, not {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"DOCCTL_{name} must be a number, not {raw!r}") from None
+    return raw
+
+
+def load(instance: Path, overrides: dict | None = None, environ: dict | None = None) -> dict:
+    """Resolve every setting for an instance folder; unknown keys in the file are an error."""
+    environ = os.environ if environ is None else environ
+    values = defaults()
+    path = instance / "docctl.toml"
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        unknown = sorted(set(data) - set(_BY_NAME))
+        if unknown:
+            raise ConfigError(f"{path}: unknown settings {', '.join(unknown)}")
+        values.update(data)
+    for name in _BY_NAME:
+        if f"DOCCTL_{name}" in environ:
+            values[name] = _coerce(name, environ[f"DOCCTL_{name}"])
+    values.update(overrides or {})
+    return values

@@ -1,0 +1,152 @@
+"""Controlled documents as files: IDs, paths, YAML front matter and its validation.
+
+Pure domain code: no git, no Flask. Everything a user can get wrong here raises
+:class:`~docctl.errors.Invalid` with a message that names the field or line, and the checks
+run *before* any value reaches git (an ID ends up in a ref name and a path).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import yaml
+
+from .errors import Invalid
+
+TYPES = ("policy", "procedure", "instruction", "form", "external")
+DOCUMENTS_DIR = "documents"
+MAX_ID_LENGTH = 32
+REQUIRED_KEYS = ("id", "title", "type", "unit", "review_months")
+# Revisions and dates come from release records (CONTRACT §1); a hand-edited copy would lie.
+FORBIDDEN_KEYS = ("revision", "effective_date", "approved_by", "status")
+
+_ID_RE = re.compile(r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*")
+_UNIT_RE = re.compile(r"[A-Z][A-Z0-9]{1,7}")
+
+
+def validate_document_id(value: object) -> str:
+    """Return ``value`` if it is a document ID (``P-05``, ``F-P06-01``), else raise Invalid.
+
+    Upper-case letters, digits and single dashes, starting with a letter, at most 32
+    characters. This also guarantees the ID can never look like a git option or a path.
+    """
+    if not isinstance(value, str) or len(value) > MAX_ID_LENGTH or not _ID_RE.fullmatch(value):
+        raise Invalid(
+            f"invalid document ID {str(value)[:40]!r}: use upper-case letters, digits and single "
+            "dashes, starting with a letter, at most 32 characters (e.g. P-05)"
+        )
+    return value
+
+
+def validate_unit_code(value: object) -> str:
+    """Return a unit code (2–8 upper-case letters/digits, starting with a letter) or raise Invalid."""
+    if not isinstance(value, str) or not _UNIT_RE.fullmatch(value):
+        raise Invalid(f"invalid unit code {str(value)[:20]!r}: 2–8 upper-case letters or digits")
+    return value
+
+
+def document_path(doc_id: str) -> str:
+    """The repository path of a document: ``documents/<ID>.md`` (CONTRACT §1)."""
+    return f"{DOCUMENTS_DIR}/{validate_document_id(doc_id)}.md"
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The front matter of one document revision."""
+
+    id: str
+    title: str
+    type: str
+    unit: str
+    review_months: int
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def as_dict(self) -> dict:
+        data = {
+            "id": self.id,
+            "title": self.title,
+            "type": self.type,
+            "unit": self.unit,
+            "review_months": self.review_months,
+        }
+        data.update(self.extra)
+        return data
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    meta: Metadata
+    body: str
+
+
+def split_front_matter(text: str) -> tuple[str, str, int]:
+    """Split ``---\\nYAML\\n---\\nbody`` into (yaml, body, line where the body starts)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if not lines or lines[0].rstrip() != "---":
+        raise Invalid("line 1: a document must start with YAML front matter between '---' lines")
+    for number, line in enumerate(lines[1:], start=2):
+        if line.rstrip() == "---":
+            return "\n".join(lines[1 : number - 1]), "\n".join(lines[number:]), number + 1
+    raise Invalid("front matter is not closed: add a line '---' after the metadata")
+
+
+def parse_document(text: str, *, units: dict | None = None) -> ParsedDocument:
+    """Parse and validate a document. All field problems are reported at once.
+
+    ``units`` (code → name) checks the owning unit against the policy when given.
+    """
+    front, body, _ = split_front_matter(text)
+    try:
+        data = yaml.safe_load(front) if front.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 2}: " if mark is not None else ""
+        raise Invalid(f"{where}front matter is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise Invalid("front matter must be a mapping of keys to values")
+    return ParsedDocument(validate_metadata(data, units=units), body.lstrip("\n"))
+
+
+def validate_metadata(data: dict, *, units: dict | None = None) -> Metadata:
+    """Check a front matter mapping; raise Invalid listing every problem found."""
+    problems: list[str] = []
+    for key in REQUIRED_KEYS:
+        if key not in data or data[key] in (None, ""):
+            problems.append(f"'{key}' is missing")
+    for key in FORBIDDEN_KEYS:
+        if key in data:
+            problems.append(f"'{key}' must not be set by hand: it comes from the release records")
+    doc_id = data.get("id")
+    if doc_id is not None:
+        try:
+            validate_document_id(doc_id)
+        except Invalid as exc:
+            problems.append(exc.message)
+    title = data.get("title")
+    if title is not None and (not isinstance(title, str) or len(title) > 200 or "\n" in title):
+        problems.append("'title' must be one line of text, at most 200 characters")
+    doc_type = data.get("type")
+    if doc_type is not None and doc_type not in TYPES:
+        problems.append(f"'type' must be one of {', '.join(TYPES)}")
+    unit = data.get("unit")
+    if unit is not None:
+        if not isinstance(unit, str) or not _UNIT_RE.fullmatch(unit):
+            problems.append("'unit' must be a unit code such as OR")
+        elif units is not None and unit not in units:
+            problems.append(f"'unit' {unit} is not in the policy's units ({', '.join(sorted(units))})")
+    months = data.get("review_months")
+    if months is not None and (isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= 120):
+        problems.append("'review_months' must be a whole number of months from 1 to 120")
+    if problems:
+        raise Invalid("front matter: " + "; ".join(problems), detail={"problems": problems})
+    extra = {k: v for k, v in data.items() if k not in REQUIRED_KEYS}
+    return Metadata(doc_id, title.strip(), doc_type, unit, months, extra)
+
+
+def compose_document(meta: Metadata, body: str) -> str:
+    """Write front matter and body back into one file text (stable key order)."""
+    front = yaml.safe_dump(meta.as_dict(), allow_unicode=True, sort_keys=False).strip()
+    return f"---\n{front}\n---\n\n{body.strip()}\n"

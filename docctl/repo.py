@@ -1,0 +1,495 @@
+"""THE git module: every git call in docctl goes through here.
+
+Reads address content by (ref, path) or by object id in a *bare* repository — there is no
+working tree to share or corrupt. Writes use plumbing only: store blobs, build trees, create a
+commit with an explicit parent, author and committer, then move the ref with
+``git update-ref --stdin`` in one transaction whose every update names the expected old value
+(compare-and-swap). A lost race is a domain :class:`~docctl.errors.Conflict`, never a silent
+overwrite; writers also serialize on a lock file so ordinary contention never reaches the CAS.
+
+Decisions:
+- 2026-11: one small subprocess helper with a cleaned environment (after pre-commit's git.py);
+  no inherited ``GIT_*`` variables, no system config, no hooks, no prompts.
+- 2026-11: GitPython is used for the persistent ``git cat-file --batch`` reader only, one
+  ``Repo`` per operation, always closed (its docs: not safe for long-running processes).
+- Callers validate IDs and paths (``documents.validate_document_id``) before they get here; this
+  module still refuses anything option-like or outside the repository as a last line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import git as gitpython
+
+from .errors import Conflict, DocctlError, Invalid, NotFound
+
+ZERO_SHA = "0" * 40
+_SHA_RE = re.compile(r"[0-9a-f]{40}")
+_REF_RE = re.compile(r"refs/(heads|tags|docctl)/[A-Za-z0-9][A-Za-z0-9._/-]*")
+_PATH_PART_RE = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*")
+
+
+class GitError(DocctlError):
+    """Raised by this module when git itself fails in a way no user input explains."""
+
+    code = "git_error"
+    http_status = 500
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A person or service as git records it."""
+
+    name: str
+    email: str
+
+    def __post_init__(self) -> None:
+        for value in (self.name, self.email):
+            if not value or any(c in value for c in "<>\n\r\0"):
+                raise Invalid(f"invalid identity {value!r} for a git commit")
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit as docctl reads it: ids, people, time, message and parsed trailers."""
+
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
+    author: Identity
+    committer: Identity
+    authored_at: datetime
+    committed_at: datetime
+    message: str
+    trailers: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+    def trailer(self, key: str, default: str | None = None) -> str | None:
+        for k, v in self.trailers:
+            if k.lower() == key.lower():
+                return v
+        return default
+
+    def trailer_values(self, key: str) -> list[str]:
+        return [v for k, v in self.trailers if k.lower() == key.lower()]
+
+
+def format_message(subject: str, body: str = "", trailers: list[tuple[str, str]] | None = None) -> str:
+    """Build a commit message whose trailers git parses (``%(trailers)``).
+
+    Trailers must be the last paragraph, one ``Key: value`` per line, values on one line; the
+    message ends with a newline (GitPython's gotcha: without it the last trailer is glued to
+    whatever comes next).
+    """
+    subject = " ".join(subject.split()) or "docctl"
+    parts = [subject]
+    body = body.strip()
+    if body:
+        parts.append(body)
+    if trailers:
+        lines = []
+        for key, value in trailers:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", key):
+                raise Invalid(f"invalid trailer key {key!r}")
+            lines.append(f"{key}: {' '.join(str(value).split())}")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def _check_ref(ref: str) -> str:
+    if not _REF_RE.fullmatch(ref) or ".." in ref or ref.endswith((".lock", "/", ".")):
+        raise Invalid(f"refusing ref name {ref!r}")
+    return ref
+
+
+def _check_path(path: str) -> str:
+    parts = path.split("/")
+    if not path or any(not _PATH_PART_RE.fullmatch(p) or p in (".", "..") for p in parts):
+        raise Invalid(f"refusing repository path {path!r}")
+    return path
+
+
+def _check_sha(sha: str) -> str:
+    if not _SHA_RE.fullmatch(sha):
+        raise Invalid(f"not an object id: {sha!r}")
+    return sha
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+    return env
+
+
+class GitStore:
+    """A bare documents repository. Cheap to create; holds no open processes or files."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    # -- setup -------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path | str) -> GitStore:
+        """Like ``git init --bare``, with the settings an audited repository needs."""
+        path = Path(path)
+        if path.exists() and any(path.iterdir()):
+            raise Conflict(f"{path} already exists and is not empty")
+        path.mkdir(parents=True, exist_ok=True)
+        store = cls(path)
+        store._git("init", "--bare", "--quiet", "--initial-branch=main", str(path), cwd=path.parent)
+        # Every ref move is journaled (CONTRACT §1); gc must not prune history auditors need.
+        for key, value in (
+            ("core.logAllRefUpdates", "always"),
+            ("receive.denyNonFastForwards", "true"),
+            ("receive.denyDeletes", "true"),
+            ("gc.reflogExpire", "never"),
+            ("gc.reflogExpireUnreachable", "never"),
+        ):
+            store._git("config", key, value)
+        return store
+
+    def exists(self) -> bool:
+        return (self.path / "HEAD").is_file() and (self.path / "objects").is_dir()
+
+    # -- the one subprocess helper -----------------------------------------------------------
+    def _run(self, *args: str, input: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        cmd = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.quotePath=false"]
+        if cwd is None:
+            cmd.append(f"--git-dir={self.path}")
+        return subprocess.run(
+            [*cmd, *args], input=input, capture_output=True, cwd=cwd or self.path, env=_clean_env(), check=False
+        )
+
+    def _status(self, *args: str) -> int:
+        return self._run(*args).returncode
+
+    def _git(self, *args: str, input: bytes | None = None, cwd: Path | None = None, ok_codes=(0,)) -> bytes:
+        proc = self._run(*args, input=input, cwd=cwd)
+        if proc.returncode not in ok_codes:
+            raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()[:500]}")
+        return proc.stdout
+
+    # -- reads -------------------------------------------------------------------------------
+    def head(self, ref: str = "refs/heads/main") -> str:
+        """Like ``git rev-parse --verify REF``; NotFound when the ref does not exist.
+
+        Reads the loose ref file first (microseconds; docctl's own writes always leave loose
+        refs) and falls back to git for packed refs.
+        """
+        _check_ref(ref)
+        with contextlib.suppress(OSError):
+            value = (self.path / ref).read_text().strip()
+            if _SHA_RE.fullmatch(value):
+                return value
+        out = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", ok_codes=(0, 1)).strip()
+        if not out:
+            raise NotFound(f"{ref} does not exist")
+        return out.decode()
+
+    def has_ref(self, ref: str) -> bool:
+        try:
+            self.head(ref)
+        except NotFound:
+            return False
+        return True
+
+    def refs(self, prefix: str) -> dict[str, str]:
+        """Like ``git for-each-ref PREFIX``: ref name → commit id."""
+        _check_ref(prefix.rstrip("/") + "/x")
+        out = self._git("for-each-ref", "--format=%(refname) %(objectname)", prefix)
+        return dict(line.split(" ", 1) for line in out.decode().splitlines())
+
+    def blob_id(self, commit: str, path: str) -> str:
+        """Like ``git rev-parse COMMIT:PATH``; NotFound when the path is absent there."""
+        _check_sha(commit)
+        _check_path(path)
+        out = self._git("ls-tree", "-z", commit, "--", path).decode()
+        if not out:
+            raise NotFound(f"{path} does not exist at {commit[:10]}")
+        meta, _ = out.rstrip("\0").split("\t", 1)
+        mode, kind, sha = meta.split()
+        if kind != "blob":
+            raise NotFound(f"{path} is not a file at {commit[:10]}")
+        return sha
+
+    def read_blob(self, sha: str) -> bytes:
+        """Like ``git cat-file blob SHA`` (one short-lived process; see :meth:`reader` for many)."""
+        with self.reader() as reader:
+            return reader.blob(sha)
+
+    def read_file(self, commit: str, path: str) -> bytes:
+        return self.read_blob(self.blob_id(commit, path))
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[BlobReader]:
+        """A persistent ``git cat-file --batch`` for many reads in one operation; always closed."""
+        reader = BlobReader(self.path)
+        try:
+            yield reader
+        finally:
+            reader.close()
+
+    def commit(self, sha: str) -> Commit:
+        """Like ``git show -s SHA`` with the trailers parsed."""
+        commits = self.log(sha, no_walk=True)
+        if not commits:
+            raise NotFound(f"commit {sha[:10]} not found")
+        return commits[0]
+
+    def log(
+        self,
+        rev: str,
+        *,
+        since: str | None = None,
+        first_parent: bool = False,
+        reverse: bool = False,
+        no_walk: bool = False,
+        paths: tuple[str, ...] = (),
+        max_count: int | None = None,
+    ) -> list[Commit]:
+        """Like ``git log [--first-parent] [SINCE..]REV [-- PATHS]``, parsed."""
+        for value in (rev, since):
+            if value is not None and not _SHA_RE.fullmatch(value):
+                _check_ref(value)
+        args = ["log", f"--format={self._FORMAT}"]
+        if first_parent:
+            args.append("--first-parent")
+        if reverse:
+            args.append("--reverse")
+        if no_walk:
+            args.append("--no-walk")
+        if max_count:
+            args.append(f"--max-count={int(max_count)}")
+        args.append(f"{since}..{rev}" if since else rev)
+        args.append("--")
+        args.extend(_check_path(p) for p in paths)
+        return self._log_args(args[2:], fmt_args=args[:2])
+
+    _FORMAT = "%H%x1f%T%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B%x1f%(trailers:only,unfold)%x1e"
+
+    def _log_args(self, args: list[str], fmt_args: list[str] | None = None) -> list[Commit]:
+        fmt_args = fmt_args or ["log", f"--format={self._FORMAT}"]
+        out = self._git(*fmt_args, *args).decode("utf-8", errors="replace")
+        commits = []
+        for record in out.split("\x1e"):
+            record = record.strip("\n")
+            if not record:
+                continue
+            sha, tree, parents, an, ae, ad, cn, ce, cd, body, trailers = record.split("\x1f")
+            parsed = []
+            for line in trailers.splitlines():
+                if ": " in line:
+                    key, value = line.split(": ", 1)
+                    parsed.append((key.strip(), value.strip()))
+            commits.append(
+                Commit(
+                    sha, tree, tuple(parents.split()), Identity(an, ae), Identity(cn, ce),
+                    datetime.fromisoformat(ad), datetime.fromisoformat(cd), body, tuple(parsed),
+                )
+            )
+        return commits
+
+    def commits(self, shas: list[str]) -> dict[str, Commit]:
+        """Several commits in one ``git log --no-walk`` call, by id."""
+        if not shas:
+            return {}
+        out: dict[str, Commit] = {}
+        for start in range(0, len(shas), 500):
+            batch = [_check_sha(s) for s in shas[start : start + 500]]
+            for commit in self._log_args(["--no-walk=unsorted", *batch]):
+                out[commit.sha] = commit
+        return out
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Like ``git merge-base --is-ancestor A D``."""
+        code = self._status("merge-base", "--is-ancestor", _check_sha(ancestor), _check_sha(descendant))
+        return code == 0
+
+    def fsck(self) -> str:
+        """Like ``git fsck --strict``; returns its report, raises GitError when it fails."""
+        return self._git("fsck", "--strict", "--no-progress").decode()
+
+    # -- writes (plumbing) -------------------------------------------------------------------
+    def write_blob(self, data: bytes) -> str:
+        """Like ``git hash-object -w --stdin``."""
+        return self._git("hash-object", "-w", "--stdin", input=data).decode().strip()
+
+    def tree_with(self, base_tree: str | None, changes: dict[str, str | None]) -> str:
+        """A new tree: ``base_tree`` with each path set to a blob id (or removed for None).
+
+        Built bottom-up with ``git ls-tree`` + ``git mktree`` so no index or work tree is used.
+        """
+        grouped: dict[str, dict[str, str | None]] = {}
+        here: dict[str, str | None] = {}
+        for path, blob in changes.items():
+            _check_path(path)
+            head, _, rest = path.partition("/")
+            if rest:
+                grouped.setdefault(head, {})[rest] = blob
+            else:
+                here[head] = blob
+        entries: dict[str, tuple[str, str, str]] = {}
+        if base_tree:
+            out = self._git("ls-tree", "-z", _check_sha(base_tree)).decode()
+            for item in filter(None, out.split("\0")):
+                meta, name = item.split("\t", 1)
+                mode, kind, sha = meta.split()
+                entries[name] = (mode, kind, sha)
+        for name, blob in here.items():
+            if blob is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = ("100644", "blob", _check_sha(blob))
+        for name, sub in grouped.items():
+            old = entries.get(name)
+            subtree = self.tree_with(old[2] if old and old[1] == "tree" else None, sub)
+            if subtree == EMPTY_TREE:
+                entries.pop(name, None)
+            else:
+                entries[name] = ("040000", "tree", subtree)
+        payload = "".join(f"{m} {k} {s}\t{n}\0" for n, (m, k, s) in sorted(entries.items()))
+        return self._git("mktree", "-z", input=payload.encode()).decode().strip()
+
+    def commit_tree(
+        self,
+        tree: str,
+        parents: list[str],
+        message: str,
+        *,
+        author: Identity,
+        committer: Identity,
+        when: datetime,
+    ) -> str:
+        """Like ``git commit-tree``, with author, committer and dates always explicit."""
+        stamp = f"{int(when.timestamp())} {when.strftime('%z') or '+0000'}"
+        env_args = []
+        for parent in parents:
+            env_args += ["-p", _check_sha(parent)]
+        cmd = ["git", f"--git-dir={self.path}", "commit-tree", _check_sha(tree), *env_args]
+        env = _clean_env()
+        env.update(
+            GIT_AUTHOR_NAME=author.name, GIT_AUTHOR_EMAIL=author.email, GIT_AUTHOR_DATE=stamp,
+            GIT_COMMITTER_NAME=committer.name, GIT_COMMITTER_EMAIL=committer.email, GIT_COMMITTER_DATE=stamp,
+        )
+        proc = subprocess.run(cmd, input=message.encode(), capture_output=True, env=env, check=False)
+        if proc.returncode:
+            raise GitError(f"git commit-tree failed: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout.decode().strip()
+
+    def update_refs(self, updates: list[tuple[str, str, str]], *, reason: str = "docctl") -> None:
+        """Move refs atomically, each only from its expected old value (compare-and-swap).
+
+        Like ``git update-ref --stdin`` with ``start``/``update REF NEW OLD``/``prepare``/``commit``:
+        all refs move or none. ``OLD`` = :data:`ZERO_SHA` means "must not exist yet". A lost
+        race raises Conflict and leaves every ref as it was.
+        """
+        lines = ["start"]
+        for ref, new, old in updates:
+            lines.append(f"update {_check_ref(ref)} {_check_sha(new)} {_check_sha(old)}")
+        lines += ["prepare", "commit", ""]
+        cmd = ["git", f"--git-dir={self.path}", "update-ref", "--create-reflog", "-m", reason.replace("\n", " "), "--stdin"]
+        proc = subprocess.run(cmd, input="\n".join(lines).encode(), capture_output=True, env=_clean_env(), check=False)
+        if proc.returncode:
+            err = proc.stderr.decode(errors="replace").strip()
+            if "but expected" in err or "reference already exists" in err or "unable to lock" in err or "is at" in err:
+                raise Conflict("the repository moved on while this change was being written; reload and try again",
+                               detail={"git": err[:300]})
+            raise GitError(f"git update-ref failed: {err[:500]}")
+
+    @contextlib.contextmanager
+    def write_lock(self, timeout: float = 30.0) -> Iterator[None]:
+        """Serialize writers across threads and processes (``flock`` on a lock file).
+
+        The compare-and-swap in :meth:`update_refs` stays the safety net; the lock only keeps
+        ordinary contention from turning into conflicts the user would have to retry.
+        """
+        import time
+
+        lock_path = self.path / "docctl-write.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise Conflict("the repository is busy; try again in a moment") from None
+                    time.sleep(0.01)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def merge_file(self, current: bytes, base: bytes, other: bytes, labels: tuple[str, str, str]) -> tuple[bytes, int]:
+        """Three-way merge of texts, like ``git merge-file -p``; returns (text, conflict count)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="docctl-merge-") as tmp:
+            names = []
+            for name, data in (("current", current), ("base", base), ("other", other)):
+                p = Path(tmp) / name
+                p.write_bytes(data)
+                names.append(str(p))
+            proc = subprocess.run(
+                ["git", "merge-file", "-p", "-L", labels[0], "-L", labels[1], "-L", labels[2], *names],
+                capture_output=True, env=_clean_env(), check=False,
+            )
+        if proc.returncode < 0 or proc.returncode > 127:
+            raise GitError(f"git merge-file failed: {proc.stderr.decode(errors='replace')}")
+        return proc.stdout, proc.returncode
+
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+class BlobReader:
+    """Reads objects by id through GitPython's persistent ``git cat-file --batch``.
+
+    Measured 2026-11 on a 2,000 × 20 repository: ~0.3 ms per blob this way against ~3.5 ms
+    through GitPython's object API. One instance per operation; ``close`` ends the process.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._repo = gitpython.Repo(str(path))
+        for key in [k for k in os.environ if k.startswith("GIT_")]:
+            self._repo.git.update_environment(**{key: None})
+
+    def blob(self, sha: str) -> bytes:
+        _check_sha(sha)
+        try:
+            _, kind, _, stream = self._repo.git.stream_object_data(sha)
+            data = stream.read()
+        except (gitpython.exc.GitCommandError, ValueError) as exc:
+            raise NotFound(f"object {sha[:10]} not found") from exc
+        if kind != b"blob" and kind != "blob":
+            raise NotFound(f"object {sha[:10]} is not a file")
+        return data
+
+    def blob_id_at(self, commit: str, path: str) -> str:
+        """Like ``git rev-parse COMMIT:PATH`` through the same persistent process."""
+        try:
+            sha, kind, _ = self._repo.git.get_object_header(f"{_check_sha(commit)}:{_check_path(path)}")
+        except (gitpython.exc.GitCommandError, ValueError) as exc:
+            raise NotFound(f"{path} does not exist at {commit[:10]}") from exc
+        if kind not in (b"blob", "blob"):
+            raise NotFound(f"{path} is not a file at {commit[:10]}")
+        return sha.decode() if isinstance(sha, bytes) else sha
+
+    def close(self) -> None:
+        self._repo.close()

@@ -1,0 +1,78 @@
+"""Who may sign a change, and when a change has every signature it needs.
+
+Pure rules over the policy, the person and the change — no git, no I/O — so the table of
+transitions × roles is tested directly. Sources: CONTRACT §2, ISO 9001 7.5.2, and 21 CFR Part 11
+§11.50 (name, time, meaning recorded), §11.70 (linked to the exact record), §11.200 (re-entry of
+the password for every signing).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .changes import Change
+from .errors import Forbidden
+from .policy import Policy, Requirement
+
+
+class Person(Protocol):
+    login: str
+    name: str
+    email: str
+    roles: frozenset[str]
+    units: frozenset[str]
+
+
+def can_fulfil(person: Person, requirement: Requirement, unit: str) -> bool:
+    if requirement.role not in person.roles:
+        return False
+    return not requirement.unit_scoped or unit in person.units
+
+
+def outstanding(policy: Policy, doc_type: str, unit: str, change: Change) -> list[Requirement]:
+    """Requirements not yet met by a valid signature (each signature meets at most one)."""
+    remaining = list(policy.requirements_for(doc_type))
+    for event in change.signatures:
+        sig = event.signature
+        if sig is None:
+            continue
+        for req in remaining:
+            if req.role == sig.role and req.meaning == sig.meaning:
+                remaining.remove(req)
+                break
+    return remaining
+
+
+def requirement_for_signer(
+    policy: Policy, doc_type: str, unit: str, change: Change, person: Person, meaning: str | None = None
+) -> Requirement:
+    """The requirement this person's signature would meet, or Forbidden saying why none.
+
+    Refuses: a change not in review, the author or any editor, a second signature by the same
+    person, a person with no role (or no unit) that the remaining requirements ask for.
+    """
+    if change.state != "in_review":
+        raise Forbidden(f"change {change.number} is {change.state}; only a change in review can be signed")
+    if person.login in change.editors:
+        raise Forbidden("you prepared or edited this change, so you cannot sign it")
+    if any(e.actor_login == person.login for e in change.signatures):
+        raise Forbidden("you have already signed this change")
+    candidates = [r for r in outstanding(policy, doc_type, unit, change) if can_fulfil(person, r, unit)]
+    if meaning:
+        candidates = [r for r in candidates if r.meaning == meaning]
+    if not candidates:
+        needed = "; ".join(r.describe(unit) for r in outstanding(policy, doc_type, unit, change)) or "nothing"
+        raise Forbidden(f"your roles do not meet any signature still needed (needed: {needed})")
+    return candidates[0]
+
+
+def may_reject(policy: Policy, doc_type: str, unit: str, change: Change, person: Person) -> None:
+    """Any person who could sign (or a quality manager) may send a change back to its author."""
+    if change.state != "in_review":
+        raise Forbidden(f"change {change.number} is {change.state}; only a change in review can be rejected")
+    if person.login in change.editors:
+        raise Forbidden("you prepared or edited this change; cancel it or edit it instead")
+    if "quality_manager" in person.roles:
+        return
+    if not any(can_fulfil(person, r, unit) for r in policy.requirements_for(doc_type)):
+        raise Forbidden("only a person who signs this kind of document can reject it")

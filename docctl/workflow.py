@@ -1,0 +1,538 @@
+"""The change-control state machine: the only code that writes to the documents repository.
+
+Every verb takes the person acting and, where a user edits, the head they based their work on.
+It builds the new commit with plumbing, then moves the ref(s) with compare-and-swap; a release
+moves the change branch and ``main`` in one atomic transaction. After ``main`` moves, the catalog
+catches up and its listeners (search index) update — the after-commit hook of gollum-lib's
+committer. States: draft → in_review → released; reject → draft; cancel ends it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from . import signing
+from .catalog import Catalog
+from .changes import KINDS, Change, ChangeSummary, change_ref, read_events
+from .documents import Metadata, compose_document, document_path, parse_document, validate_document_id
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .policy import POLICY_PATH, Policy, parse_policy
+from .records import Signature
+from .repo import ZERO_SHA, GitStore, Identity, format_message
+
+MAIN = "refs/heads/main"
+MAX_REASON = 2000
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Workflow:
+    """Drafts, review, signatures, release, withdrawal and periodic review — all as commits."""
+
+    def __init__(
+        self,
+        store: GitStore,
+        catalog: Catalog,
+        *,
+        check_password: Callable[[str, str], object],
+        service: Identity,
+        clock: Callable[[], datetime] = utc_now,
+        timezone_name: str = "Europe/Warsaw",
+        max_document_bytes: int = 512 * 1024,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.check_password = check_password
+        self.service = service
+        self.clock = clock
+        self.tz = ZoneInfo(timezone_name)
+        self.max_document_bytes = max_document_bytes
+        self.change_listeners: list[Callable[[Change], None]] = []
+
+    # -- time and policy ---------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.clock().astimezone(self.tz)
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def policy(self) -> Policy:
+        """The policy in force: ``.docctl/policy.yaml`` on ``main``."""
+        return parse_policy(self.store.read_file(self.store.head(MAIN), POLICY_PATH))
+
+    # -- reading changes ---------------------------------------------------------------------
+    def list_changes(self, state: str | None = None) -> list[ChangeSummary]:
+        """Like ``git for-each-ref refs/heads/changes/`` + the head commits' trailers."""
+        heads = self.store.refs("refs/heads/changes/")
+        numbers = {sha: int(ref.rsplit("/", 1)[1]) for ref, sha in heads.items() if ref.rsplit("/", 1)[1].isdigit()}
+        summaries = []
+        for sha, commit in self.store.commits(list(numbers)).items():
+            summary = ChangeSummary.from_head(numbers[sha], commit)
+            if state is None or summary.state == state:
+                summaries.append(summary)
+        return sorted(summaries, key=lambda s: s.number, reverse=True)
+
+    def get(self, number: int) -> Change:
+        """A change with its events: ``git log --first-parent BASE..changes/N``."""
+        head = self.store.head(change_ref(_number(number)))
+        head_commit = self.store.commit(head)
+        summary = ChangeSummary.from_head(number, head_commit)
+        # Only BASE..HEAD: the cost follows the change's length, not the repository's history.
+        base = summary.base_commit if summary.base_commit and summary.base_commit != head else None
+        commits = self.store.log(head, since=base, first_parent=True, reverse=True)
+        own = [c for c in commits if c.trailer("Change") == str(number)]
+        events = read_events(own)
+        try:
+            blob = self.store.blob_id(head, document_path(summary.doc_id)) if summary.kind != "withdraw" else ""
+        except NotFound:
+            blob = ""
+        if summary.kind == "withdraw":
+            blob = _first_content(events)
+        return Change(**summary.__dict__, blob=blob, events=events)
+
+    def content(self, change: Change) -> str:
+        """The draft's full source (front matter + Markdown)."""
+        if not change.blob:
+            return ""
+        return self.store.read_blob(change.blob).decode("utf-8")
+
+    # -- creating and editing ----------------------------------------------------------------
+    def create(
+        self,
+        actor: signing.Person,
+        *,
+        doc_id: str | None,
+        markdown: str,
+        reason: str,
+        title: str | None = None,
+        doc_type: str | None = None,
+        unit: str | None = None,
+        review_months: int | None = None,
+        effective_date: date | None = None,
+    ) -> Change:
+        """Open a change for a new document or a revision of the current one."""
+        _require_role(actor, "author", "quality_manager")
+        reason = _reason(reason)
+        effective_date = self._check_effective(effective_date)
+        policy = self.policy()
+        with self.store.write_lock():
+            main_head = self.store.head(MAIN)
+            existing = None
+            if doc_id:
+                validate_document_id(doc_id)
+                try:
+                    existing = self.catalog.revisions(doc_id)[0]
+                except NotFound:
+                    existing = None
+            if existing is not None:
+                base_meta = Metadata(doc_id, existing.title, existing.type, existing.unit, existing.review_months)
+                kind, base_revision = "revise", existing.revision
+                if self.catalog.document(doc_id, self.today()).status == "obsolete":
+                    raise Invalid(f"{doc_id} is obsolete; open a new document instead")
+            else:
+                if not doc_type or not unit or not (title or markdown.startswith("---")):
+                    if not markdown.startswith("---"):
+                        raise Invalid("a new document needs a title, a type and a unit")
+                if not doc_id:
+                    doc_id = self._propose_id(policy, doc_type or "procedure")
+                base_meta = Metadata(doc_id, title or "", doc_type or "", unit or "", review_months or 12)
+                kind, base_revision = "new", 0
+            self._no_open_change(doc_id)
+            text = self._compose(markdown, base_meta, policy, title=title, review_months=review_months,
+                                 fixed=existing is not None)
+            blob = self.store.write_blob(text.encode("utf-8"))
+            tree = self.store.tree_with(self.store.commit(main_head).tree, {document_path(doc_id): blob})
+            number = self._next_number()
+            meta = parse_document(text).meta
+            trailers = self._change_trailers(
+                number, "create", kind, "draft", doc_id, meta.title, reason, actor, main_head, base_revision,
+                effective_date,
+            )
+            message = format_message(f"Change {number}: {'new document' if kind == 'new' else 'revise'} {doc_id}",
+                                     reason, trailers)
+            commit = self._commit(tree, [main_head], message, actor)
+            self.store.update_refs([(change_ref(number), commit, ZERO_SHA)], reason=f"docctl: open change {number}")
+        return self._changed(number)
+
+    def edit(self, actor: signing.Person, number: int, *, markdown: str, expected_head: str,
+             reason: str | None = None, title: str | None = None) -> Change:
+        """Save a new draft text; a stale ``expected_head`` is a Conflict carrying both versions."""
+        with self.store.write_lock():
+            change = self.get(number)
+            self._may_edit(actor, change)
+            if expected_head != change.head:
+                raise Conflict(
+                    "this change was edited by someone else since you opened it",
+                    detail={"head": change.head, "yours": expected_head, "current_markdown": self.content(change)},
+                )
+            policy = self.policy()
+            current = parse_document(self.content(change)).meta
+            text = self._compose(markdown, current, policy, title=title, fixed=change.kind == "revise")
+            blob = self.store.write_blob(text.encode("utf-8"))
+            tree = self.store.tree_with(self.store.commit(change.head).tree, {document_path(change.doc_id): blob})
+            new_reason = _reason(reason) if reason else change.reason
+            state = "draft" if change.state == "draft" else change.state
+            trailers = self._carry(change, "edit", state, actor, reason=new_reason, title=parse_document(text).meta.title)
+            message = format_message(f"Change {number}: edit {change.doc_id}", "", trailers)
+            commit = self._commit(tree, [change.head], message, actor)
+            self.store.update_refs([(change_ref(number), commit, change.head)], reason=f"docctl: edit change {number}")
+        return self._changed(number)
+
+    def submit(self, actor: signing.Person, number: int) -> Change:
+        with self.store.write_lock():
+            change = self.get(number)
+            self._may_edit(actor, change)
+            if change.state != "draft":
+                raise Conflict(f"change {number} is {change.state}, not a draft")
+            self._step(change, "submit", "in_review", actor, "")
+        return self._changed(number)
+
+    def cancel(self, actor: signing.Person, number: int, comment: str = "") -> Change:
+        with self.store.write_lock():
+            change = self.get(number)
+            if actor.login != change.author_login and not (actor.roles & {"quality_manager", "admin"}):
+                raise Forbidden("only the author or a quality manager can cancel a change")
+            if change.state in ("released", "cancelled"):
+                raise Conflict(f"change {number} is already {change.state}")
+            self._step(change, "cancel", "cancelled", actor, comment)
+        return self._changed(number)
+
+    def reject(self, actor: signing.Person, number: int, *, password: str, comment: str) -> Change:
+        if not comment or not comment.strip():
+            raise Invalid("say why the change is rejected (a comment is required)")
+        self.check_password(actor.login, password)
+        with self.store.write_lock():
+            change = self.get(number)
+            meta = self._meta_of(change)
+            signing.may_reject(self.policy(), meta.type, meta.unit, change, actor)
+            self._step(change, "reject", "draft", actor, comment)
+        return self._changed(number)
+
+    def approve(self, actor: signing.Person, number: int, *, password: str, comment: str = "",
+                meaning: str | None = None) -> Change:
+        """Sign; the last required signature releases the change onto ``main``."""
+        self.check_password(actor.login, password)
+        with self.store.write_lock():
+            change = self.get(number)
+            policy = self.policy()
+            meta = self._meta_of(change)
+            requirement = signing.requirement_for_signer(policy, meta.type, meta.unit, change, actor, meaning)
+            self._not_stale(change)
+            now = self.now()
+            content = change.blob
+            signature = Signature(actor.name, actor.email, requirement.role, requirement.meaning, now, actor.login, content)
+            trailers = self._carry(change, "approve", "in_review", actor) + [
+                ("Signed-by", f"{actor.name} <{actor.email}>"),
+                ("Signature-Meaning", requirement.meaning),
+                ("Role", requirement.role),
+                ("Content", content),
+                ("Signature", signature.trailer()),
+            ]
+            message = format_message(f"Change {number}: {requirement.meaning} signed by {actor.name}", comment, trailers)
+            signed = self._commit(self.store.commit(change.head).tree, [change.head], message, actor)
+            updated = self._reread(change, signed)
+            if signing.outstanding(policy, meta.type, meta.unit, updated):
+                self.store.update_refs([(change_ref(number), signed, change.head)], reason=f"docctl: sign change {number}")
+            else:
+                self._release(updated, signed, change.head, actor)
+        self.catalog.catch_up()  # after-commit: catalog, then its listeners (search index)
+        return self._changed(number)
+
+    def update_to_current(self, actor: signing.Person, number: int) -> Change:
+        """Carry a change whose base is no longer current onto the current revision.
+
+        Three-way merge with ``git merge-file`` (base = the revision the change started from);
+        conflicts are left as markers in the draft for the author to resolve in the editor.
+        """
+        with self.store.write_lock():
+            change = self.get(number)
+            self._may_edit(actor, change)
+            latest = self.catalog.revisions(change.doc_id)[0]
+            if latest.revision == change.base_revision:
+                raise Conflict("this change is already based on the current revision")
+            base = self.store.read_blob(self.catalog.revision(change.doc_id, change.base_revision).blob) \
+                if change.base_revision else b""
+            ours = self.store.read_blob(change.blob)
+            theirs = self.store.read_blob(latest.blob)
+            merged, conflicts = self.store.merge_file(
+                ours, base, theirs,
+                (f"change {number}", f"revision {change.base_revision}", f"revision {latest.revision}"),
+            )
+            main_head = self.store.head(MAIN)
+            blob = self.store.write_blob(merged)
+            tree = self.store.tree_with(self.store.commit(main_head).tree, {document_path(change.doc_id): blob})
+            trailers = self._carry(change, "update", "draft", actor, base_commit=main_head, base_revision=latest.revision)
+            body = f"Based now on revision {latest.revision}." + (f" {conflicts} conflict(s) to resolve." if conflicts else "")
+            message = format_message(f"Change {number}: update onto {change.doc_id} revision {latest.revision}", body, trailers)
+            commit = self._commit(tree, [change.head, main_head], message, actor)
+            self.store.update_refs([(change_ref(number), commit, change.head)], reason=f"docctl: update change {number}")
+        return self._changed(number)
+
+    # -- withdrawal and periodic review ------------------------------------------------------
+    def withdraw(self, actor: signing.Person, doc_id: str, *, reason: str) -> Change:
+        """Open a withdrawal (obsolete) change, submitted for the same signatures as a release."""
+        _require_role(actor, "author", "quality_manager")
+        validate_document_id(doc_id)
+        reason = _reason(reason)
+        state = self.catalog.document(doc_id, self.today())
+        if state.status == "obsolete":
+            raise Conflict(f"{doc_id} is already obsolete")
+        latest = state.latest
+        with self.store.write_lock():
+            self._no_open_change(doc_id)
+            main_head = self.store.head(MAIN)
+            tree = self.store.tree_with(self.store.commit(main_head).tree, {document_path(doc_id): None})
+            number = self._next_number()
+            trailers = self._change_trailers(number, "create", "withdraw", "in_review", doc_id, latest.title, reason,
+                                             actor, main_head, latest.revision, None)
+            trailers.append(("Content", latest.blob))
+            message = format_message(f"Change {number}: withdraw {doc_id}", reason, trailers)
+            commit = self._commit(tree, [main_head], message, actor)
+            self.store.update_refs([(change_ref(number), commit, ZERO_SHA)], reason=f"docctl: open withdrawal {number}")
+        return self._changed(number)
+
+    def review(self, actor: signing.Person, doc_id: str, *, password: str, comment: str) -> str:
+        """Record "reviewed, no change needed" on ``main``: restarts the review clock."""
+        if not comment or not comment.strip():
+            raise Invalid("a periodic review needs a comment (what was checked)")
+        self.check_password(actor.login, password)
+        validate_document_id(doc_id)
+        state = self.catalog.document(doc_id, self.today())
+        if state.current is None or state.status == "obsolete":
+            raise Conflict(f"{doc_id} has no revision in force to review")
+        policy = self.policy()
+        current = state.current
+        if not any(signing.can_fulfil(actor, r, current.unit) for r in policy.requirements_for(current.type)):
+            raise Forbidden("only a person who signs this kind of document can record its review")
+        now = self.now()
+        signature = Signature(actor.name, actor.email,
+                              next(r.role for r in policy.requirements_for(current.type) if signing.can_fulfil(actor, r, current.unit)),
+                              "review", now)
+        with self.store.write_lock():
+            main_head = self.store.head(MAIN)
+            trailers = [
+                ("Action", "review"), ("Document", doc_id), ("Revision", str(current.revision)),
+                ("Review-Comment", comment), ("Signed-by", f"{actor.name} <{actor.email}>"),
+                ("Signature", signature.trailer()), ("Actor", actor.login),
+            ]
+            message = format_message(f"Review {doc_id} revision {current.revision}: no change needed", comment, trailers)
+            commit = self._commit(self.store.commit(main_head).tree, [main_head], message, actor)
+            self.store.update_refs([(MAIN, commit, main_head)], reason=f"docctl: review {doc_id}")
+        self.catalog.catch_up()
+        return commit
+
+    def add_unit(self, actor: signing.Person, code: str, name: str) -> str:
+        """Add an organizational unit: a recorded ``Action: policy`` commit on ``main``."""
+        with self.store.write_lock():
+            main_head = self.store.head(MAIN)
+            policy = self.policy().with_unit(code, name)
+            blob = self.store.write_blob(policy.to_yaml().encode("utf-8"))
+            tree = self.store.tree_with(self.store.commit(main_head).tree, {POLICY_PATH: blob})
+            message = format_message(f"Policy: add unit {code} ({name})", "", [("Action", "policy"), ("Actor", actor.login)])
+            commit = self._commit(tree, [main_head], message, actor)
+            self.store.update_refs([(MAIN, commit, main_head)], reason=f"docctl: add unit {code}")
+        self.catalog.catch_up()
+        return commit
+
+    def initialize(self, actor: signing.Person, policy: Policy) -> str:
+        """The first commit on ``main``: the policy file, ``Action: init``."""
+        blob = self.store.write_blob(policy.to_yaml().encode("utf-8"))
+        tree = self.store.tree_with(None, {POLICY_PATH: blob})
+        message = format_message("Initialize document control", "", [("Action", "init"), ("Actor", actor.login)])
+        commit = self._commit(tree, [], message, actor)
+        self.store.update_refs([(MAIN, commit, ZERO_SHA)], reason="docctl: init")
+        self.catalog.catch_up()
+        return commit
+
+    # -- internals ---------------------------------------------------------------------------
+    def _release(self, change: Change, signed: str, old_change_head: str, actor: signing.Person) -> None:
+        main_head = self.store.head(MAIN)
+        now = self.now()
+        effective = max(change.effective_date or now.date(), now.date())
+        withdraw = change.kind == "withdraw"
+        revision = change.base_revision if withdraw else change.base_revision + 1
+        marker_trailers = self._carry(change, "release", "released", actor)
+        marker = self._commit(self.store.commit(signed).tree, [signed],
+                              format_message(f"Change {change.number}: released", "", marker_trailers), actor)
+        path = document_path(change.doc_id)
+        tree = self.store.tree_with(self.store.commit(main_head).tree, {path: None if withdraw else change.blob})
+        trailers = [
+            ("Action", "withdraw" if withdraw else "release"),
+            ("Document", change.doc_id), ("Revision", str(revision)), ("Change", str(change.number)),
+            ("Effective-Date", effective.isoformat()), ("Change-Reason", change.reason),
+            ("Prepared-by", change.author),
+        ]
+        trailers += [("Approved-by", f"{e.signature.name} <{e.signature.email}>") for e in change.signatures if e.signature]
+        trailers += [("Signature", e.signature.trailer()) for e in change.signatures if e.signature]
+        verb = "Withdraw" if withdraw else "Release"
+        subject = f"{verb} {change.doc_id} revision {revision}: {change.title}"
+        merge = self._commit(tree, [main_head, marker], format_message(subject, change.reason, trailers), actor)
+        self.store.update_refs(
+            [(change_ref(change.number), marker, old_change_head), (MAIN, merge, main_head)],
+            reason=f"docctl: {verb.lower()} {change.doc_id} r{revision}",
+        )
+
+    def _not_stale(self, change: Change) -> None:
+        try:
+            latest = self.catalog.revisions(change.doc_id)[0].revision
+        except NotFound:
+            latest = 0
+        if latest != change.base_revision:
+            raise Conflict(
+                f"{change.doc_id} is now at revision {latest} but this change was based on revision "
+                f"{change.base_revision}: update the change onto the current revision first",
+                detail={"base_revision": change.base_revision, "current_revision": latest, "needs_update": True},
+            )
+
+    def _step(self, change: Change, action: str, state: str, actor: signing.Person, comment: str) -> str:
+        trailers = self._carry(change, action, state, actor)
+        message = format_message(f"Change {change.number}: {action}", comment, trailers)
+        commit = self._commit(self.store.commit(change.head).tree, [change.head], message, actor)
+        self.store.update_refs([(change_ref(change.number), commit, change.head)],
+                               reason=f"docctl: {action} change {change.number}")
+        return commit
+
+    def _commit(self, tree: str, parents: list[str], message: str, actor: signing.Person) -> str:
+        return self.store.commit_tree(tree, parents, message, author=Identity(actor.name, actor.email),
+                                      committer=self.service, when=self.now())
+
+    def _change_trailers(self, number, action, kind, state, doc_id, title, reason, actor, base_commit,
+                         base_revision, effective_date) -> list[tuple[str, str]]:
+        assert kind in KINDS
+        trailers = [
+            ("Change", str(number)), ("Action", action), ("Document", doc_id), ("Kind", kind), ("State", state),
+            ("Title", title), ("Change-Reason", reason), ("Base-Commit", base_commit),
+            ("Base-Revision", str(base_revision)), ("Prepared-by", f"{actor.name} <{actor.email}>"),
+            ("Prepared-by-Login", actor.login),
+        ]
+        if effective_date:
+            trailers.append(("Effective-Date", effective_date.isoformat()))
+        trailers.append(("Actor", actor.login))
+        return trailers
+
+    def _carry(self, change: Change, action: str, state: str, actor: signing.Person, *, reason: str | None = None,
+               title: str | None = None, base_commit: str | None = None, base_revision: int | None = None):
+        """The trailers of the next commit: the change's description carried forward, updated."""
+        trailers = [
+            ("Change", str(change.number)), ("Action", action), ("Document", change.doc_id), ("Kind", change.kind),
+            ("State", state), ("Title", title or change.title), ("Change-Reason", reason or change.reason),
+            ("Base-Commit", base_commit or change.base_commit),
+            ("Base-Revision", str(change.base_revision if base_revision is None else base_revision)),
+            ("Prepared-by", change.author), ("Prepared-by-Login", change.author_login),
+        ]
+        if change.effective_date:
+            trailers.append(("Effective-Date", change.effective_date.isoformat()))
+        trailers.append(("Actor", actor.login))
+        return trailers
+
+    def _reread(self, change: Change, new_head: str) -> Change:
+        commit = self.store.commit(new_head)
+        events = change.events + read_events([commit])  # a signature voids nothing before it
+        summary = ChangeSummary.from_head(change.number, commit)
+        return Change(**summary.__dict__, blob=change.blob, events=events)
+
+    def _changed(self, number: int) -> Change:
+        change = self.get(number)
+        for listener in self.change_listeners:
+            listener(change)
+        return change
+
+    def _meta_of(self, change: Change) -> Metadata:
+        return parse_document(self.store.read_blob(change.blob).decode("utf-8")).meta
+
+    def _may_edit(self, actor: signing.Person, change: Change) -> None:
+        if change.state not in ("draft", "in_review"):
+            raise Conflict(f"change {change.number} is {change.state} and can no longer be edited")
+        if change.kind == "withdraw":
+            raise Conflict("a withdrawal has no text to edit")
+        if actor.login != change.author_login and "quality_manager" not in actor.roles and not (
+            "author" in actor.roles and self._meta_of(change).unit in actor.units
+        ):
+            raise Forbidden("only the author, an author of the same unit or a quality manager can edit this change")
+
+    def _compose(self, markdown: str, base: Metadata, policy: Policy, *, title: str | None,
+                 review_months: int | None = None, fixed: bool) -> str:
+        if len(markdown.encode("utf-8")) > self.max_document_bytes:
+            from .errors import TooLarge
+
+            raise TooLarge(f"the document is larger than {self.max_document_bytes} bytes")
+        if markdown.lstrip().startswith("---"):
+            parsed = parse_document(markdown.lstrip(), units=policy.units)
+            meta, body = parsed.meta, parsed.body
+            if fixed and (meta.id, meta.type, meta.unit) != (base.id, base.type, base.unit):
+                raise Invalid("a revision keeps its document's id, type and unit")
+            if meta.id != base.id:
+                raise Invalid(f"front matter id {meta.id} does not match the document {base.id}")
+        else:
+            data = base.as_dict()
+            if title:
+                data["title"] = title
+            if review_months:
+                data["review_months"] = review_months
+            from .documents import validate_metadata
+
+            meta, body = validate_metadata(data, units=policy.units), markdown
+        if not body.strip():
+            raise Invalid("the document has no text")
+        return compose_document(meta, body)
+
+    def _check_effective(self, effective: date | None) -> date | None:
+        if effective is not None and effective < self.today():
+            raise Invalid("the effective date cannot lie in the past")
+        return effective
+
+    def _no_open_change(self, doc_id: str) -> None:
+        for summary in self.list_changes():
+            if summary.doc_id == doc_id and summary.state in ("draft", "in_review"):
+                raise Conflict(f"change {summary.number} for {doc_id} is already open; finish or cancel it first",
+                               detail={"change": summary.number})
+
+    def _next_number(self) -> int:
+        numbers = [int(r.rsplit("/", 1)[1]) for r in self.store.refs("refs/heads/changes/") if r.rsplit("/", 1)[1].isdigit()]
+        return max(numbers, default=0) + 1
+
+    def _propose_id(self, policy: Policy, doc_type: str) -> str:
+        prefix = policy.types[doc_type].prefix if doc_type in policy.types else "D"
+        taken = set(self.catalog.known_ids()) | {s.doc_id for s in self.list_changes()}
+        pattern = re.compile(rf"{re.escape(prefix)}-(\d+)")
+        numbers = [int(m.group(1)) for i in taken if (m := pattern.fullmatch(i))]
+        return f"{prefix}-{max(numbers, default=0) + 1:02d}"
+
+    def propose_id(self, doc_type: str) -> str:
+        return self._propose_id(self.policy(), doc_type)
+
+
+def _number(number: object) -> int:
+    try:
+        value = int(number)
+    except (TypeError, ValueError):
+        raise Invalid(f"invalid change number {str(number)[:20]!r}") from None
+    if value < 1:
+        raise Invalid("change numbers start at 1")
+    return value
+
+
+def _reason(reason: str | None) -> str:
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise Invalid("a reason for the change is required")
+    if len(reason) > MAX_REASON:
+        raise Invalid(f"the reason is longer than {MAX_REASON} characters")
+    return reason
+
+
+def _require_role(actor: signing.Person, *roles: str) -> None:
+    if not set(roles) & set(actor.roles):
+        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+
+
+def _first_content(events) -> str:
+    for event in events:
+        if event.content:
+            return event.content
+    return ""
