@@ -278,6 +278,35 @@ class Catalog:
             rows = conn.execute("SELECT DISTINCT doc_id FROM records WHERE action='release'").fetchall()
         return frozenset(r[0] for r in rows)
 
+    def all_records_for(self, doc_ids) -> list[sqlite3.Row]:
+        ids = sorted(set(doc_ids))
+        if not ids:
+            return []
+        with self._connect() as conn:
+            rows: list[sqlite3.Row] = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                rows += conn.execute(
+                    f"SELECT * FROM records WHERE doc_id IN ({','.join('?' * len(chunk))}) ORDER BY doc_id, seq", chunk
+                ).fetchall()
+        return rows
+
+    def all_document_ids(self) -> list[str]:
+        with self._connect() as conn:
+            return [r[0] for r in conn.execute("SELECT DISTINCT doc_id FROM records WHERE action='release'")]
+
+    def documents_touched_since(self, commit: str | None) -> set[str]:
+        """Documents with records after ``commit``; NotFound when the catalog never saw it."""
+        with self._connect() as conn:
+            if commit is None:
+                raise NotFound("no commit recorded")
+            row = conn.execute("SELECT seq FROM records WHERE commit_sha=?", (commit,)).fetchone()
+            if row is None:
+                raise NotFound(f"commit {commit[:10]} is not on main")
+            rows = conn.execute("SELECT DISTINCT doc_id FROM records WHERE seq>? AND doc_id IS NOT NULL",
+                                (row["seq"],)).fetchall()
+        return {r[0] for r in rows}
+
     def all_records(self) -> list[sqlite3.Row]:
         self.catch_up()
         with self._connect() as conn:

@@ -1,0 +1,212 @@
+"""The ``docctl`` command: thin click commands over the same core functions the web uses.
+
+Domain errors become one-line messages with a non-zero exit (``click.ClickException``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from .errors import DocctlError
+
+
+def _instance_dir(ctx: click.Context) -> Path:
+    return Path(ctx.obj["instance"]).resolve()
+
+
+def _open(ctx: click.Context):
+    from .instance import Instance
+
+    return Instance(_instance_dir(ctx))
+
+
+def domain_errors(func):
+    """Translate domain errors once, at the CLI edge."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DocctlError as exc:
+            raise click.ClickException(exc.message) from None
+
+    return wrapper
+
+
+def _read_password(from_stdin: bool, prompt: str) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
+class _Admin:
+    """The person the CLI acts as for recorded commits (``unit add``): the instance's service."""
+
+    def __init__(self, name: str, email: str) -> None:
+        self.login, self.name, self.email = "cli", name, email
+        self.roles, self.units = frozenset({"admin"}), frozenset()
+
+
+@click.group()
+@click.option("--instance", "instance", envvar="DOCCTL_INSTANCE", default="instance", show_default=True,
+              help="Instance folder (or DOCCTL_INSTANCE).")
+@click.version_option(package_name="docctl")
+@click.pass_context
+def main(ctx: click.Context, instance: str) -> None:
+    """docctl — document control for ISO 9001 (procedures in git, signed approvals, search)."""
+    ctx.ensure_object(dict)
+    ctx.obj["instance"] = instance
+
+
+@main.command()
+@click.option("--admin-user", default="admin", show_default=True, help="Login of the first administrator.")
+@click.option("--admin-password-stdin", is_flag=True, help="Read the admin password from standard input.")
+@click.option("--admin-name", default="Administrator", show_default=True)
+@click.option("--admin-email", default="admin@localhost", show_default=True)
+@click.pass_context
+@domain_errors
+def init(ctx, admin_user, admin_password_stdin, admin_name, admin_email):
+    """Create a new instance: repository, policy, secret key, first admin."""
+    from .instance import Instance
+
+    password = _read_password(admin_password_stdin, "Admin password")
+    root = _instance_dir(ctx)
+    Instance.create(root, admin_login=admin_user, admin_password=password, admin_name=admin_name,
+                    admin_email=admin_email)
+    click.echo(f"Initialized docctl instance in {root} (admin: {admin_user}).")
+
+
+@main.command()
+@click.argument("directory", required=False)
+@click.pass_context
+@domain_errors
+def demo(ctx, directory):
+    """Create a demo instance from the sample documents, with history and demo logins."""
+    target = Path(directory or _instance_dir(ctx)).resolve()
+    _build_demo(target)
+
+
+def _build_demo(target: Path):
+    from .demo import build_demo
+
+    with click.progressbar(length=1, label="Replaying sample history", show_eta=False) as bar:
+        def step(label: str) -> None:
+            bar.label = f"Released {label}"
+            bar.length = (bar.length or 0) + 1
+            bar.update(1)
+
+        instance, people = build_demo(target, progress=step)
+    click.echo(f"Demo instance ready in {target}")
+    click.echo("Demo logins (login / password — roles):")
+    for person in people:
+        units = f" [{', '.join(person.get('units') or [])}]" if person.get("units") else ""
+        click.echo(f"  {person['login']:<12} {person['password']:<24} {', '.join(person['roles'])}{units}")
+    return instance
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--demo", "demo_mode", is_flag=True, help="Serve a fresh demo instance (in a temporary folder).")
+@click.pass_context
+@domain_errors
+def serve(ctx, host, port, threads, demo_mode):
+    """Serve the web interface and API with waitress (a production WSGI server)."""
+    import waitress
+
+    from . import create_app
+
+    root = _instance_dir(ctx)
+    if demo_mode:
+        root = Path(tempfile.mkdtemp(prefix="docctl-demo-")) / "instance"
+        _build_demo(root)
+    app = create_app(root)
+    click.echo(f"docctl serving {root} on http://{host}:{port}/")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="docctl")
+
+
+@main.group()
+def unit():
+    """Organizational units (in the policy file, as recorded commits)."""
+
+
+@unit.command("add")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.pass_context
+@domain_errors
+def unit_add(ctx, code, name):
+    """Add a unit to the policy file: a recorded commit on main."""
+    instance = _open(ctx)
+    actor = _Admin(instance.settings["SERVICE_NAME"], instance.settings["SERVICE_EMAIL"])
+    commit = instance.workflow.add_unit(actor, code, name)
+    click.echo(f"Unit {code} added ({commit[:10]}).")
+
+
+@main.group()
+def user():
+    """People and their roles."""
+
+
+@user.command("add")
+@click.argument("login")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--role", "roles", multiple=True, required=True,
+              help="reader, author, approver, quality_manager, auditor, admin (repeat for several)")
+@click.option("--unit", "units", multiple=True, help="Unit code (repeat for several).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+@domain_errors
+def user_add(ctx, login, name, email, roles, units, password_stdin):
+    """Add a person."""
+    instance = _open(ctx)
+    known = instance.workflow.policy().units
+    for code in units:
+        if code not in known:
+            raise click.ClickException(f"unknown unit {code}: add it first with `docctl unit add`")
+    password = _read_password(password_stdin, "Password")
+    instance.users.add(login, name=name, email=email, roles=list(roles), units=list(units), password=password)
+    click.echo(f"User {login} added with roles {', '.join(roles)}.")
+
+
+@main.group()
+def token():
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("login")
+@click.option("--label", default="", help="What the token is for.")
+@click.pass_context
+@domain_errors
+def token_create(ctx, login, label):
+    """Print a new API token for LOGIN (the last line of output; shown only once)."""
+    instance = _open(ctx)
+    value = instance.users.create_token(login, label=label)
+    click.echo(f"API token for {login} (store it now; it is not shown again):")
+    click.echo(value)
+
+
+@main.command()
+@click.pass_context
+@domain_errors
+def reindex(ctx):
+    """Rebuild the catalog and the search index from git."""
+    instance = _open(ctx)
+    instance.catalog.rebuild()
+    total = len(instance.catalog.all_document_ids())
+    with click.progressbar(length=max(total, 1), label="Indexing") as bar:
+        count = instance.indexer.rebuild(progress=lambda n: bar.update(1))
+    click.echo(f"Indexed {count} entries from {instance.catalog.recorded_commit()[:10]}.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

@@ -1,0 +1,113 @@
+"""An instance folder and everything opened from it — the one place the parts are wired together.
+
+Layout (the repository is the source of truth; the rest is either accounts or derived)::
+
+    instance/
+      repo.git/          bare documents repository (source of truth)
+      docctl.toml        settings (optional)
+      secret_key         generated at init; never a default
+      users.sqlite3      accounts, password hashes, token hashes, throttling
+      acks.sqlite3       read confirmations (append-only)
+      catalog.sqlite3    derived: document → revisions (rebuildable from git)
+      search/            derived: Whoosh index (rebuildable from git)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from . import config
+from .acks import AckStore
+from .catalog import Catalog
+from .errors import ConfigError, Conflict
+from .indexing import Indexer
+from .policy import Policy, default_policy
+from .render import RenderCache
+from .repo import GitStore, Identity
+from .search import SearchIndex
+from .users import UserStore
+from .workflow import Workflow, utc_now
+
+
+class Instance:
+    """Opened parts of one instance. Cheap: opening starts no process and holds no file open."""
+
+    def __init__(self, root: Path | str, *, overrides: dict | None = None,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.root = Path(root)
+        self.settings = config.load(self.root, overrides)
+        self.clock = clock
+        self.store = GitStore(self.root / "repo.git")
+        if not self.store.exists():
+            raise ConfigError(f"{self.root} is not a docctl instance (no repo.git): run `docctl init` first")
+        self.users = UserStore(self.root / "users.sqlite3", clock=clock)
+        self.acks = AckStore(self.root / "acks.sqlite3", clock=clock)
+        self.catalog = Catalog(self.root / "catalog.sqlite3", self.store)
+        self.search = SearchIndex(self.root / "search", language=self.settings["SEARCH_LANGUAGE"],
+                                  lock_timeout=float(self.settings["SEARCH_LOCK_TIMEOUT"]))
+        self.render_cache = RenderCache(int(self.settings["RENDER_CACHE_SIZE"]))
+        self.workflow = Workflow(
+            self.store,
+            self.catalog,
+            check_password=self.users.check_signing_password,
+            service=Identity(self.settings["SERVICE_NAME"], self.settings["SERVICE_EMAIL"]),
+            clock=clock,
+            timezone_name=self.settings["TIMEZONE"],
+            max_document_bytes=int(self.settings["MAX_DOCUMENT_BYTES"]),
+        )
+        self.indexer = Indexer(self.catalog, self.store, self.search, self.workflow)
+        self.catalog.listeners.append(self.indexer.on_main_records)
+        self.workflow.change_listeners.append(self.indexer.on_change)
+
+    @property
+    def secret_key(self) -> str:
+        path = self.root / "secret_key"
+        try:
+            key = path.read_text().strip()
+        except FileNotFoundError:
+            raise ConfigError(f"{path} is missing: this instance has no secret key (run `docctl init`)") from None
+        if len(key) < 32:
+            raise ConfigError(f"{path} is too short to be a secret key")
+        return key
+
+    def today(self) -> date:
+        return self.clock().astimezone(ZoneInfo(self.settings["TIMEZONE"])).date()
+
+    def start(self) -> None:
+        """Catch derived data up with git (server start-up and CLI commands)."""
+        self.catalog.catch_up()
+        self.indexer.catch_up()
+
+    @classmethod
+    def create(
+        cls,
+        root: Path | str,
+        *,
+        admin_login: str,
+        admin_password: str,
+        admin_name: str = "Administrator",
+        admin_email: str = "admin@localhost",
+        policy: Policy | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> Instance:
+        """``docctl init``: repository with the policy, a fresh secret key and the first admin."""
+        root = Path(root)
+        if (root / "repo.git").exists():
+            raise Conflict(f"{root} already holds a docctl instance")
+        root.mkdir(parents=True, exist_ok=True)
+        GitStore.create(root / "repo.git")
+        key_path = root / "secret_key"
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        instance = cls(root, clock=clock)
+        admin = instance.users.add(admin_login, name=admin_name, email=admin_email, roles=["admin"],
+                                   password=admin_password)
+        instance.workflow.initialize(admin, policy or default_policy())
+        instance.start()
+        return instance

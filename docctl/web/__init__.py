@@ -1,0 +1,32 @@
+"""The web edge: blueprints over the core. Views parse the request, call one core function,
+render. This package never imports git, subprocess or whoosh (a test enforces it)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from jinja2 import StrictUndefined
+
+from ..assets import asset_dir
+from ..instance import Instance
+from . import api, auth, changes, documents, errors, home, search
+
+def build_app(instance: Instance, test_config: dict) -> Flask:
+    app = Flask("docctl", template_folder=str(asset_dir("templates")),
+                static_folder=str(asset_dir("static")))
+    app.jinja_env.undefined = StrictUndefined
+    app.config.update(
+        SECRET_KEY=instance.secret_key,
+        MAX_CONTENT_LENGTH=int(instance.settings["MAX_CONTENT_LENGTH"]),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(instance.settings["SESSION_COOKIE_SECURE"]),
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in auth.before_request, skipped for bearer tokens
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update({k: v for k, v in test_config.items() if k.isupper()})
+    app.extensions["docctl"] = instance
+    instance.start()
+    for module in (auth, errors, home, documents, changes, search, api):
+        module.init_app(app)
+    return app

@@ -1,0 +1,192 @@
+"""JSON API ``/api/v1`` (CONTRACT §4), described by ``/api/v1/openapi.json``.
+
+Authenticated by ``Authorization: Bearer <token>`` or by the site's session (with CSRF).
+Every handler is a parse → one core call → JSON; errors go through web/errors.py.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from ..changes import STATES
+from ..documents import validate_document_id
+from ..errors import Invalid
+from .context import can_read, date_arg, instance, int_arg, json_body, reader, user
+from .openapi import openapi_document
+from .search import run_search
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+def _state_json(state) -> dict:
+    rev = state.shown
+    return {
+        "id": state.doc_id, "title": rev.title, "type": rev.type, "unit": rev.unit, "revision": rev.revision,
+        "effective_date": rev.effective_date.isoformat(), "status": state.status,
+        "review_due": state.review_due.isoformat() if state.review_due else None,
+        "pending": ({"revision": state.pending.revision, "effective_date": state.pending.effective_date.isoformat()}
+                    if state.pending else None),
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.get("/documents")
+def documents():
+    can_read()
+    at = date_arg(request.args.get("as_of"), "as_of")
+    states = reader().master_list(at, doc_type=request.args.get("type") or None,
+                                  unit=request.args.get("unit") or None,
+                                  include_obsolete=request.args.get("obsolete") == "1")
+    return jsonify(documents=[_state_json(s) for s in states])
+
+
+@bp.get("/documents/<doc_id>")
+def document(doc_id: str):
+    can_read()
+    return jsonify(reader().document(validate_document_id(doc_id)).as_json())
+
+
+@bp.get("/documents/<doc_id>/revisions")
+def revisions(doc_id: str):
+    can_read()
+    _, revs = reader().history(validate_document_id(doc_id))
+    return jsonify(revisions=[r.as_json() for r in revs])
+
+
+@bp.get("/documents/<doc_id>/revisions/<number>")
+def revision(doc_id: str, number: str):
+    can_read()
+    page = reader().revision(validate_document_id(doc_id), int_arg(number, "revision"))
+    return jsonify({**page.as_json(), "current": page.is_current})
+
+
+@bp.get("/documents/<doc_id>/diff")
+def diff(doc_id: str):
+    can_read()
+    if "from" not in request.args or "to" not in request.args:
+        raise Invalid("give both from and to revision numbers")
+    return jsonify(reader().diff(validate_document_id(doc_id), int_arg(request.args["from"], "from"),
+                                 int_arg(request.args["to"], "to")))
+
+
+@bp.post("/documents/<doc_id>/withdraw")
+def withdraw(doc_id: str):
+    body = json_body()
+    change = instance().workflow.withdraw(user(), validate_document_id(doc_id), reason=str(body.get("reason", "")))
+    return jsonify(change.as_json()), 201
+
+
+@bp.post("/documents/<doc_id>/review")
+def review(doc_id: str):
+    body = json_body()
+    commit = instance().workflow.review(user(), validate_document_id(doc_id), password=str(body.get("password", "")),
+                                        comment=str(body.get("comment", "")))
+    return jsonify(document_id=doc_id, commit=commit, review_due=reader().document(doc_id).state.review_due.isoformat())
+
+
+@bp.post("/documents/<doc_id>/acknowledge")
+def acknowledge(doc_id: str):
+    person = user()
+    page = reader().document(validate_document_id(doc_id))
+    if not page.is_current:
+        raise Invalid(f"{doc_id} has no revision in force to confirm")
+    ack = instance().acks.record(person.login, doc_id, page.revision.revision)
+    return jsonify(document_id=doc_id, revision=ack.revision, login=ack.login, at=ack.at.isoformat())
+
+
+@bp.get("/changes")
+def changes():
+    user()
+    state = request.args.get("state") or None
+    if state and state not in STATES:
+        raise Invalid(f"unknown state {state!r}")
+    return jsonify(changes=[c.as_json() for c in reader().changes(state)])
+
+
+@bp.post("/changes")
+def create_change():
+    body = json_body()
+    months = body.get("review_months")
+    change = instance().workflow.create(
+        user(), doc_id=_opt_str(body, "document_id"), markdown=_str(body, "markdown"), reason=_str(body, "reason"),
+        title=_opt_str(body, "title"), doc_type=_opt_str(body, "type"), unit=_opt_str(body, "unit"),
+        review_months=int_arg(months, "review_months") if months is not None else None,
+        effective_date=date_arg(body.get("effective_date"), "effective_date"),
+    )
+    return jsonify({**change.as_json(), "number": change.number, "state": change.state,
+                    "document_id": change.doc_id, "base_revision": change.base_revision, "head": change.head}), 201
+
+
+@bp.get("/changes/<number>")
+def get_change(number: str):
+    user()
+    return jsonify(instance().workflow.get(int_arg(number, "change number")).as_json())
+
+
+@bp.put("/changes/<number>")
+def edit_change(number: str):
+    body = json_body()
+    change = instance().workflow.edit(user(), int_arg(number, "change number"), markdown=_str(body, "markdown"),
+                                      expected_head=_str(body, "head"), reason=_opt_str(body, "reason"),
+                                      title=_opt_str(body, "title"))
+    return jsonify(head=change.head, state=change.state)
+
+
+@bp.post("/changes/<number>/<verb>")
+def change_action(number: str, verb: str):
+    workflow, person, n = instance().workflow, user(), int_arg(number, "change number")
+    body = json_body() if request.data else {}
+    if verb == "submit":
+        change = workflow.submit(person, n)
+    elif verb == "cancel":
+        change = workflow.cancel(person, n, str(body.get("comment", "")))
+    elif verb == "update":
+        change = workflow.update_to_current(person, n)
+    elif verb == "approve":
+        change = workflow.approve(person, n, password=_str(body, "password"), comment=str(body.get("comment", "")),
+                                  meaning=_opt_str(body, "meaning"))
+    elif verb == "reject":
+        change = workflow.reject(person, n, password=_str(body, "password"), comment=str(body.get("comment", "")))
+    else:
+        from ..errors import NotFound
+
+        raise NotFound(f"no action {verb!r}")
+    answer = {"number": change.number, "state": change.state, "head": change.head}
+    if change.state == "released" and change.kind != "withdraw":
+        answer["revision"] = change.base_revision + 1
+    return jsonify(answer)
+
+
+@bp.get("/search")
+def search():
+    results = run_search(request.args)
+    return jsonify(
+        total=results.total, page=results.page, per_page=results.per_page, suggestion=results.suggestion,
+        facets=results.facets,
+        results=[{"id": h.doc_id, "title": h.title, "revision": h.revision, "snippet": h.snippet, "score": h.score,
+                  "type": h.type, "unit": h.unit, "status": h.status, "obsolete": h.obsolete} for h in results.hits],
+    )
+
+
+def _str(body: dict, key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str):
+        raise Invalid(f"'{key}' is required and must be a string")
+    return value
+
+
+def _opt_str(body: dict, key: str) -> str | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Invalid(f"'{key}' must be a string")
+    return value

@@ -1,0 +1,155 @@
+"""Change pages: list, new, the change itself (diff, signatures, events), editor, sign/reject."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from ..changes import STATES
+from ..errors import DocctlError, Invalid
+from ..redline import redline_html, unified_diff
+from ..render import render_markdown
+from ..signing import outstanding
+from .context import date_arg, instance, int_arg, reader, require_role, user
+
+bp = Blueprint("changes", __name__, url_prefix="/changes")
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+@bp.route("")
+def index():
+    user()
+    state = request.args.get("state") or None
+    if state and state not in STATES:
+        raise Invalid(f"unknown state {state!r}")
+    return render_template("changes/list.html", changes=reader().changes(state), state=state or "", states=STATES)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    person = require_role("author", "quality_manager")
+    workflow = instance().workflow
+    form = {"document_id": request.values.get("document_id", ""), "title": "", "type": "procedure", "unit": "",
+            "reason": "", "markdown": "", "effective_date": "", "review_months": "12"}
+    if request.method == "GET" and form["document_id"]:
+        page = reader().document(form["document_id"])
+        form.update(title=page.revision.title, type=page.revision.type, unit=page.revision.unit,
+                    markdown=_body_of(page.markdown))
+    error = None
+    if request.method == "POST":
+        form.update({k: request.form.get(k, "") for k in form})
+        try:
+            change = workflow.create(
+                person, doc_id=form["document_id"].strip() or None, markdown=form["markdown"], reason=form["reason"],
+                title=form["title"] or None, doc_type=form["type"] or None, unit=form["unit"] or None,
+                review_months=int_arg(form["review_months"] or 12, "review_months"),
+                effective_date=date_arg(form["effective_date"], "effective_date"),
+            )
+        except DocctlError as exc:
+            error = exc
+        else:
+            flash(f"Change {change.number} opened as a draft.")
+            return redirect(url_for("changes.show", number=change.number))
+    return render_template("changes/new.html", form=form, error=error), (error.http_status if error else 200)
+
+
+@bp.route("/<number>")
+def show(number: str):
+    user()
+    workflow = instance().workflow
+    change = workflow.get(int_arg(number, "change number"))
+    text = workflow.content(change) if change.blob else ""
+    diff = None
+    if change.kind == "revise" or change.kind == "withdraw":
+        try:
+            base = reader().revision(change.doc_id, change.base_revision)
+            diff = {"html": redline_html(_body_of(base.markdown), _body_of(text)),
+                    "unified": unified_diff(base.markdown, text, from_label=f"revision {change.base_revision}",
+                                            to_label=f"change {change.number}")}
+        except DocctlError:
+            diff = None
+    preview = reader().render(change.blob, lambda: text) if change.blob else None
+    meta = workflow._meta_of(change) if change.blob else None
+    policy = workflow.policy()
+    missing = outstanding(policy, meta.type, meta.unit, change) if meta else []
+    return render_template("changes/show.html", change=change, diff=diff, preview=preview, meta=meta,
+                           missing=missing, stale=_stale(change))
+
+
+def _stale(change) -> bool:
+    if change.kind == "new" or change.state not in ("draft", "in_review"):
+        return False
+    try:
+        _, revisions = reader().history(change.doc_id)
+    except DocctlError:
+        return False
+    return revisions[0].revision != change.base_revision
+
+
+@bp.route("/<number>/edit", methods=["GET", "POST"])
+def edit(number: str):
+    person = user()
+    workflow = instance().workflow
+    change = workflow.get(int_arg(number, "change number"))
+    text = workflow.content(change)
+    meta = workflow._meta_of(change)
+    form = {"title": meta.title, "markdown": _body_of(text), "reason": change.reason, "head": change.head}
+    error = preview = None
+    status = 200
+    if request.method == "POST":
+        form.update({k: request.form.get(k, "") for k in form})
+        if request.form.get("action") == "preview":
+            preview = render_markdown(form["markdown"], known_ids=reader().known_ids())
+        else:
+            try:
+                workflow.edit(person, change.number, markdown=form["markdown"], expected_head=form["head"],
+                              reason=form["reason"] or None, title=form["title"] or None)
+            except DocctlError as exc:
+                error, status = exc, exc.http_status
+            else:
+                flash("Draft saved.")
+                return redirect(url_for("changes.show", number=change.number))
+    return render_template("changes/edit.html", change=change, form=form, error=error, preview=preview), status
+
+
+def _action(number: str, verb: str):
+    person = user()
+    workflow = instance().workflow
+    n = int_arg(number, "change number")
+    try:
+        if verb == "submit":
+            workflow.submit(person, n)
+            flash("Submitted for review.")
+        elif verb == "cancel":
+            workflow.cancel(person, n, request.form.get("comment", ""))
+            flash("Change cancelled.")
+        elif verb == "update":
+            change = workflow.update_to_current(person, n)
+            flash(f"Change updated onto revision {change.base_revision}; check the text for conflicts.")
+        elif verb == "approve":
+            change = workflow.approve(person, n, password=request.form.get("password", ""),
+                                      comment=request.form.get("comment", ""), meaning=request.form.get("meaning") or None)
+            flash("Released." if change.state == "released" else "Your signature is recorded.")
+        elif verb == "reject":
+            workflow.reject(person, n, password=request.form.get("password", ""), comment=request.form.get("comment", ""))
+            flash("Change sent back to its author.")
+    except DocctlError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("changes.show", number=n)), 303
+    return redirect(url_for("changes.show", number=n))
+
+
+for _verb in ("submit", "cancel", "update", "approve", "reject"):
+    bp.add_url_rule(f"/<number>/{_verb}", f"do_{_verb}", (lambda v: lambda number: _action(number, v))(_verb),
+                    methods=["POST"])
+
+
+def _body_of(text: str) -> str:
+    from ..documents import split_front_matter
+
+    try:
+        return split_front_matter(text)[1].lstrip("\n")
+    except DocctlError:
+        return text

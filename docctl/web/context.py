@@ -1,0 +1,74 @@
+"""Request-scoped access to the instance and the reader, and small request-parsing helpers."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app, request
+from flask_login import current_user
+
+from ..errors import Forbidden, Invalid, Malformed, Unauthorized
+from ..instance import Instance
+from ..reading import Reader
+
+
+def instance() -> Instance:
+    return current_app.extensions["docctl"]
+
+
+def reader() -> Reader:
+    cached = current_app.extensions.get("docctl.reader")
+    if cached is None or cached.link_prefix != request.script_root.rstrip("/"):
+        cached = Reader(instance(), request.script_root)
+        current_app.extensions["docctl.reader"] = cached
+    return cached
+
+
+def user():
+    """The logged-in person; Unauthorized for anonymous requests."""
+    if not current_user.is_authenticated:
+        raise Unauthorized("log in first")
+    return current_user
+
+
+def require_role(*roles: str):
+    person = user()
+    if not set(roles) & set(person.roles):
+        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+    return person
+
+
+def can_read() -> None:
+    if not current_user.is_authenticated and not instance().settings["PUBLIC_READ"]:
+        raise Unauthorized("log in to read documents")
+
+
+def json_body() -> dict:
+    if not request.data:
+        raise Malformed("a JSON body is required")
+    try:
+        data = request.get_json(force=True, silent=False)
+    except Exception:  # noqa: BLE001 - werkzeug raises BadRequest subclasses for bad JSON/UTF-8
+        raise Malformed("the body is not valid JSON (UTF-8)") from None
+    if not isinstance(data, dict):
+        raise Malformed("the JSON body must be an object")
+    return data
+
+
+def int_arg(value, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise Invalid(f"{name} must be a whole number") from None
+    if number < 0:
+        raise Invalid(f"{name} must not be negative")
+    return number
+
+
+def date_arg(value, name: str) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid(f"{name} must be a date as YYYY-MM-DD") from None

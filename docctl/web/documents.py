@@ -1,0 +1,118 @@
+"""Document pages: master list, current revision, past revisions, history, diff, print."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..documents import TYPES, validate_document_id
+from ..errors import DocctlError, Invalid
+from .context import can_read, instance, int_arg, reader, require_role, user
+
+bp = Blueprint("documents", __name__, url_prefix="/documents")
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+@bp.route("")
+def master_list():
+    can_read()
+    doc_type = request.args.get("type") or None
+    unit = request.args.get("unit") or None
+    if doc_type and doc_type not in TYPES:
+        raise Invalid(f"unknown type {doc_type!r}")
+    obsolete = request.args.get("obsolete") == "1"
+    states = reader().master_list(doc_type=doc_type, unit=unit, include_obsolete=obsolete)
+    return render_template("documents/list.html", states=states, types=TYPES, doc_type=doc_type or "",
+                           unit=unit or "", obsolete=obsolete)
+
+
+@bp.route("/<doc_id>")
+def show(doc_id: str):
+    can_read()
+    page = reader().document(validate_document_id(doc_id))
+    acknowledged = None
+    if current_user.is_authenticated and page.is_current:
+        acknowledged = instance().acks.has(current_user.login, doc_id, page.revision.revision)
+    return render_template("documents/show.html", page=page, acknowledged=acknowledged)
+
+
+@bp.route("/<doc_id>/revisions/<number>")
+def revision(doc_id: str, number: str):
+    can_read()
+    page = reader().revision(validate_document_id(doc_id), int_arg(number, "revision"))
+    return render_template("documents/show.html", page=page, acknowledged=None)
+
+
+@bp.route("/<doc_id>/history")
+def history(doc_id: str):
+    can_read()
+    state, revisions = reader().history(validate_document_id(doc_id))
+    return render_template("documents/history.html", state=state, revisions=revisions)
+
+
+@bp.route("/<doc_id>/diff")
+def diff(doc_id: str):
+    can_read()
+    doc_id = validate_document_id(doc_id)
+    state, revisions = reader().history(doc_id)
+    newest = revisions[0].revision
+    to = int_arg(request.args.get("to", newest), "to")
+    frm = int_arg(request.args.get("from", max(to - 1, 1)), "from")
+    result = reader().diff(doc_id, frm, to)
+    return render_template("documents/diff.html", state=state, revisions=revisions, diff=result)
+
+
+@bp.route("/<doc_id>/print")
+def print_view(doc_id: str):
+    can_read()
+    number = request.args.get("revision")
+    page = (reader().revision(validate_document_id(doc_id), int_arg(number, "revision")) if number
+            else reader().document(validate_document_id(doc_id)))
+    return render_template("documents/print.html", page=page, printed_at=instance().clock())
+
+
+@bp.route("/<doc_id>/acknowledge", methods=["POST"])
+def acknowledge(doc_id: str):
+    person = user()
+    page = reader().document(validate_document_id(doc_id))
+    if not page.is_current:
+        raise Invalid(f"{doc_id} has no revision in force to confirm")
+    instance().acks.record(person.login, doc_id, page.revision.revision)
+    flash(f"Recorded: you have read {doc_id} revision {page.revision.revision}.")
+    return redirect(url_for("documents.show", doc_id=doc_id))
+
+
+@bp.route("/<doc_id>/review", methods=["GET", "POST"])
+def review(doc_id: str):
+    person = require_role("approver", "quality_manager")
+    page = reader().document(validate_document_id(doc_id))
+    error = None
+    if request.method == "POST":
+        try:
+            instance().workflow.review(person, doc_id, password=request.form.get("password", ""),
+                                       comment=request.form.get("comment", ""))
+        except DocctlError as exc:
+            error = exc
+        else:
+            flash(f"Periodic review of {doc_id} recorded.")
+            return redirect(url_for("documents.show", doc_id=doc_id))
+    return render_template("documents/review.html", page=page, error=error), (error.http_status if error else 200)
+
+
+@bp.route("/<doc_id>/withdraw", methods=["GET", "POST"])
+def withdraw(doc_id: str):
+    person = require_role("author", "quality_manager")
+    page = reader().document(validate_document_id(doc_id))
+    error = None
+    if request.method == "POST":
+        try:
+            change = instance().workflow.withdraw(person, doc_id, reason=request.form.get("reason", ""))
+        except DocctlError as exc:
+            error = exc
+        else:
+            flash(f"Withdrawal of {doc_id} opened as change {change.number}; it needs the same signatures as a release.")
+            return redirect(url_for("changes.show", number=change.number))
+    return render_template("documents/withdraw.html", page=page, error=error), (error.http_status if error else 200)

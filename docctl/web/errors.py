@@ -1,0 +1,46 @@
+"""The one place domain errors become HTTP: JSON under /api, an error page elsewhere."""
+
+from __future__ import annotations
+
+from flask import jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from ..errors import DocctlError, Unauthorized
+
+_CODES = {400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+          409: "conflict", 413: "too_large", 422: "invalid", 429: "throttled"}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _respond(status: int, code: str, message: str, detail: dict | None = None):
+    if _wants_json():
+        body = {"error": {"code": code, "message": message}}
+        if detail:
+            body["error"]["detail"] = detail
+        return jsonify(body), status
+    if status == 401 and request.method == "GET":
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return render_template("error.html", status=status, code=code, message=message, detail=detail or {}), status
+
+
+def init_app(app) -> None:
+    @app.errorhandler(DocctlError)
+    def _domain(exc: DocctlError):
+        headers_status = exc.http_status
+        return _respond(headers_status, exc.code, exc.message, exc.detail)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return _respond(400, "csrf", "The form was missing its security token or it expired; reload the page.")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        status = exc.code or 500
+        message = {413: "the request is too large"}.get(status, exc.description or exc.name)
+        return _respond(status, _CODES.get(status, "error"), message)
+
+    del Unauthorized

@@ -1,0 +1,64 @@
+"""Home (my tasks), account password, health."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from ..errors import DocctlError
+from .context import instance, reader, user
+
+bp = Blueprint("home", __name__)
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _globals():
+        inst = instance()
+        return {"site_name": inst.settings["SITE_NAME"], "today": inst.today(), "policy_units": _units(inst)}
+
+
+def _units(inst) -> dict:
+    try:
+        return inst.workflow.policy().units
+    except DocctlError:
+        return {}
+
+
+@bp.route("/")
+@login_required
+def index():
+    return render_template("home/index.html", tasks=reader().tasks(user()))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    error = None
+    if request.method == "POST":
+        try:
+            new = request.form.get("new_password", "")
+            if new != request.form.get("confirm", ""):
+                raise DocctlError("the two new passwords differ")
+            instance().users.set_password(user().login, new, old_password=request.form.get("old_password", ""))
+        except DocctlError as exc:
+            error = exc.message
+        else:
+            flash("Your password has been changed.")
+            return redirect(url_for("home.index"))
+    return render_template("home/password.html", error=error), (422 if error else 200)
+
+
+@bp.route("/healthz")
+def healthz():
+    inst = instance()
+    head = inst.store.head()
+    return jsonify(
+        status="ok",
+        main=head,
+        catalog=inst.catalog.recorded_commit(),
+        search_index=inst.search.indexed_commit(),
+        search_fresh=inst.search.indexed_commit() == head,
+    )

@@ -1,0 +1,39 @@
+"""The search page; the JSON twin lives in api.py. Both call :func:`run_search`."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_login import current_user
+
+from ..documents import TYPES
+from ..errors import Invalid
+from .context import can_read, instance, int_arg
+
+bp = Blueprint("search", __name__)
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+def run_search(args):
+    """Parse the query string (q, scope, type, unit, page, obsolete) and search the index."""
+    can_read()
+    scope = args.get("scope", "current")
+    if scope not in ("current", "all"):
+        raise Invalid("scope must be current or all")
+    doc_type = args.get("type") or None
+    if doc_type and doc_type not in TYPES:
+        raise Invalid(f"unknown type {doc_type!r}")
+    page = max(int_arg(args.get("page", 1), "page"), 1)
+    login = current_user.login if current_user.is_authenticated else None
+    return instance().search.search(
+        args.get("q", "")[:500], at=instance().today(), scope=scope, include_obsolete=args.get("obsolete") == "1",
+        doc_type=doc_type, unit=args.get("unit") or None, user=login, page=page, per_page=20,
+    )
+
+
+@bp.route("/search")
+def page():
+    results = run_search(request.args)
+    return render_template("search/results.html", results=results, args=request.args, types=TYPES)
