@@ -142,7 +142,6 @@ class Workflow:
                     doc_id = self._propose_id(policy, doc_type or "procedure")
                 base_meta = Metadata(doc_id, title or "", doc_type or "", unit or "", review_months or 12)
                 kind, base_revision = "new", 0
-            self._no_open_change(doc_id)
             text = self._compose(markdown, base_meta, policy, title=title, review_months=review_months,
                                  fixed=existing is not None)
             blob = self.store.write_blob(text.encode("utf-8"))
@@ -284,7 +283,7 @@ class Workflow:
             raise Conflict(f"{doc_id} is already obsolete")
         latest = state.latest
         with self.store.write_lock():
-            self._no_open_change(doc_id)
+            self._no_open_change(doc_id, kind="withdraw")
             main_head = self.store.head(MAIN)
             tree = self.store.tree_with(self.store.commit(main_head).tree, {document_path(doc_id): None})
             number = self._next_number()
@@ -486,9 +485,11 @@ class Workflow:
             raise Invalid("the effective date cannot lie in the past")
         return effective
 
-    def _no_open_change(self, doc_id: str) -> None:
+    def _no_open_change(self, doc_id: str, kind: str) -> None:
+        # Several revisions of one document may be drafted at once (the stale one is refused at
+        # release and updated by a three-way merge); two withdrawals of it would be noise.
         for summary in self.list_changes():
-            if summary.doc_id == doc_id and summary.state in ("draft", "in_review"):
+            if summary.doc_id == doc_id and summary.kind == kind and summary.state in ("draft", "in_review"):
                 raise Conflict(f"change {summary.number} for {doc_id} is already open; finish or cancel it first",
                                detail={"change": summary.number})
 
