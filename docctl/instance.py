@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from .policy import Policy, default_policy
 from .render import RenderCache
 from .repo import GitStore, Identity
 from .search import SearchIndex
-from .users import UserStore
+from .users import UserStore, check_password_policy, validate_person
 from .workflow import Workflow, utc_now
 
 
@@ -99,6 +100,25 @@ class Instance:
         root = Path(root)
         if (root / "repo.git").exists():
             raise Conflict(f"{root} already holds a docctl instance")
+        # Refuse bad input before anything is written, and leave nothing half-made behind.
+        validate_person(admin_login, admin_name, admin_email, ["admin"], [])
+        check_password_policy(admin_password, admin_login)
+        existed = root.exists()
+        try:
+            return cls._create(root, admin_login, admin_password, admin_name, admin_email, policy, clock)
+        except BaseException:
+            for name in ("repo.git", "secret_key", "users.sqlite3", "acks.sqlite3", "catalog.sqlite3", "search"):
+                target = root / name
+                if target.is_dir():
+                    shutil.rmtree(target, ignore_errors=True)
+                elif target.exists():
+                    target.unlink()
+            if not existed:
+                shutil.rmtree(root, ignore_errors=True)
+            raise
+
+    @classmethod
+    def _create(cls, root, admin_login, admin_password, admin_name, admin_email, policy, clock) -> Instance:
         root.mkdir(parents=True, exist_ok=True)
         GitStore.create(root / "repo.git")
         key_path = root / "secret_key"

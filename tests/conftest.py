@@ -49,6 +49,14 @@ PEOPLE = {
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):
+    """Production scrypt cost (n=2**14) is deliberate; tests use a cheaper one (stored in each hash)."""
+    import docctl.users
+
+    monkeypatch.setattr(docctl.users, "_SCRYPT", {"n": 2**8, "r": 8, "p": 1})
+
+
+@pytest.fixture(autouse=True)
 def hermetic_git(tmp_path_factory, monkeypatch):
     """No global git config, no inherited GIT_* variables, a throwaway HOME."""
     home = tmp_path_factory.mktemp("home")

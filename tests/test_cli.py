@@ -48,8 +48,14 @@ def test_commands_on_a_missing_instance_fail_cleanly(tmp_path):
     assert result.exit_code == 1 and "docctl init" in result.output
 
 
+def test_failed_init_leaves_nothing_behind(tmp_path):
+    result = run(tmp_path, "init", "--admin-password-stdin", input="short\n")
+    assert result.exit_code == 1 and "at least 10 characters" in result.output
+    assert not (tmp_path / "inst").exists()
+
+
 def test_reindex(tmp_path):
-    run(tmp_path, "init", "--admin-password-stdin", input="admin-password-1\n")
+    assert run(tmp_path, "init", "--admin-password-stdin", input="long-secret-12\n").exit_code == 0
     result = run(tmp_path, "reindex")
     assert result.exit_code == 0, result.output
     assert "Indexed" in result.output

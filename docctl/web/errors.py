@@ -6,7 +6,7 @@ from flask import jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from ..errors import DocctlError, Unauthorized
+from ..errors import DocctlError
 
 _CODES = {400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           409: "conflict", 413: "too_large", 422: "invalid", 429: "throttled"}
@@ -43,4 +43,3 @@ def init_app(app) -> None:
         message = {413: "the request is too large"}.get(status, exc.description or exc.name)
         return _respond(status, _CODES.get(status, "error"), message)
 
-    del Unauthorized

@@ -1,0 +1,82 @@
+"""Read confirmations ("I have read and understood revision N"), append-only.
+
+Kept in their own SQLite file; triggers refuse UPDATE and DELETE, so a confirmation, once
+given, cannot be altered through docctl or through a plain SQL connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS acknowledgements (
+    login TEXT NOT NULL, document_id TEXT NOT NULL, revision INTEGER NOT NULL, at TEXT NOT NULL,
+    PRIMARY KEY (login, document_id, revision)
+);
+CREATE TRIGGER IF NOT EXISTS acknowledgements_no_update BEFORE UPDATE ON acknowledgements
+BEGIN SELECT RAISE(ABORT, 'read confirmations are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS acknowledgements_no_delete BEFORE DELETE ON acknowledgements
+BEGIN SELECT RAISE(ABORT, 'read confirmations are append-only'); END;
+"""
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    login: str
+    document_id: str
+    revision: int
+    at: datetime
+
+
+class AckStore:
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.path = Path(path)
+        self.clock = clock
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            yield conn
+        finally:
+            conn.close()
+
+    def record(self, login: str, document_id: str, revision: int) -> Acknowledgement:
+        """Idempotent: confirming the same revision twice keeps the first time."""
+        with self._db() as conn:
+            conn.execute("INSERT OR IGNORE INTO acknowledgements VALUES (?,?,?,?)",
+                         (login, document_id, int(revision), self.clock().isoformat()))
+            row = conn.execute("SELECT * FROM acknowledgements WHERE login=? AND document_id=? AND revision=?",
+                               (login, document_id, int(revision))).fetchone()
+        return _ack(row)
+
+    def has(self, login: str, document_id: str, revision: int) -> bool:
+        with self._db() as conn:
+            return conn.execute("SELECT 1 FROM acknowledgements WHERE login=? AND document_id=? AND revision=?",
+                                (login, document_id, int(revision))).fetchone() is not None
+
+    def for_document(self, document_id: str, revision: int | None = None) -> list[Acknowledgement]:
+        query, args = "SELECT * FROM acknowledgements WHERE document_id=?", [document_id]
+        if revision is not None:
+            query, args = query + " AND revision=?", [*args, int(revision)]
+        with self._db() as conn:
+            return [_ack(r) for r in conn.execute(query + " ORDER BY at", args)]
+
+    def for_user(self, login: str) -> list[Acknowledgement]:
+        with self._db() as conn:
+            return [_ack(r) for r in conn.execute("SELECT * FROM acknowledgements WHERE login=? ORDER BY at", (login,))]
+
+
+def _ack(row) -> Acknowledgement:
+    return Acknowledgement(row[0], row[1], row[2], datetime.fromisoformat(row[3]))

@@ -1,0 +1,191 @@
+"""Markdown → sanitized HTML, cached by blob id.
+
+Two independent guards, because a procedure page is evidence and must never run code:
+1. Python-Markdown is told to escape raw HTML (``<script>`` arrives as text) and is given no
+   extension that lets authors set attributes (``attr_list`` would allow ``{: onclick=…}``;
+   ``md_in_html`` would re-enable raw HTML).
+2. The output goes through ``nh3`` (ammonia) with an explicit allow-list of tags, attributes
+   and URL schemes (http, https, mailto and relative links only).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from xml.etree import ElementTree
+
+import markdown
+import nh3
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
+
+ALLOWED_TAGS = {
+    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "blockquote",
+    "pre", "code", "em", "strong", "b", "i", "sup", "sub", "ins", "del", "a", "table", "thead", "tbody",
+    "tr", "th", "td", "div", "span", "abbr",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title", "class"},
+    "h1": {"id"}, "h2": {"id"}, "h3": {"id"}, "h4": {"id"}, "h5": {"id"}, "h6": {"id"},
+    "th": {"align", "colspan", "rowspan"}, "td": {"align", "colspan", "rowspan"},
+    "div": {"class"}, "span": {"class"}, "code": {"class"}, "abbr": {"title"}, "ol": {"start"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+ID_PATTERN = re.compile(r"(?<![\w-])([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)(?![\w-])")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: str
+    toc_html: str
+
+
+def slugify(value: str, separator: str = "-") -> str:
+    """Heading ids that keep Polish words readable: "Odpowiedzialność" → "odpowiedzialnosc"."""
+    value = value.replace("ł", "l").replace("Ł", "L")
+    value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    value = re.sub(r"[^\w\s-]", "", value).strip().lower()
+    return re.sub(rf"[{separator}\s]+", separator, value)
+
+
+class _DocumentLinks(Treeprocessor):
+    """Turns known document IDs in text ("zgodnie z P-05") into links to the current revision."""
+
+    SKIP = {"a", "code", "pre"}
+
+    def __init__(self, md, known_ids: frozenset[str], url_for_id: Callable[[str], str]) -> None:
+        super().__init__(md)
+        self.known_ids = known_ids
+        self.url_for_id = url_for_id
+
+    def run(self, root: ElementTree.Element) -> None:
+        if self.known_ids:
+            self._walk(root)
+
+    def _walk(self, element: ElementTree.Element) -> None:
+        for child in list(element):
+            if child.tag not in self.SKIP:
+                self._walk(child)
+        if element.tag in self.SKIP:
+            return
+        # text before the first child
+        if element.text:
+            nodes = self._split(element.text)
+            if nodes:
+                element.text = nodes[0]
+                for index, link in enumerate(nodes[1:]):
+                    element.insert(index, link)
+        for child in list(element):
+            if child.tail:
+                nodes = self._split(child.tail)
+                if nodes:
+                    child.tail = nodes[0]
+                    position = list(element).index(child)
+                    for offset, link in enumerate(nodes[1:], start=1):
+                        element.insert(position + offset, link)
+
+    def _split(self, text: str):
+        """Return [leading text, <a> with tail, …] or [] when nothing is linked."""
+        parts = ID_PATTERN.split(text)
+        if len(parts) == 1 or not any(p in self.known_ids for p in parts[1::2]):
+            return []
+        lead = parts[0]
+        links = []
+        carry = ""
+        for index in range(1, len(parts), 2):
+            doc_id, after = parts[index], parts[index + 1]
+            if doc_id in self.known_ids:
+                if links:
+                    links[-1].tail = (links[-1].tail or "") + carry
+                else:
+                    lead += carry
+                link = ElementTree.Element("a", {"href": self.url_for_id(doc_id), "class": "doc-link"})
+                link.text = doc_id
+                link.tail = after
+                links.append(link)
+                carry = ""
+            else:
+                if links:
+                    links[-1].tail = (links[-1].tail or "") + doc_id + after
+                else:
+                    lead += doc_id + after
+        return [lead, *links]
+
+
+class _LinkExtension(Extension):
+    def __init__(self, known_ids: frozenset[str], url_for_id: Callable[[str], str]) -> None:
+        super().__init__()
+        self.known_ids = known_ids
+        self.url_for_id = url_for_id
+
+    def extendMarkdown(self, md) -> None:  # noqa: N802 - Python-Markdown's API name
+        md.treeprocessors.register(_DocumentLinks(md, self.known_ids, self.url_for_id), "docctl_links", 5)
+
+
+def _escape_raw_html(md: markdown.Markdown) -> None:
+    # Raw HTML blocks and inline tags become text (shown, never parsed) — decision 2026-11.
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+
+
+def sanitize(html: str) -> str:
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
+                     link_rel="noopener noreferrer", strip_comments=True)
+
+
+def render_markdown(text: str, *, known_ids: frozenset[str] = frozenset(),
+                    url_for_id: Callable[[str], str] = lambda doc_id: f"/documents/{doc_id}") -> Rendered:
+    """Render a document body (front matter already stripped) to sanitized HTML and a TOC."""
+    if text.startswith("---\n"):
+        end = text.find("\n---", 4)
+        if end != -1:
+            text = text[end + 4 :]
+    md = markdown.Markdown(
+        extensions=["tables", "fenced_code", "def_list", "sane_lists", "toc", _LinkExtension(known_ids, url_for_id)],
+        extension_configs={"toc": {"slugify": slugify, "toc_depth": "2-3"}},
+        output_format="html",
+    )
+    _escape_raw_html(md)
+    body = md.convert(text)
+    toc = md.toc if "<li>" in getattr(md, "toc", "") else ""
+    return Rendered(sanitize(body), sanitize(toc))
+
+
+class RenderCache:
+    """Thread-safe LRU of rendered documents keyed by (blob id, links key).
+
+    A blob id names immutable content, so an entry never goes stale; ``links_key`` changes when
+    the set of linkable document IDs (or the link prefix) does.
+    """
+
+    def __init__(self, max_entries: int = 2048) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, str], Rendered] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_render(self, blob_id: str, text_loader: Callable[[], str], *, known_ids: frozenset[str] = frozenset(),
+                      url_for_id: Callable[[str], str] = lambda d: f"/documents/{d}", links_key: str = "") -> Rendered:
+        key = (blob_id, links_key)
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return cached
+            self.misses += 1
+        rendered = render_markdown(text_loader(), known_ids=known_ids, url_for_id=url_for_id)
+        with self._lock:
+            self._entries[key] = rendered
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return rendered
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "size": len(self._entries)}

@@ -1,0 +1,336 @@
+"""The Whoosh index: a cache of git, never the source of truth.
+
+One entry per released revision (key ``P-05@3``) with the days it is in force, plus drafts
+(key ``change:12``) visible to their authors. The index directory is swapped atomically on
+rebuild (a pointer file names the live generation), records the ``main`` commit it reflects,
+and admits exactly one writer at a time across threads and processes (``flock`` with a
+timeout). ``AsyncWriter`` is never used: it silently drops writes when a worker exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gc
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from html import escape
+from pathlib import Path
+
+from whoosh import highlight, index, sorting
+from whoosh.fields import ID, NUMERIC, TEXT, Schema
+from whoosh.qparser import MultifieldParser, OrGroup, WildcardPlugin
+from whoosh.qparser import FieldsPlugin
+from whoosh.query import And, NumericRange, Or, Term
+
+from ..errors import Conflict
+from .analysis import fold, folded_analyzer, stemmed_analyzer
+
+FOREVER = 99991231
+_ID_QUERY = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+")
+_MARKUP = re.compile(r"(^|\n)\s{0,3}(#{1,6}|[-*+]|\d+\.|>|\|)\s?|[*_`|]+|^-{3,}$|\[([^\]]*)\]\([^)]*\)", re.M)
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    key: str
+    doc_id: str
+    title: str
+    body: str
+    type: str
+    unit: str
+    revision: int
+    status: str
+    valid_from: date | None
+    valid_until: date | None
+    withdrawn: bool = False
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    key: str
+    doc_id: str
+    title: str
+    revision: int
+    status: str
+    snippet: str
+    score: float
+    type: str
+    unit: str
+    obsolete: bool
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    total: int
+    page: int
+    per_page: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
+    suggestion: str | None
+
+
+def _schema(language: str) -> Schema:
+    stemmed = stemmed_analyzer(language)
+    folded = folded_analyzer()
+    return Schema(
+        key=ID(unique=True, stored=True),
+        doc_id=ID(stored=True),
+        title=TEXT(analyzer=stemmed, stored=True, field_boost=3.0),
+        title_folded=TEXT(analyzer=folded, field_boost=1.5),
+        body=TEXT(analyzer=stemmed, stored=True),
+        body_folded=TEXT(analyzer=folded, spelling=True, field_boost=0.5),
+        type=ID(stored=True),
+        unit=ID(stored=True),
+        status=ID(stored=True),
+        owner=ID(stored=True),
+        withdrawn=ID(stored=True),
+        revision=NUMERIC(stored=True),
+        valid_from=NUMERIC(bits=32),
+        valid_until=NUMERIC(bits=32),
+    )
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown without its syntax characters, for snippets that read like prose."""
+    return _MARKUP.sub(lambda m: (m.group(1) or "") + (m.group(3) or ""), markdown)
+
+
+def _day(value: date | None, default: int) -> int:
+    return int(value.strftime("%Y%m%d")) if value else default
+
+
+class SearchIndex:
+    def __init__(self, path: Path, *, language: str = "pl", lock_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.language = language
+        self.lock_timeout = lock_timeout
+        self._cache: tuple[str, index.Index] | None = None
+        self._cache_lock = threading.Lock()
+
+    # -- layout ------------------------------------------------------------------------------
+    def _live(self) -> Path | None:
+        try:
+            name = (self.path / "CURRENT").read_text().strip()
+        except FileNotFoundError:
+            return None
+        live = self.path / name
+        return live if name and live.is_dir() else None
+
+    def _open(self) -> index.Index:
+        live = self._live()
+        if live is None:
+            raise FileNotFoundError("no search index")
+        with self._cache_lock:
+            if self._cache is None or self._cache[0] != str(live):
+                self._cache = (str(live), index.open_dir(str(live)))
+            return self._cache[1]
+
+    def exists(self) -> bool:
+        """Present and readable; a missing, truncated or garbled index answers False."""
+        healthy = True
+        # Whoosh leaves a garbled file open when it fails to parse it; that is expected here
+        # (we are asking whether the index is broken), so close it quietly, now.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                ix = self._open()
+                with ix.searcher() as searcher:
+                    searcher.doc_count()
+                    list(searcher.lexicon("key"))[:1]
+            except Exception:  # noqa: BLE001 - any failure to read means "rebuild it"
+                healthy = False
+                with self._cache_lock:
+                    self._cache = None
+            if not healthy:
+                gc.collect()
+        return healthy
+
+    def indexed_commit(self) -> str | None:
+        live = self._live()
+        if live is None:
+            return None
+        try:
+            return json.loads((live / "docctl-state.json").read_text()).get("commit")
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _record(self, live: Path, commit: str) -> None:
+        tmp = live / f".state-{uuid.uuid4().hex}"
+        tmp.write_text(json.dumps({"commit": commit}))
+        os.replace(tmp, live / "docctl-state.json")
+
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / "writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise Conflict("the search index is busy; try again") from None
+                    time.sleep(0.02)
+            yield
+        finally:
+            os.close(fd)
+
+    # -- writing -----------------------------------------------------------------------------
+    def rebuild(self, entries: Iterable[IndexEntry], *, commit: str,
+                progress: Callable[[int], None] | None = None) -> int:
+        """Build a fresh generation beside the live one, then switch the pointer atomically."""
+        with self._writer_lock():
+            fresh = self.path / f"gen-{int(time.time())}-{uuid.uuid4().hex[:8]}"
+            fresh.mkdir(parents=True)
+            ix = index.create_in(str(fresh), _schema(self.language))
+            writer = ix.writer(limitmb=128)
+            count = 0
+            try:
+                for entry in entries:
+                    writer.add_document(**self._fields(entry))
+                    count += 1
+                    if progress:
+                        progress(count)
+            except BaseException:
+                writer.cancel()
+                shutil.rmtree(fresh, ignore_errors=True)
+                raise
+            writer.commit()
+            self._record(fresh, commit)
+            old = self._live()
+            tmp = self.path / f".CURRENT-{uuid.uuid4().hex}"
+            tmp.write_text(fresh.name)
+            os.replace(tmp, self.path / "CURRENT")
+            for stale in self.path.glob("gen-*"):
+                if stale != fresh and (old is None or stale == old or stale.name < fresh.name):
+                    shutil.rmtree(stale, ignore_errors=True)
+        return count
+
+    def apply(self, upserts: Iterable[IndexEntry], deletes: Iterable[str] = (), *, commit: str | None = None) -> None:
+        """Incremental update by key; records ``commit`` when given."""
+        upserts, deletes = list(upserts), list(deletes)
+        with self._writer_lock():
+            live = self._live()
+            if live is None:
+                raise FileNotFoundError("no search index to update; rebuild it")
+            ix = index.open_dir(str(live))
+            writer = ix.writer()
+            try:
+                for key in deletes:
+                    writer.delete_by_term("key", key)
+                for entry in upserts:
+                    writer.update_document(**self._fields(entry))
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+            if commit:
+                self._record(live, commit)
+
+    def _fields(self, entry: IndexEntry) -> dict:
+        text = plain_text(entry.body)
+        return {
+            "key": entry.key, "doc_id": entry.doc_id, "title": entry.title, "title_folded": entry.title,
+            "body": text, "body_folded": text, "type": entry.type, "unit": entry.unit, "status": entry.status,
+            "owner": entry.owner or "-", "withdrawn": "yes" if entry.withdrawn else "no",
+            "revision": entry.revision, "valid_from": _day(entry.valid_from, 0),
+            "valid_until": _day(entry.valid_until, FOREVER),
+        }
+
+    def keys(self) -> set[str]:
+        with self._open().searcher() as searcher:
+            return {fields["key"] for fields in searcher.all_stored_fields()}
+
+    # -- searching ---------------------------------------------------------------------------
+    def _scope(self, at: date, scope: str, include_obsolete: bool, user: str | None):
+        today = _day(at, 0)
+        released = Term("status", "released")
+        if scope == "all":
+            visible = [released]
+        else:
+            visible = [And([released, NumericRange("valid_from", None, today),
+                            NumericRange("valid_until", today, None, startexcl=True)])]
+            if include_obsolete:
+                visible.append(And([released, Term("withdrawn", "yes"), NumericRange("valid_until", None, today)]))
+        if user:
+            visible.append(And([Term("status", "draft"), Term("owner", user)]))
+        return Or(visible) if len(visible) > 1 else visible[0]
+
+    def _parse(self, ix: index.Index, text: str):
+        parser = MultifieldParser(["title", "body", "title_folded", "body_folded"], ix.schema,
+                                  fieldboosts={"title": 3.0, "body": 1.0, "title_folded": 1.5, "body_folded": 0.5})
+        parser.remove_plugin_class(FieldsPlugin)  # no "title:" surprises from ordinary words with a colon
+        parser.remove_plugin_class(WildcardPlugin)
+        try:
+            query = parser.parse(text)
+        except Exception:  # noqa: BLE001 - whatever people type, never a 500: fall back to words
+            words = " ".join(re.findall(r"\w+", text))
+            query = MultifieldParser(["title", "body", "title_folded", "body_folded"], ix.schema,
+                                     group=OrGroup).parse(words)
+        stripped = text.strip()
+        if _ID_QUERY.fullmatch(stripped):
+            query = Or([Term("doc_id", stripped.upper(), boost=20.0), query])
+        return query
+
+    def search(self, q: str, *, at: date, scope: str = "current", include_obsolete: bool = False,
+               doc_type: str | None = None, unit: str | None = None, user: str | None = None,
+               page: int = 1, per_page: int = 20) -> SearchResults:
+        q = (q or "").strip()
+        if not q or not re.search(r"\w", q):
+            return SearchResults(q, 0, page, per_page, [], {}, None)
+        ix = self._open()
+        filters = [self._scope(at, scope, include_obsolete, user)]
+        if doc_type:
+            filters.append(Term("type", doc_type))
+        if unit:
+            filters.append(Term("unit", unit))
+        query = self._parse(ix, q)
+        with ix.searcher() as searcher:
+            results = searcher.search_page(query, max(page, 1), pagelen=per_page, filter=And(filters),
+                                           groupedby={"type": sorting.FieldFacet("type"),
+                                                      "unit": sorting.FieldFacet("unit")}, terms=True)
+            results.results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
+            results.results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+            hits = []
+            for hit in results:
+                body = hit.get("body", "")
+                snippet = hit.highlights("body", text=body, top=2) or \
+                    hit.highlights("body_folded", text=body, top=2) or escape(body[:200])
+                hits.append(Hit(hit["key"], hit["doc_id"], hit["title"], hit["revision"], hit["status"], snippet,
+                                round(hit.score or 0.0, 3), hit["type"], hit["unit"], hit["withdrawn"] == "yes"))
+            facets = {name: {str(k): len(v) for k, v in sorted(results.results.groups(name).items())}
+                      for name in ("type", "unit")}
+            total = results.total
+            suggestion = self._suggest(searcher, q) if total == 0 else None
+        return SearchResults(q, total, page, per_page, hits, facets, suggestion)
+
+    def _suggest(self, searcher, q: str) -> str | None:
+        words = re.findall(r"\w+", q.lower())
+        if not words or len(words) > 6:
+            return None
+        corrector = searcher.corrector("body_folded")
+        fixed = []
+        for word in words:
+            folded = fold(word)
+            known = searcher.doc_frequency("body_folded", folded) > 0
+            if known or len(word) < 4:
+                fixed.append(word)
+                continue
+            options = corrector.suggest(folded, limit=1, maxdist=2)
+            fixed.append(options[0] if options else word)
+        suggestion = " ".join(fixed)
+        return suggestion if suggestion != " ".join(words) else None

@@ -1,0 +1,273 @@
+"""People: accounts, roles, password hashes, API tokens and throttling of wrong passwords.
+
+SQLite in the instance folder, one connection per call (safe across threads and processes).
+Passwords are hashed with scrypt; API tokens are stored as SHA-256 hashes only, so the
+database never holds anything that logs a person in. Wrong passwords are counted per purpose
+("login", "sign"): after five within 15 minutes the account is throttled for that purpose,
+even for the right password, until the window has passed (21 CFR 11.300(d)).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import re
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
+
+ROLES = ("reader", "author", "approver", "quality_manager", "auditor", "admin")
+MAX_FAILURES = 5
+WINDOW = timedelta(minutes=15)
+MIN_PASSWORD = 10
+_COMMON = {"password123", "qwerty1234", "1234567890", "haslo12345", "administrator", "0987654321",
+           "password1234", "zaq12wsxcde", "qwertyuiop", "1qaz2wsx3edc"}
+_LOGIN_RE = re.compile(r"[a-z][a-z0-9._-]{1,31}")
+_EMAIL_RE = re.compile(r"[^@\s<>]+@[^@\s<>.][^@\s<>]*")
+_UNIT_RE = re.compile(r"[A-Z][A-Z0-9]{1,7}")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    login TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, roles TEXT NOT NULL,
+    units TEXT NOT NULL, password TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1,
+    must_change_password INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    id INTEGER PRIMARY KEY, login TEXT NOT NULL REFERENCES users(login), token_hash TEXT NOT NULL UNIQUE,
+    label TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS failures (login TEXT NOT NULL, purpose TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS failures_by_login ON failures (login, purpose, at);
+"""
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class User:
+    """A person. Also satisfies Flask-Login's user protocol with plain attributes (no Flask import)."""
+
+    login: str
+    name: str
+    email: str
+    roles: frozenset[str]
+    units: frozenset[str]
+    active: bool = True
+    must_change_password: bool = False
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return self.login
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    key = hashlib.scrypt(password.encode(), salt=salt, dklen=64, **_SCRYPT)
+    enc = base64.b64encode
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${enc(salt).decode()}${enc(key).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, key = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    expected = base64.b64decode(key)
+    actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                            dklen=len(expected))
+    return hmac.compare_digest(actual, expected)
+
+
+_DUMMY_HASH = hash_password("timing-equalizer-never-a-password")
+
+
+def check_password_policy(password: str, login: str = "") -> None:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise Invalid(f"a password needs at least {MIN_PASSWORD} characters")
+    if password.lower() in _COMMON or (login and login.lower() in password.lower()) or len(set(password)) < 4:
+        raise Invalid("this password is too easy to guess")
+
+
+class UserStore:
+    """Accounts in ``users.sqlite3``."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.path = Path(path)
+        self.clock = clock
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.executescript(_SCHEMA)
+            conn.row_factory = sqlite3.Row
+            yield conn
+        finally:
+            conn.close()
+
+    # -- people ------------------------------------------------------------------------------
+    def add(self, login: str, *, name: str, email: str, roles: Iterable[str], units: Iterable[str] = (),
+            password: str) -> User:
+        login, name, email, roles, units = validate_person(login, name, email, roles, units)
+        check_password_policy(password, login)
+        try:
+            with self._db() as conn:
+                conn.execute(
+                    "INSERT INTO users (login, name, email, roles, units, password, created_at) VALUES (?,?,?,?,?,?,?)",
+                    (login, name, email, " ".join(sorted(roles)), " ".join(sorted(units)), hash_password(password),
+                     self.clock().isoformat()),
+                )
+        except sqlite3.IntegrityError:
+            raise Conflict(f"user {login} already exists") from None
+        return self.get(login)
+
+    def get(self, login: str) -> User:
+        with self._db() as conn:
+            row = conn.execute("SELECT * FROM users WHERE login=?", (str(login),)).fetchone()
+        if row is None:
+            raise NotFound(f"no user {str(login)[:40]!r}")
+        return _user(row)
+
+    def list(self) -> list[User]:
+        with self._db() as conn:
+            return [_user(r) for r in conn.execute("SELECT * FROM users ORDER BY login")]
+
+    def update(self, login: str, *, name=None, email=None, roles=None, units=None, active=None) -> User:
+        current = self.get(login)
+        _, name, email, roles, units = validate_person(
+            login, current.name if name is None else name, current.email if email is None else email,
+            current.roles if roles is None else roles, current.units if units is None else units)
+        with self._db() as conn:
+            conn.execute("UPDATE users SET name=?, email=?, roles=?, units=?, active=? WHERE login=?",
+                         (name, email, " ".join(sorted(roles)), " ".join(sorted(units)),
+                          int(current.active if active is None else bool(active)), login))
+        return self.get(login)
+
+    # -- passwords ---------------------------------------------------------------------------
+    def authenticate(self, login: str, password: str) -> User:
+        """Log in. The same answer for an unknown login and a wrong password."""
+        return self._check(str(login), str(password), "login")
+
+    def check_signing_password(self, login: str, password: str) -> User:
+        """Re-authentication for an electronic signature (password re-entered every time)."""
+        user = self._check(str(login), str(password), "sign")
+        if user.must_change_password:
+            raise Forbidden("your password was reset: set a new password before signing")
+        return user
+
+    def _check(self, login: str, password: str, purpose: str) -> User:
+        since = (self.clock() - WINDOW).isoformat()
+        with self._db() as conn:
+            failures = conn.execute("SELECT COUNT(*) FROM failures WHERE login=? AND purpose=? AND at>?",
+                                    (login, purpose, since)).fetchone()[0]
+            if failures >= MAX_FAILURES:
+                raise Throttled("too many wrong passwords: try again in 15 minutes")
+            row = conn.execute("SELECT * FROM users WHERE login=?", (login,)).fetchone()
+            good = verify_password(password, row["password"] if row else _DUMMY_HASH) and row is not None
+            if not good or not row["active"]:
+                conn.execute("INSERT INTO failures VALUES (?,?,?)", (login, purpose, self.clock().isoformat()))
+                raise Unauthorized("wrong login or password")
+            conn.execute("DELETE FROM failures WHERE login=? AND purpose=?", (login, purpose))
+        return _user(row)
+
+    def set_password(self, login: str, new_password: str, *, old_password: str | None) -> None:
+        if old_password is not None:
+            self._check(login, old_password, "login")
+        check_password_policy(new_password, login)
+        with self._db() as conn:
+            conn.execute("UPDATE users SET password=?, must_change_password=0 WHERE login=?",
+                         (hash_password(new_password), login))
+
+    def reset_password(self, login: str, temporary_password: str) -> None:
+        """An administrator's reset: the person must choose a new password before signing again."""
+        self.get(login)
+        check_password_policy(temporary_password, login)
+        with self._db() as conn:
+            conn.execute("UPDATE users SET password=?, must_change_password=1 WHERE login=?",
+                         (hash_password(temporary_password), login))
+
+    # -- API tokens --------------------------------------------------------------------------
+    def create_token(self, login: str, *, label: str = "") -> str:
+        self.get(login)
+        token = "dct_" + secrets.token_urlsafe(32)
+        with self._db() as conn:
+            conn.execute("INSERT INTO tokens (login, token_hash, label, created_at) VALUES (?,?,?,?)",
+                         (login, _token_hash(token), label[:200], self.clock().isoformat()))
+        return token
+
+    def user_for_token(self, token: str) -> User:
+        with self._db() as conn:
+            row = conn.execute(
+                "SELECT u.* FROM tokens t JOIN users u ON u.login = t.login WHERE t.token_hash=? AND t.revoked_at IS NULL",
+                (_token_hash(str(token)),),
+            ).fetchone()
+        if row is None or not row["active"]:
+            raise Unauthorized("the API token is not valid")
+        return _user(row)
+
+    def list_tokens(self, login: str) -> list[dict]:
+        with self._db() as conn:
+            rows = conn.execute("SELECT id, label, created_at, revoked_at FROM tokens WHERE login=? ORDER BY id",
+                                (login,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def revoke_token(self, token_id: int) -> None:
+        with self._db() as conn:
+            changed = conn.execute("UPDATE tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL",
+                                   (self.clock().isoformat(), int(token_id))).rowcount
+        if not changed:
+            raise NotFound(f"no active token {token_id}")
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(row["login"], row["name"], row["email"], frozenset(row["roles"].split()),
+                frozenset(row["units"].split()), bool(row["active"]), bool(row["must_change_password"]))
+
+
+def validate_person(login, name, email, roles, units):
+    """Check a person's fields; returns them normalized or raises Invalid."""
+    if not isinstance(login, str) or not _LOGIN_RE.fullmatch(login):
+        raise Invalid("a login is 2–32 lower-case letters, digits, dots, dashes or underscores, starting with a letter")
+    if not isinstance(name, str) or not name.strip() or len(name) > 200 or any(c in name for c in "<>\n\r\0"):
+        raise Invalid("a name is one line of at most 200 characters, without < or >")
+    if not isinstance(email, str) or not _EMAIL_RE.fullmatch(email):
+        raise Invalid(f"{str(email)[:60]!r} is not an e-mail address")
+    roles = frozenset(roles)
+    if not roles or not roles <= set(ROLES):
+        raise Invalid(f"roles must be among {', '.join(ROLES)}")
+    units = frozenset(units)
+    bad = [u for u in units if not _UNIT_RE.fullmatch(str(u))]
+    if bad:
+        raise Invalid(f"invalid unit codes: {', '.join(map(str, bad))}")
+    return login, name.strip(), email, roles, units

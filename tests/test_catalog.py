@@ -1,0 +1,44 @@
+"""The catalog is a cache of main: incremental catch-up equals a rebuild, and it never trusts a
+rewritten history."""
+
+from __future__ import annotations
+
+import subprocess
+
+from conftest import DOC, release
+from docctl.repo import ZERO_SHA
+
+
+def snapshot(catalog):
+    return [tuple(row) for row in catalog.all_records()]
+
+
+def test_catch_up_equals_rebuild(instance, people):
+    release(instance, people)
+    release(instance, people, doc_id="P-02", title="Zapisy", text="# Zapisy\n")
+    release(instance, people, text=DOC + "\nDodatek.\n", reason="Dodatek")
+    incremental = snapshot(instance.catalog)
+    instance.catalog.path.unlink()
+    instance.catalog.rebuild()
+    assert snapshot(instance.catalog) == incremental
+    assert [r.revision for r in instance.catalog.revisions("P-01")] == [2, 1]
+
+
+def test_catalog_catches_up_with_another_process(instance, people):
+    from docctl.instance import Instance
+
+    other = Instance(instance.root)  # a second process would see the same files
+    release(instance, people)
+    assert other.catalog.known_ids() == {"P-01"}
+
+
+def test_rewritten_history_forces_a_rebuild(instance, people):
+    release(instance, people)
+    release(instance, people, doc_id="P-02", title="Zapisy", text="# Zapisy\n")
+    assert instance.catalog.known_ids() == {"P-01", "P-02"}
+    # behind docctl's back: main is reset to an earlier commit (a rewrite, as far as the cache knows)
+    first = subprocess.run(["git", f"--git-dir={instance.store.path}", "rev-list", "--max-parents=0", "main"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    instance.store.update_refs([("refs/heads/main", first, instance.store.head())])
+    assert instance.catalog.known_ids() == frozenset()
+    assert ZERO_SHA not in (instance.catalog.recorded_commit() or "")

@@ -1,0 +1,80 @@
+"""The search index follows git through the workflow: after-commit updates, catch-up, rebuild."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+from conftest import DOC, release
+
+
+def ids(instance, q, **kw):
+    return [h.doc_id for h in instance.search.search(q, at=instance.today(), **kw).hits]
+
+
+def test_release_is_searchable_at_once(instance, people):
+    release(instance, people, text=DOC + "\nAudyt wewnętrzny przeprowadza zespół audytorów.\n")
+    assert ids(instance, "audytów") == ["P-01"]
+    assert instance.search.indexed_commit() == instance.store.head()
+
+
+def test_only_the_current_revision_by_default_and_all_on_request(instance, people):
+    release(instance, people, text=DOC + "\nStary wymóg: faks.\n")
+    release(instance, people, text=DOC + "\nNowy wymóg: poczta elektroniczna.\n", reason="Bez faksu")
+    assert ids(instance, "faks") == []
+    hits = instance.search.search("faks", at=instance.today(), scope="all").hits
+    assert [(h.doc_id, h.revision) for h in hits] == [("P-01", 1)]
+
+
+def test_future_revision_becomes_searchable_on_its_day(instance, people):
+    release(instance, people)
+    release(instance, people, text=DOC + "\nRejestr ryzyk.\n", reason="Ryzyka", effective_date=date(2026, 5, 1))
+    assert ids(instance, "ryzyk") == []
+    instance.clock.set_day(date(2026, 5, 1))
+    assert ids(instance, "ryzyk") == ["P-01"]
+
+
+def test_obsolete_documents_leave_default_search(instance, people):
+    from conftest import PASSWORD
+
+    release(instance, people)
+    change = instance.workflow.withdraw(people["author"], "P-01", reason="Zbędna")
+    instance.workflow.approve(people["approver"], change.number, password=PASSWORD)
+    instance.workflow.approve(people["qm"], change.number, password=PASSWORD)
+    assert ids(instance, "nadzór") == []
+    assert ids(instance, "nadzór", include_obsolete=True) == ["P-01"]
+
+
+def test_drafts_are_found_by_their_author_only(instance, people):
+    instance.workflow.create(people["author"], doc_id="P-03", markdown="# Szkolenia\n\nPlan szkoleń BHP.",
+                             reason="r", title="Szkolenia", doc_type="procedure", unit="OR")
+    assert ids(instance, "szkoleń", user="author") == ["P-03"]
+    assert ids(instance, "szkoleń", user="reader") == []
+
+
+def test_catch_up_after_the_index_falls_behind(instance, people):
+    from docctl.instance import Instance
+
+    release(instance, people)
+    behind = instance.search.indexed_commit()
+    other = Instance(instance.root, clock=instance.clock)  # another process: its listener updates the index...
+    other.catalog.listeners.clear()  # ...unless it died before doing so
+    other_people = {k: other.users.get(k) for k in ("author", "approver", "qm")}
+    release(other, other_people, doc_id="P-02", title="Zapisy", text="# Zapisy\n\nArchiwizacja akt.\n")
+    assert instance.search.indexed_commit() == behind and ids(instance, "archiwizacja") == []
+    instance.start()  # start-up catch-up
+    assert ids(instance, "archiwizacja") == ["P-02"]
+    assert instance.search.indexed_commit() == instance.store.head()
+
+
+def test_rebuild_from_a_deleted_or_corrupted_index(instance, people):
+    release(instance, people, text=DOC + "\nReklamacje klientów.\n")
+    shutil.rmtree(instance.root / "search")
+    instance.start()
+    assert ids(instance, "reklamacji") == ["P-01"]
+    for path in (instance.root / "search").rglob("*.seg"):
+        path.write_bytes(b"garbage")
+    for path in (instance.root / "search").rglob("_MAIN_*.toc"):
+        path.write_bytes(b"garbage")
+    instance.start()
+    assert ids(instance, "reklamacji") == ["P-01"]
