@@ -57,6 +57,12 @@ def build_demo(target: Path, source: Path | None = None, progress: Callable[[str
     for step in history:
         day = _day(step["date"])
         clock.set_day(day, 9, tz)
+        if "review" in step:
+            workflow.review(users[step["reviewer"]], step["review"], password=passwords[step["reviewer"]],
+                            comment=step["comment"])
+            if progress:
+                progress(f"review {step['review']}")
+            continue
         author = users[step["author"]]
         if "withdraw" in step:
             change = workflow.withdraw(author, step["withdraw"], reason=step["reason"])
