@@ -19,17 +19,42 @@ def _words(text: str) -> list[str]:
 
 
 def _word_diff(old: str, new: str, out: list[str], stats: dict) -> None:
+    """Diff words; changes separated only by spaces merge into one deletion + one insertion."""
     a, b = _words(old), _words(new)
+    deleted: list[str] = []
+    inserted: list[str] = []
+    spaces: list[str] = []  # whitespace seen between changes; joins them only if another follows
+
+    def flush() -> None:
+        if deleted:
+            out.append(f'<del class="redline-del">{escape("".join(deleted))}</del>')
+        if inserted:
+            out.append(f'<ins class="redline-ins">{escape("".join(inserted))}</ins>')
+        out.append(escape("".join(spaces)))
+        deleted.clear()
+        inserted.clear()
+        spaces.clear()
+
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
-            out.append(escape("".join(a[i1:i2])))
+            same = "".join(a[i1:i2])
+            if same.isspace() and (deleted or inserted):
+                spaces.append(same)
+                continue
+            flush()
+            out.append(escape(same))
             continue
+        if spaces:
+            deleted.extend(spaces)
+            inserted.extend(spaces)
+            spaces.clear()
         if op in ("delete", "replace"):
-            out.append(f'<del class="redline-del">{escape("".join(a[i1:i2]))}</del>')
+            deleted.extend(a[i1:i2])
             stats["deleted_words"] += sum(1 for w in a[i1:i2] if not w.isspace())
         if op in ("insert", "replace"):
-            out.append(f'<ins class="redline-ins">{escape("".join(b[j1:j2]))}</ins>')
+            inserted.extend(b[j1:j2])
             stats["inserted_words"] += sum(1 for w in b[j1:j2] if not w.isspace())
+    flush()
 
 
 def _redline(old: str, new: str) -> tuple[str, dict]:

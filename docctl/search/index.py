@@ -26,7 +26,7 @@ from datetime import date
 from html import escape
 from pathlib import Path
 
-from whoosh import highlight, index, sorting
+from whoosh import highlight, index, scoring, sorting
 from whoosh.fields import ID, NUMERIC, TEXT, Schema
 from whoosh.qparser import MultifieldParser, OrGroup, WildcardPlugin
 from whoosh.qparser import FieldsPlugin
@@ -299,7 +299,9 @@ class SearchIndex:
         if unit:
             filters.append(Term("unit", unit))
         query = self._parse(ix, q)
-        with ix.searcher() as searcher:
+        # B=0.5: gentler length normalization than BM25's 0.75, so one-page forms do not bury
+        # the procedure they belong to (measured on the sample set, 2026-11).
+        with ix.searcher(weighting=scoring.BM25F(B=0.5, K1=1.5)) as searcher:
             results = searcher.search_page(query, max(page, 1), pagelen=per_page, filter=And(filters),
                                            groupedby={"type": sorting.FieldFacet("type"),
                                                       "unit": sorting.FieldFacet("unit")}, terms=True)

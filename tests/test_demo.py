@@ -1,0 +1,87 @@
+"""`docctl demo` replays docs_repo/ through the real workflow: check what a newcomer will see."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from docctl.assets import asset_dir
+from docctl.demo import build_demo
+from docctl.documents import parse_document
+from docctl.policy import POLICY_PATH, parse_policy
+
+DOCS = asset_dir("docs_repo")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    import docctl.users
+
+    saved = docctl.users._SCRYPT
+    docctl.users._SCRYPT = {"n": 2**8, "r": 8, "p": 1}
+    try:
+        instance, people = build_demo(tmp_path_factory.mktemp("demo") / "instance")
+    finally:
+        docctl.users._SCRYPT = saved
+    return instance, people
+
+
+def test_sample_set_is_valid_and_broad():
+    policy = parse_policy((DOCS / POLICY_PATH).read_text(encoding="utf-8"))
+    docs = [parse_document(p.read_text(encoding="utf-8"), units=policy.units) for p in (DOCS / "documents").glob("*.md")]
+    assert len(docs) >= 12
+    assert {d.meta.type for d in docs} == {"policy", "procedure", "instruction", "form", "external"}
+    assert len({d.meta.unit for d in docs}) >= 5
+    for path in (DOCS / "documents").glob("*.md"):
+        assert parse_document(path.read_text(encoding="utf-8")).meta.id == path.stem
+
+
+def test_demo_history(demo):
+    instance, _ = demo
+    today = instance.today()
+    states = {s.doc_id: s for s in instance.catalog.master_list(today, include_obsolete=True)}
+    assert len(states) == len(list((DOCS / "documents").glob("*.md")))
+    multi = [d for d in states if len(instance.catalog.revisions(d)) >= 2]
+    assert len(multi) >= 4
+    assert [d for d, s in states.items() if s.status == "obsolete"] == ["IR-03"]
+    open_changes = {c.doc_id: c.state for c in instance.workflow.list_changes() if c.state != "released"}
+    assert open_changes == {"P-01": "in_review", "P-07": "draft"}
+    for rev in instance.catalog.revisions("P-05"):
+        assert rev.reason and len(rev.signatures) == 2
+    instance.store.fsck()
+    log = subprocess.run(["git", f"--git-dir={instance.store.path}", "log", "--first-parent", "main",
+                          "--format=%(trailers:key=Action,valueonly,separator=)"], capture_output=True, text=True)
+    actions = log.stdout.split()
+    assert actions.count("withdraw") == 1 and actions.count("review") >= 3 and actions[-1] == "init"
+
+
+def test_demo_logins_work_for_every_role(demo):
+    instance, people = demo
+    spec = yaml.safe_load((DOCS / "demo.yaml").read_text(encoding="utf-8"))
+    assert {r for p in spec["people"] for r in p["roles"]} == {
+        "reader", "author", "approver", "quality_manager", "auditor", "admin"}
+    for person in people:
+        assert instance.users.authenticate(person["login"], person["password"]).login == person["login"]
+
+
+def test_demo_is_searchable(demo):
+    instance, _ = demo
+    hits = instance.search.search("audytów", at=instance.today()).hits
+    assert "P-05" in [h.doc_id for h in hits[:2]]
+    assert not instance.search.search("nośnikach optycznych", at=instance.today()).hits  # IR-03 is obsolete
+
+
+def test_cli_demo_prints_logins(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import docctl.users
+    from docctl.cli import main
+
+    monkeypatch.setattr(docctl.users, "_SCRYPT", {"n": 2**8, "r": 8, "p": 1})
+    result = CliRunner().invoke(main, ["demo", str(tmp_path / "d")], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "pmazur" in result.output and "demo-2026-pelnomocnik" in result.output
+    assert Path(tmp_path / "d" / "repo.git").is_dir()

@@ -1,0 +1,93 @@
+"""Relevance over the sample documents: Polish queries (inflected, without diacritics, phrases,
+operators, IDs, an English glossary term) and the documents that must come back near the top.
+Run with `pytest -s tests/test_search_relevance.py` to see the scores."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from docctl.assets import asset_dir
+from docctl.documents import parse_document
+from docctl.search import IndexEntry, SearchIndex
+
+TODAY = date(2026, 6, 1)
+
+# (query, documents that must all be in the top N, N)
+CASES = [
+    ("audyt", {"P-05"}, 3),
+    ("audytów", {"P-05"}, 3),
+    ("audytorzy", {"P-05"}, 3),
+    ("audytora", {"P-05"}, 3),
+    ("wniosek", {"P-07"}, 3),
+    ("wniosku", {"P-07", "P-08"}, 3),
+    ("wniosków", {"P-08"}, 3),
+    ("skarga", {"P-08"}, 2),
+    ("skarg", {"P-08"}, 2),
+    ("skargami", {"P-08"}, 3),
+    ("źródło niezgodności", {"P-06"}, 2),
+    ("zrodlo", {"P-06"}, 3),
+    ("zrodla niezgodnosci", {"P-06"}, 2),
+    ("niezgodność", {"P-06"}, 2),
+    ("dzialania korygujace", {"P-06"}, 2),
+    ("działaniom korygującym", {"P-06"}, 2),
+    ("nadzoru nad dokumentami", {"P-01"}, 2),
+    ("nadzor nad zapisami", {"P-02"}, 2),
+    ("procedurze", {"P-01"}, 5),
+    ("zamówień publicznych", {"P-09"}, 1),
+    ("zamowienia publiczne", {"P-09"}, 1),
+    ("komisji przetargowej", {"P-09"}, 1),
+    ("kopii zapasowych", {"IR-02"}, 1),
+    ("kopia zapasowa", {"IR-02"}, 1),
+    ("korespondencji", {"IR-01"}, 1),
+    ("przegląd zarządzania", {"P-03"}, 2),
+    ("przeglądu zarządzania", {"P-03"}, 2),
+    ("polityka jakości", {"PL-01"}, 2),
+    ("celów jakościowych", {"PL-01"}, 3),
+    ('"rejestr skarg i wniosków"', {"F-P08-01"}, 2),
+    ('"plan audytów"', {"F-P05-01"}, 2),
+    ("ePUAP", {"P-07", "IR-01"}, 3),
+    ("klientów niepełnosprawnościami", {"P-07"}, 1),
+    ("RODO", {"P-02"}, 1),
+    ("P-05", {"P-05"}, 1),
+    ("f-p06-01", {"F-P06-01"}, 1),
+    ("corrective action", {"P-06", "DZ-01"}, 3),
+    ("internal audit", {"P-05", "DZ-01"}, 3),
+    ("audyt OR skarga", {"P-05", "P-08"}, 4),
+    ("skarga NOT wniosek", set(), 0),
+    ("Kodeksu postępowania administracyjnego", {"P-08"}, 2),
+]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    entries = []
+    for path in sorted((asset_dir("docs_repo") / "documents").glob("*.md")):
+        parsed = parse_document(path.read_text(encoding="utf-8"))
+        meta = parsed.meta
+        entries.append(IndexEntry(key=f"{meta.id}@1", doc_id=meta.id, title=meta.title, body=parsed.body,
+                                  type=meta.type, unit=meta.unit, revision=1, status="released",
+                                  valid_from=date(2024, 1, 1), valid_until=None))
+    search = SearchIndex(tmp_path_factory.mktemp("relevance") / "search")
+    search.rebuild(entries, commit="sample")
+    return search
+
+
+@pytest.mark.parametrize("query,expected,top", CASES, ids=[c[0] for c in CASES])
+def test_relevance(index, query, expected, top):
+    results = index.search(query, at=TODAY, per_page=10)
+    ranked = [h.doc_id for h in results.hits]
+    print(f"\n{query!r}: " + ", ".join(f"{h.doc_id} {h.score:.2f}" for h in results.hits[:5]))
+    if not expected:
+        return
+    assert expected <= set(ranked[:top]), f"{query!r} → {ranked[:top]}"
+
+
+def test_there_are_enough_cases():
+    assert len([c for c in CASES if c[1]]) >= 30
+
+
+def test_not_excludes(index):
+    hits = {h.doc_id for h in index.search("skarga NOT wniosek", at=TODAY).hits}
+    assert "P-08" not in hits  # P-08 speaks of both
