@@ -12,8 +12,11 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 
-def create_app(instance_path: str | Path | None = None, test_config: dict | None = None,
-               clock: Callable[[], datetime] | None = None):
+def create_app(
+    instance_path: str | Path | None = None,
+    test_config: dict | None = None,
+    clock: Callable[[], datetime] | None = None,
+):
     """Flask application factory (after Flask's tutorial): ``create_app(instance, test_config)``."""
     import os
 

@@ -6,12 +6,12 @@ given, cannot be altered through docctl or through a plain SQL connection.
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+
+from .db import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS acknowledgements (
@@ -26,7 +26,7 @@ BEGIN SELECT RAISE(ABORT, 'read confirmations are append-only'); END;
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -42,29 +42,31 @@ class AckStore:
         self.path = Path(path)
         self.clock = clock
 
-    @contextlib.contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            yield conn
-        finally:
-            conn.close()
+    def _db(self):
+        return connect(self.path, _SCHEMA)
 
     def record(self, login: str, document_id: str, revision: int) -> Acknowledgement:
         """Idempotent: confirming the same revision twice keeps the first time."""
         with self._db() as conn:
-            conn.execute("INSERT OR IGNORE INTO acknowledgements VALUES (?,?,?,?)",
-                         (login, document_id, int(revision), self.clock().isoformat()))
-            row = conn.execute("SELECT * FROM acknowledgements WHERE login=? AND document_id=? AND revision=?",
-                               (login, document_id, int(revision))).fetchone()
+            conn.execute(
+                "INSERT OR IGNORE INTO acknowledgements VALUES (?,?,?,?)",
+                (login, document_id, int(revision), self.clock().isoformat()),
+            )
+            row = conn.execute(
+                "SELECT * FROM acknowledgements WHERE login=? AND document_id=? AND revision=?",
+                (login, document_id, int(revision)),
+            ).fetchone()
         return _ack(row)
 
     def has(self, login: str, document_id: str, revision: int) -> bool:
         with self._db() as conn:
-            return conn.execute("SELECT 1 FROM acknowledgements WHERE login=? AND document_id=? AND revision=?",
-                                (login, document_id, int(revision))).fetchone() is not None
+            return (
+                conn.execute(
+                    "SELECT 1 FROM acknowledgements WHERE login=? AND document_id=? AND revision=?",
+                    (login, document_id, int(revision)),
+                ).fetchone()
+                is not None
+            )
 
     def for_document(self, document_id: str, revision: int | None = None) -> list[Acknowledgement]:
         query, args = "SELECT * FROM acknowledgements WHERE document_id=?", [document_id]

@@ -9,14 +9,14 @@ alone. Deleting the file loses nothing.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from .db import connect
 from .documents import document_path, parse_document
 from .errors import DocctlError, NotFound
 from .records import MainRecord, Signature, read_main_record
@@ -132,16 +132,8 @@ class Catalog:
         self.store = store
         self.listeners: list[Callable[[list[MainRecord]], None]] = []
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            conn.row_factory = sqlite3.Row
-            yield conn
-        finally:
-            conn.close()
+    def _connect(self):
+        return connect(self.path, _SCHEMA)
 
     # -- keeping up with git -----------------------------------------------------------------
     def recorded_commit(self) -> str | None:
@@ -215,10 +207,21 @@ class Catalog:
                     " recorded_at, actor, prepared_by, reason, blob, title, type, unit, review_months, signatures)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        rec.commit, rec.action, rec.doc_id, rec.revision, rec.change,
+                        rec.commit,
+                        rec.action,
+                        rec.doc_id,
+                        rec.revision,
+                        rec.change,
                         rec.effective_date.isoformat() if rec.effective_date else None,
-                        rec.recorded_at.isoformat(), f"{rec.actor_name} <{rec.actor_email}>",
-                        rec.prepared_by, rec.reason, blob, title, doc_type, unit, months,
+                        rec.recorded_at.isoformat(),
+                        f"{rec.actor_name} <{rec.actor_email}>",
+                        rec.prepared_by,
+                        rec.reason,
+                        blob,
+                        title,
+                        doc_type,
+                        unit,
+                        months,
                         json.dumps([s.trailer() for s in rec.signatures]),
                     ),
                 )
@@ -263,9 +266,7 @@ class Catalog:
         """Every document as it stands on ``at``, sorted by ID."""
         self.catch_up()
         with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT * FROM records WHERE doc_id IS NOT NULL ORDER BY doc_id, seq"
-            ).fetchall()
+            rows = conn.execute("SELECT * FROM records WHERE doc_id IS NOT NULL ORDER BY doc_id, seq").fetchall()
         by_doc: dict[str, list] = {}
         for row in rows:
             by_doc.setdefault(row["doc_id"], []).append(row)
@@ -287,7 +288,8 @@ class Catalog:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 rows += conn.execute(
-                    f"SELECT * FROM records WHERE doc_id IN ({','.join('?' * len(chunk))}) ORDER BY doc_id, seq", chunk
+                    f"SELECT * FROM records WHERE doc_id IN ({','.join('?' * len(chunk))}) ORDER BY doc_id, seq",  # noqa: S608
+                    chunk,  # only "?" placeholders are interpolated above
                 ).fetchall()
         return rows
 
@@ -303,8 +305,9 @@ class Catalog:
             row = conn.execute("SELECT seq FROM records WHERE commit_sha=?", (commit,)).fetchone()
             if row is None:
                 raise NotFound(f"commit {commit[:10]} is not on main")
-            rows = conn.execute("SELECT DISTINCT doc_id FROM records WHERE seq>? AND doc_id IS NOT NULL",
-                                (row["seq"],)).fetchall()
+            rows = conn.execute(
+                "SELECT DISTINCT doc_id FROM records WHERE seq>? AND doc_id IS NOT NULL", (row["seq"],)
+            ).fetchall()
         return {r[0] for r in rows}
 
     def all_records(self) -> list[sqlite3.Row]:
@@ -352,8 +355,13 @@ def _state(doc_id: str, rows: list[sqlite3.Row], at: date) -> DocumentState | No
             withdraw_reason = row["reason"]
         elif row["action"] == "review":
             reviews.append(
-                Review(row["commit_sha"], row["revision"] or 0, datetime.fromisoformat(row["recorded_at"]).date(),
-                       row["actor"], row["reason"])
+                Review(
+                    row["commit_sha"],
+                    row["revision"] or 0,
+                    datetime.fromisoformat(row["recorded_at"]).date(),
+                    row["actor"],
+                    row["reason"],
+                )
             )
     last_review = None
     review_due = None
@@ -361,6 +369,14 @@ def _state(doc_id: str, rows: list[sqlite3.Row], at: date) -> DocumentState | No
         last_review = max([current.effective_date] + [r.reviewed_at for r in reviews if r.revision == current.revision])
         review_due = add_months(last_review, current.review_months)
     return DocumentState(
-        doc_id, at, current, pending, releases[-1], withdrawn_on, withdraw_reason, last_review,
-        None if withdrawn_on and withdrawn_on <= at else review_due, tuple(reviews),
+        doc_id,
+        at,
+        current,
+        pending,
+        releases[-1],
+        withdrawn_on,
+        withdraw_reason,
+        last_review,
+        None if withdrawn_on and withdrawn_on <= at else review_due,
+        tuple(reviews),
     )

@@ -126,9 +126,7 @@ class Change(ChangeSummary):
 
     def as_json(self) -> dict:
         data = super().as_json()
-        data["approvals"] = [
-            {**e.signature.as_json(), "content": e.content} for e in self.signatures if e.signature
-        ]
+        data["approvals"] = [{**e.signature.as_json(), "content": e.content} for e in self.signatures if e.signature]
         data["voided_approvals"] = [
             {**e.signature.as_json(), "content": e.content} for e in self.voided_signatures if e.signature
         ]

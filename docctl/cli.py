@@ -54,8 +54,14 @@ class _Admin:
 
 
 @click.group()
-@click.option("--instance", "instance", envvar="DOCCTL_INSTANCE", default="instance", show_default=True,
-              help="Instance folder (or DOCCTL_INSTANCE).")
+@click.option(
+    "--instance",
+    "instance",
+    envvar="DOCCTL_INSTANCE",
+    default="instance",
+    show_default=True,
+    help="Instance folder (or DOCCTL_INSTANCE).",
+)
 @click.version_option(package_name="docctl")
 @click.pass_context
 def main(ctx: click.Context, instance: str) -> None:
@@ -77,8 +83,9 @@ def init(ctx, admin_user, admin_password_stdin, admin_name, admin_email):
 
     password = _read_password(admin_password_stdin, "Admin password")
     root = _instance_dir(ctx)
-    Instance.create(root, admin_login=admin_user, admin_password=password, admin_name=admin_name,
-                    admin_email=admin_email)
+    Instance.create(
+        root, admin_login=admin_user, admin_password=password, admin_name=admin_name, admin_email=admin_email
+    )
     click.echo(f"Initialized docctl instance in {root} (admin: {admin_user}).")
 
 
@@ -96,6 +103,7 @@ def _build_demo(target: Path):
     from .demo import build_demo
 
     with click.progressbar(length=1, label="Replaying sample history", show_eta=False) as bar:
+
         def step(label: str) -> None:
             bar.label = f"Released {label}"
             bar.length = (bar.length or 0) + 1
@@ -159,8 +167,13 @@ def user():
 @click.argument("login")
 @click.option("--name", required=True)
 @click.option("--email", required=True)
-@click.option("--role", "roles", multiple=True, required=True,
-              help="reader, author, approver, quality_manager, auditor, admin (repeat for several)")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="reader, author, approver, quality_manager, auditor, admin (repeat for several)",
+)
 @click.option("--unit", "units", multiple=True, help="Unit code (repeat for several).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.pass_context

@@ -8,7 +8,7 @@ history is exactly what production would write.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,13 +27,15 @@ class DemoClock:
         self.fixed: datetime | None = None
 
     def __call__(self) -> datetime:
-        return self.fixed or datetime.now(timezone.utc)
+        return self.fixed or datetime.now(UTC)
 
     def set_day(self, day: date, hour: int, tz: ZoneInfo) -> None:
         self.fixed = datetime.combine(day, time(hour, 0), tz)
 
 
-def build_demo(target: Path, source: Path | None = None, progress: Callable[[str], None] | None = None) -> tuple[Instance, list[dict]]:
+def build_demo(
+    target: Path, source: Path | None = None, progress: Callable[[str], None] | None = None
+) -> tuple[Instance, list[dict]]:
     """Create the demo instance in ``target``; returns it and the demo people (with passwords)."""
     source = source or asset_dir("docs_repo")
     spec = yaml.safe_load((source / "demo.yaml").read_text(encoding="utf-8"))
@@ -45,12 +47,25 @@ def build_demo(target: Path, source: Path | None = None, progress: Callable[[str
     history = spec.get("history") or []
     first_day = min((_day(step["date"]) for step in history), default=date.today())
     clock.set_day(first_day, 8, tz)
-    instance = Instance.create(target, admin_login=admin["login"], admin_password=admin["password"],
-                               admin_name=admin["name"], admin_email=admin["email"], policy=policy, clock=clock)
+    instance = Instance.create(
+        target,
+        admin_login=admin["login"],
+        admin_password=admin["password"],
+        admin_name=admin["name"],
+        admin_email=admin["email"],
+        policy=policy,
+        clock=clock,
+    )
     for person in people:
         if person["login"] != admin["login"]:
-            instance.users.add(person["login"], name=person["name"], email=person["email"], roles=person["roles"],
-                               units=person.get("units") or [], password=person["password"])
+            instance.users.add(
+                person["login"],
+                name=person["name"],
+                email=person["email"],
+                roles=person["roles"],
+                units=person.get("units") or [],
+                password=person["password"],
+            )
     users = {p["login"]: instance.users.get(p["login"]) for p in people}
     passwords = {p["login"]: p["password"] for p in people}
     workflow = instance.workflow
@@ -58,8 +73,9 @@ def build_demo(target: Path, source: Path | None = None, progress: Callable[[str
         day = _day(step["date"])
         clock.set_day(day, 9, tz)
         if "review" in step:
-            workflow.review(users[step["reviewer"]], step["review"], password=passwords[step["reviewer"]],
-                            comment=step["comment"])
+            workflow.review(
+                users[step["reviewer"]], step["review"], password=passwords[step["reviewer"]], comment=step["comment"]
+            )
             if progress:
                 progress(f"review {step['review']}")
             continue

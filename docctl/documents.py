@@ -14,6 +14,9 @@ import yaml
 
 from .errors import Invalid
 
+# The safe loader, from libyaml when installed (about 10x faster): no arbitrary objects.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 TYPES = ("policy", "procedure", "instruction", "form", "external")
 DOCUMENTS_DIR = "documents"
 MAX_ID_LENGTH = 32
@@ -100,9 +103,10 @@ def parse_document(text: str, *, units: dict | None = None) -> ParsedDocument:
     """
     front, body, _ = split_front_matter(text)
     try:
-        data = yaml.safe_load(front) if front.strip() else {}
+        data = yaml.load(front, Loader=_LOADER) if front.strip() else {}  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        # Point at where the broken construct starts (context), else where parsing gave up.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 2}: " if mark is not None else ""
         raise Invalid(f"{where}front matter is not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(data, dict):

@@ -65,12 +65,16 @@ class Indexer:
             return
         with self.store.reader() as reader:
             entries = self.entries_for(touched, reader)
-        self.index.apply(entries, commit=head)
+        # The released drafts leave the index in the same writer commit (one commit per release).
+        drafts = [f"change:{r.change}" for r in records if r.change]
+        self.index.apply(entries, deletes=drafts, commit=head)
 
     def on_change(self, change: Change) -> None:
         """Drafts are searchable by their authors; released or cancelled drafts leave the index."""
         key = f"change:{change.number}"
-        if change.state in ("released", "cancelled") or change.kind == "withdraw" or not change.blob:
+        if change.state == "released":
+            return  # on_main_records removed the draft together with indexing the release
+        if change.state == "cancelled" or change.kind == "withdraw" or not change.blob:
             self.index.apply([], deletes=[key])
             return
         text = self.store.read_blob(change.blob).decode("utf-8", errors="replace")
@@ -78,9 +82,23 @@ class Indexer:
             meta = self.workflow._meta_of(change)
         except DocctlError:
             return
-        self.index.apply([IndexEntry(key=key, doc_id=change.doc_id, title=change.title, body=_body(text),
-                                     type=meta.type, unit=meta.unit, revision=0, status="draft", valid_from=None,
-                                     valid_until=None, owner=change.author_login)])
+        self.index.apply(
+            [
+                IndexEntry(
+                    key=key,
+                    doc_id=change.doc_id,
+                    title=change.title,
+                    body=_body(text),
+                    type=meta.type,
+                    unit=meta.unit,
+                    revision=0,
+                    status="draft",
+                    valid_from=None,
+                    valid_until=None,
+                    owner=change.author_login,
+                )
+            ]
+        )
 
     def catch_up(self) -> None:
         """At start-up: rebuild a missing/broken index, else index what ``main`` gained since."""
@@ -117,9 +135,21 @@ class Indexer:
                     text = self.store.read_blob(change.blob).decode("utf-8", errors="replace")
                 except DocctlError:
                     continue
-                drafts.append(IndexEntry(key=f"change:{change.number}", doc_id=change.doc_id, title=change.title,
-                                         body=_body(text), type=meta.type, unit=meta.unit, revision=0,
-                                         status="draft", valid_from=None, valid_until=None, owner=change.author_login))
+                drafts.append(
+                    IndexEntry(
+                        key=f"change:{change.number}",
+                        doc_id=change.doc_id,
+                        title=change.title,
+                        body=_body(text),
+                        type=meta.type,
+                        unit=meta.unit,
+                        revision=0,
+                        status="draft",
+                        valid_from=None,
+                        valid_until=None,
+                        owner=change.author_login,
+                    )
+                )
         return self.index.rebuild([*entries, *drafts], commit=head, progress=progress)
 
 

@@ -38,8 +38,9 @@ from .workflow import Workflow, utc_now
 class Instance:
     """Opened parts of one instance. Cheap: opening starts no process and holds no file open."""
 
-    def __init__(self, root: Path | str, *, overrides: dict | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, root: Path | str, *, overrides: dict | None = None, clock: Callable[[], datetime] = utc_now
+    ) -> None:
         self.root = Path(root)
         self.settings = config.load(self.root, overrides)
         self.clock = clock
@@ -49,8 +50,11 @@ class Instance:
         self.users = UserStore(self.root / "users.sqlite3", clock=clock)
         self.acks = AckStore(self.root / "acks.sqlite3", clock=clock)
         self.catalog = Catalog(self.root / "catalog.sqlite3", self.store)
-        self.search = SearchIndex(self.root / "search", language=self.settings["SEARCH_LANGUAGE"],
-                                  lock_timeout=float(self.settings["SEARCH_LOCK_TIMEOUT"]))
+        self.search = SearchIndex(
+            self.root / "search",
+            language=self.settings["SEARCH_LANGUAGE"],
+            lock_timeout=float(self.settings["SEARCH_LOCK_TIMEOUT"]),
+        )
         self.render_cache = RenderCache(int(self.settings["RENDER_CACHE_SIZE"]))
         self.workflow = Workflow(
             self.store,
@@ -126,8 +130,9 @@ class Instance:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48) + "\n")
         instance = cls(root, clock=clock)
-        admin = instance.users.add(admin_login, name=admin_name, email=admin_email, roles=["admin"],
-                                   password=admin_password)
+        admin = instance.users.add(
+            admin_login, name=admin_name, email=admin_email, roles=["admin"], password=admin_password
+        )
         instance.workflow.initialize(admin, policy or default_policy())
         instance.start()
         return instance

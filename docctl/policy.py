@@ -13,6 +13,9 @@ import yaml
 from .documents import TYPES, validate_unit_code
 from .errors import Invalid
 
+# The safe loader, from libyaml when installed (about 10x faster): no arbitrary objects.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 POLICY_PATH = ".docctl/policy.yaml"
 ROLES = ("reader", "author", "approver", "quality_manager", "auditor", "admin")
 MEANINGS = ("review", "approval")
@@ -87,8 +90,7 @@ class Policy:
             "types": {t: {"name": d.name, "prefix": d.prefix} for t, d in self.types.items()},
             "signatures": {
                 t: [
-                    {"role": r.role, **({"scope": "unit"} if r.unit_scoped else {}), "meaning": r.meaning}
-                    for r in reqs
+                    {"role": r.role, **({"scope": "unit"} if r.unit_scoped else {}), "meaning": r.meaning} for r in reqs
                 ]
                 for t, reqs in self.signatures.items()
             },
@@ -100,7 +102,7 @@ class Policy:
 def parse_policy(text: str | bytes) -> Policy:
     """Parse the policy file, reporting every problem at once (like a config schema)."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise Invalid(f"{POLICY_PATH} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -16,7 +16,7 @@ from . import signing
 from .catalog import DocumentState, Revision
 from .changes import ChangeSummary
 from .documents import split_front_matter
-from .errors import Invalid, NotFound
+from .errors import DocctlError, Invalid, NotFound
 from .instance import Instance
 from .redline import redline_html, unified_diff
 from .render import Rendered
@@ -54,8 +54,10 @@ class DocumentPage:
             "approvals": [s.as_json() for s in rev.signatures],
         }
         if state.pending is not None:
-            data["pending"] = {"revision": state.pending.revision,
-                               "effective_date": state.pending.effective_date.isoformat()}
+            data["pending"] = {
+                "revision": state.pending.revision,
+                "effective_date": state.pending.effective_date.isoformat(),
+            }
         return data
 
 
@@ -72,8 +74,13 @@ class Reader:
         """The revision in force (or, for an obsolete document, the last one, marked so)."""
         at = at or self.instance.today()
         state = self.instance.catalog.document(doc_id, at)
-        return self._page(state, state.shown, is_current=state.current is not None
-                          and state.shown.revision == state.current.revision and state.status != "obsolete")
+        return self._page(
+            state,
+            state.shown,
+            is_current=state.current is not None
+            and state.shown.revision == state.current.revision
+            and state.status != "obsolete",
+        )
 
     def revision(self, doc_id: str, number: int, at: date | None = None) -> DocumentPage:
         at = at or self.instance.today()
@@ -101,8 +108,14 @@ class Reader:
             "html": redline_html(_body(text_a), _body(text_b)),
         }
 
-    def master_list(self, at: date | None = None, *, doc_type: str | None = None, unit: str | None = None,
-                    include_obsolete: bool = False) -> list[DocumentState]:
+    def master_list(
+        self,
+        at: date | None = None,
+        *,
+        doc_type: str | None = None,
+        unit: str | None = None,
+        include_obsolete: bool = False,
+    ) -> list[DocumentState]:
         states = self.instance.catalog.master_list(at or self.instance.today(), include_obsolete=include_obsolete)
         return [s for s in states if (not doc_type or s.shown.type == doc_type) and (not unit or s.shown.unit == unit)]
 
@@ -122,7 +135,7 @@ class Reader:
             try:
                 meta = workflow._meta_of(change)
                 signing.requirement_for_signer(policy, meta.type, meta.unit, change, user)
-            except Exception:  # noqa: BLE001 - "not yours to sign" in any form
+            except DocctlError:  # not this person's to sign
                 continue
             to_sign.append(summary)
         reviews = self.reviews_due(user=user)
@@ -156,11 +169,14 @@ class Reader:
 
     def render(self, blob: str, text_loader) -> Rendered:
         known = self.known_ids()
-        links_key = hashlib.sha1((self.link_prefix + "\n" + "\n".join(sorted(known))).encode()).hexdigest()
+        links_key = hashlib.sha256((self.link_prefix + "\n" + "\n".join(sorted(known))).encode()).hexdigest()
         prefix = self.link_prefix
         return self.instance.render_cache.get_or_render(
-            blob, lambda: _body(text_loader()), known_ids=known,
-            url_for_id=lambda doc_id: f"{prefix}/documents/{doc_id}", links_key=links_key,
+            blob,
+            lambda: _body(text_loader()),
+            known_ids=known,
+            url_for_id=lambda doc_id: f"{prefix}/documents/{doc_id}",
+            links_key=links_key,
         )
 
     def _page(self, state: DocumentState, rev: Revision, *, is_current: bool) -> DocumentPage:

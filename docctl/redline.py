@@ -80,6 +80,7 @@ def diff_stats(old: str, new: str) -> dict:
 
 def unified_diff(old: str, new: str, *, from_label: str, to_label: str, context: int = 3) -> str:
     """Plain-text unified diff, like ``git diff``."""
-    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                 fromfile=from_label, tofile=to_label, n=context)
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=from_label, tofile=to_label, n=context
+    )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

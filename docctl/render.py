@@ -24,15 +24,58 @@ from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
 ALLOWED_TAGS = {
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "dl", "dt", "dd", "blockquote",
-    "pre", "code", "em", "strong", "b", "i", "sup", "sub", "ins", "del", "a", "table", "thead", "tbody",
-    "tr", "th", "td", "div", "span", "abbr",
+    "p",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "blockquote",
+    "pre",
+    "code",
+    "em",
+    "strong",
+    "b",
+    "i",
+    "sup",
+    "sub",
+    "ins",
+    "del",
+    "a",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "div",
+    "span",
+    "abbr",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "class"},
-    "h1": {"id"}, "h2": {"id"}, "h3": {"id"}, "h4": {"id"}, "h5": {"id"}, "h6": {"id"},
-    "th": {"align", "colspan", "rowspan"}, "td": {"align", "colspan", "rowspan"},
-    "div": {"class"}, "span": {"class"}, "code": {"class"}, "abbr": {"title"}, "ol": {"start"},
+    "h1": {"id"},
+    "h2": {"id"},
+    "h3": {"id"},
+    "h4": {"id"},
+    "h5": {"id"},
+    "h6": {"id"},
+    "th": {"align", "colspan", "rowspan"},
+    "td": {"align", "colspan", "rowspan"},
+    "div": {"class"},
+    "span": {"class"},
+    "code": {"class"},
+    "abbr": {"title"},
+    "ol": {"start"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 ID_PATTERN = re.compile(r"(?<![\w-])([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)(?![\w-])")
@@ -133,12 +176,22 @@ def _escape_raw_html(md: markdown.Markdown) -> None:
 
 
 def sanitize(html: str) -> str:
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
-                     link_rel="noopener noreferrer", strip_comments=True)
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
 
 
-def render_markdown(text: str, *, known_ids: frozenset[str] = frozenset(),
-                    url_for_id: Callable[[str], str] = lambda doc_id: f"/documents/{doc_id}") -> Rendered:
+def render_markdown(
+    text: str,
+    *,
+    known_ids: frozenset[str] = frozenset(),
+    url_for_id: Callable[[str], str] = lambda doc_id: f"/documents/{doc_id}",
+) -> Rendered:
     """Render a document body (front matter already stripped) to sanitized HTML and a TOC."""
     if text.startswith("---\n"):
         end = text.find("\n---", 4)
@@ -169,8 +222,15 @@ class RenderCache:
         self.hits = 0
         self.misses = 0
 
-    def get_or_render(self, blob_id: str, text_loader: Callable[[], str], *, known_ids: frozenset[str] = frozenset(),
-                      url_for_id: Callable[[str], str] = lambda d: f"/documents/{d}", links_key: str = "") -> Rendered:
+    def get_or_render(
+        self,
+        blob_id: str,
+        text_loader: Callable[[], str],
+        *,
+        known_ids: frozenset[str] = frozenset(),
+        url_for_id: Callable[[str], str] = lambda d: f"/documents/{d}",
+        links_key: str = "",
+    ) -> Rendered:
         key = (blob_id, links_key)
         with self._lock:
             cached = self._entries.get(key)

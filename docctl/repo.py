@@ -298,8 +298,15 @@ class GitStore:
                     parsed.append((key.strip(), value.strip()))
             commits.append(
                 Commit(
-                    sha, tree, tuple(parents.split()), Identity(an, ae), Identity(cn, ce),
-                    datetime.fromisoformat(ad), datetime.fromisoformat(cd), body, tuple(parsed),
+                    sha,
+                    tree,
+                    tuple(parents.split()),
+                    Identity(an, ae),
+                    Identity(cn, ce),
+                    datetime.fromisoformat(ad),
+                    datetime.fromisoformat(cd),
+                    body,
+                    tuple(parsed),
                 )
             )
         return commits
@@ -383,8 +390,12 @@ class GitStore:
         cmd = ["git", f"--git-dir={self.path}", "commit-tree", _check_sha(tree), *env_args]
         env = _clean_env()
         env.update(
-            GIT_AUTHOR_NAME=author.name, GIT_AUTHOR_EMAIL=author.email, GIT_AUTHOR_DATE=stamp,
-            GIT_COMMITTER_NAME=committer.name, GIT_COMMITTER_EMAIL=committer.email, GIT_COMMITTER_DATE=stamp,
+            GIT_AUTHOR_NAME=author.name,
+            GIT_AUTHOR_EMAIL=author.email,
+            GIT_AUTHOR_DATE=stamp,
+            GIT_COMMITTER_NAME=committer.name,
+            GIT_COMMITTER_EMAIL=committer.email,
+            GIT_COMMITTER_DATE=stamp,
         )
         proc = subprocess.run(cmd, input=message.encode(), capture_output=True, env=env, check=False)
         if proc.returncode:
@@ -402,13 +413,23 @@ class GitStore:
         for ref, new, old in updates:
             lines.append(f"update {_check_ref(ref)} {_check_sha(new)} {_check_sha(old)}")
         lines += ["prepare", "commit", ""]
-        cmd = ["git", f"--git-dir={self.path}", "update-ref", "--create-reflog", "-m", reason.replace("\n", " "), "--stdin"]
+        cmd = [
+            "git",
+            f"--git-dir={self.path}",
+            "update-ref",
+            "--create-reflog",
+            "-m",
+            reason.replace("\n", " "),
+            "--stdin",
+        ]
         proc = subprocess.run(cmd, input="\n".join(lines).encode(), capture_output=True, env=_clean_env(), check=False)
         if proc.returncode:
             err = proc.stderr.decode(errors="replace").strip()
             if "but expected" in err or "reference already exists" in err or "unable to lock" in err or "is at" in err:
-                raise Conflict("the repository moved on while this change was being written; reload and try again",
-                               detail={"git": err[:300]})
+                raise Conflict(
+                    "the repository moved on while this change was being written; reload and try again",
+                    detail={"git": err[:300]},
+                )
             raise GitError(f"git update-ref failed: {err[:500]}")
 
     @contextlib.contextmanager
@@ -448,7 +469,9 @@ class GitStore:
                 names.append(str(p))
             proc = subprocess.run(
                 ["git", "merge-file", "-p", "-L", labels[0], "-L", labels[1], "-L", labels[2], *names],
-                capture_output=True, env=_clean_env(), check=False,
+                capture_output=True,
+                env=_clean_env(),
+                check=False,
             )
         if proc.returncode < 0 or proc.returncode > 127:
             raise GitError(f"git merge-file failed: {proc.stderr.decode(errors='replace')}")

@@ -10,25 +10,35 @@ even for the right password, until the window has passed (21 CFR 11.300(d)).
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import re
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from .db import connect
 from .errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
 
 ROLES = ("reader", "author", "approver", "quality_manager", "auditor", "admin")
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 MIN_PASSWORD = 10
-_COMMON = {"password123", "qwerty1234", "1234567890", "haslo12345", "administrator", "0987654321",
-           "password1234", "zaq12wsxcde", "qwertyuiop", "1qaz2wsx3edc"}
+_COMMON = {
+    "password123",
+    "qwerty1234",
+    "1234567890",
+    "haslo12345",
+    "administrator",
+    "0987654321",
+    "password1234",
+    "zaq12wsxcde",
+    "qwertyuiop",
+    "1qaz2wsx3edc",
+}
 _LOGIN_RE = re.compile(r"[a-z][a-z0-9._-]{1,31}")
 _EMAIL_RE = re.compile(r"[^@\s<>]+@[^@\s<>.][^@\s<>]*")
 _UNIT_RE = re.compile(r"[A-Z][A-Z0-9]{1,7}")
@@ -50,7 +60,7 @@ CREATE INDEX IF NOT EXISTS failures_by_login ON failures (login, purpose, at);
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -98,8 +108,9 @@ def verify_password(password: str, stored: str) -> bool:
     if scheme != "scrypt":
         return False
     expected = base64.b64decode(key)
-    actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                            dklen=len(expected))
+    actual = hashlib.scrypt(
+        password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+    )
     return hmac.compare_digest(actual, expected)
 
 
@@ -120,29 +131,28 @@ class UserStore:
         self.path = Path(path)
         self.clock = clock
 
-    @contextlib.contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(_SCHEMA)
-            conn.row_factory = sqlite3.Row
-            yield conn
-        finally:
-            conn.close()
+    def _db(self):
+        return connect(self.path, _SCHEMA)
 
     # -- people ------------------------------------------------------------------------------
-    def add(self, login: str, *, name: str, email: str, roles: Iterable[str], units: Iterable[str] = (),
-            password: str) -> User:
+    def add(
+        self, login: str, *, name: str, email: str, roles: Iterable[str], units: Iterable[str] = (), password: str
+    ) -> User:
         login, name, email, roles, units = validate_person(login, name, email, roles, units)
         check_password_policy(password, login)
         try:
             with self._db() as conn:
                 conn.execute(
                     "INSERT INTO users (login, name, email, roles, units, password, created_at) VALUES (?,?,?,?,?,?,?)",
-                    (login, name, email, " ".join(sorted(roles)), " ".join(sorted(units)), hash_password(password),
-                     self.clock().isoformat()),
+                    (
+                        login,
+                        name,
+                        email,
+                        " ".join(sorted(roles)),
+                        " ".join(sorted(units)),
+                        hash_password(password),
+                        self.clock().isoformat(),
+                    ),
                 )
         except sqlite3.IntegrityError:
             raise Conflict(f"user {login} already exists") from None
@@ -162,12 +172,24 @@ class UserStore:
     def update(self, login: str, *, name=None, email=None, roles=None, units=None, active=None) -> User:
         current = self.get(login)
         _, name, email, roles, units = validate_person(
-            login, current.name if name is None else name, current.email if email is None else email,
-            current.roles if roles is None else roles, current.units if units is None else units)
+            login,
+            current.name if name is None else name,
+            current.email if email is None else email,
+            current.roles if roles is None else roles,
+            current.units if units is None else units,
+        )
         with self._db() as conn:
-            conn.execute("UPDATE users SET name=?, email=?, roles=?, units=?, active=? WHERE login=?",
-                         (name, email, " ".join(sorted(roles)), " ".join(sorted(units)),
-                          int(current.active if active is None else bool(active)), login))
+            conn.execute(
+                "UPDATE users SET name=?, email=?, roles=?, units=?, active=? WHERE login=?",
+                (
+                    name,
+                    email,
+                    " ".join(sorted(roles)),
+                    " ".join(sorted(units)),
+                    int(current.active if active is None else bool(active)),
+                    login,
+                ),
+            )
         return self.get(login)
 
     # -- passwords ---------------------------------------------------------------------------
@@ -185,8 +207,9 @@ class UserStore:
     def _check(self, login: str, password: str, purpose: str) -> User:
         since = (self.clock() - WINDOW).isoformat()
         with self._db() as conn:
-            failures = conn.execute("SELECT COUNT(*) FROM failures WHERE login=? AND purpose=? AND at>?",
-                                    (login, purpose, since)).fetchone()[0]
+            failures = conn.execute(
+                "SELECT COUNT(*) FROM failures WHERE login=? AND purpose=? AND at>?", (login, purpose, since)
+            ).fetchone()[0]
             if failures >= MAX_FAILURES:
                 raise Throttled("too many wrong passwords: try again in 15 minutes")
             row = conn.execute("SELECT * FROM users WHERE login=?", (login,)).fetchone()
@@ -202,30 +225,37 @@ class UserStore:
             self._check(login, old_password, "login")
         check_password_policy(new_password, login)
         with self._db() as conn:
-            conn.execute("UPDATE users SET password=?, must_change_password=0 WHERE login=?",
-                         (hash_password(new_password), login))
+            conn.execute(
+                "UPDATE users SET password=?, must_change_password=0 WHERE login=?",
+                (hash_password(new_password), login),
+            )
 
     def reset_password(self, login: str, temporary_password: str) -> None:
         """An administrator's reset: the person must choose a new password before signing again."""
         self.get(login)
         check_password_policy(temporary_password, login)
         with self._db() as conn:
-            conn.execute("UPDATE users SET password=?, must_change_password=1 WHERE login=?",
-                         (hash_password(temporary_password), login))
+            conn.execute(
+                "UPDATE users SET password=?, must_change_password=1 WHERE login=?",
+                (hash_password(temporary_password), login),
+            )
 
     # -- API tokens --------------------------------------------------------------------------
     def create_token(self, login: str, *, label: str = "") -> str:
         self.get(login)
         token = "dct_" + secrets.token_urlsafe(32)
         with self._db() as conn:
-            conn.execute("INSERT INTO tokens (login, token_hash, label, created_at) VALUES (?,?,?,?)",
-                         (login, _token_hash(token), label[:200], self.clock().isoformat()))
+            conn.execute(
+                "INSERT INTO tokens (login, token_hash, label, created_at) VALUES (?,?,?,?)",
+                (login, _token_hash(token), label[:200], self.clock().isoformat()),
+            )
         return token
 
     def user_for_token(self, token: str) -> User:
         with self._db() as conn:
             row = conn.execute(
-                "SELECT u.* FROM tokens t JOIN users u ON u.login = t.login WHERE t.token_hash=? AND t.revoked_at IS NULL",
+                "SELECT u.* FROM tokens t JOIN users u ON u.login = t.login"
+                " WHERE t.token_hash=? AND t.revoked_at IS NULL",
                 (_token_hash(str(token)),),
             ).fetchone()
         if row is None or not row["active"]:
@@ -234,14 +264,17 @@ class UserStore:
 
     def list_tokens(self, login: str) -> list[dict]:
         with self._db() as conn:
-            rows = conn.execute("SELECT id, label, created_at, revoked_at FROM tokens WHERE login=? ORDER BY id",
-                                (login,)).fetchall()
+            rows = conn.execute(
+                "SELECT id, label, created_at, revoked_at FROM tokens WHERE login=? ORDER BY id", (login,)
+            ).fetchall()
         return [dict(r) for r in rows]
 
     def revoke_token(self, token_id: int) -> None:
         with self._db() as conn:
-            changed = conn.execute("UPDATE tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL",
-                                   (self.clock().isoformat(), int(token_id))).rowcount
+            changed = conn.execute(
+                "UPDATE tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL",
+                (self.clock().isoformat(), int(token_id)),
+            ).rowcount
         if not changed:
             raise NotFound(f"no active token {token_id}")
 
@@ -251,8 +284,15 @@ def _token_hash(token: str) -> str:
 
 
 def _user(row: sqlite3.Row) -> User:
-    return User(row["login"], row["name"], row["email"], frozenset(row["roles"].split()),
-                frozenset(row["units"].split()), bool(row["active"]), bool(row["must_change_password"]))
+    return User(
+        row["login"],
+        row["name"],
+        row["email"],
+        frozenset(row["roles"].split()),
+        frozenset(row["units"].split()),
+        bool(row["active"]),
+        bool(row["must_change_password"]),
+    )
 
 
 def validate_person(login, name, email, roles, units):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -86,21 +86,33 @@ class FakeClock:
         self.now = self.now + timedelta(**delta)
 
     def set_day(self, day: date, hour: int = 10) -> None:
-        self.now = datetime(day.year, day.month, day.day, hour, tzinfo=timezone.utc)
+        self.now = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
+    return FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
 
 
 def make_instance(root: Path, clock: FakeClock) -> Instance:
-    instance = Instance.create(root, admin_login="admin", admin_password=PASSWORD, admin_email="admin@um.example.pl",
-                               policy=parse_policy(POLICY), clock=clock)
+    instance = Instance.create(
+        root,
+        admin_login="admin",
+        admin_password=PASSWORD,
+        admin_email="admin@um.example.pl",
+        policy=parse_policy(POLICY),
+        clock=clock,
+    )
     for login, (roles, units) in PEOPLE.items():
         if login != "admin":
-            instance.users.add(login, name=login.replace("_", " ").title(), email=f"{login}@um.example.pl",
-                               roles=roles, units=units, password=PASSWORD)
+            instance.users.add(
+                login,
+                name=login.replace("_", " ").title(),
+                email=f"{login}@um.example.pl",
+                roles=roles,
+                units=units,
+                password=PASSWORD,
+            )
     return instance
 
 
@@ -124,12 +136,32 @@ Dotyczy wszystkich komórek urzędu.
 """
 
 
-def release(instance, people, doc_id="P-01", text=DOC, *, title="Nadzór nad dokumentami", doc_type="procedure",
-            unit="OR", reason="Wydanie pierwsze", author="author", signers=("approver", "qm"), effective_date=None):
+def release(
+    instance,
+    people,
+    doc_id="P-01",
+    text=DOC,
+    *,
+    title="Nadzór nad dokumentami",
+    doc_type="procedure",
+    unit="OR",
+    reason="Wydanie pierwsze",
+    author="author",
+    signers=("approver", "qm"),
+    effective_date=None,
+):
     """Open, submit and sign a change through the real workflow; returns the released change."""
     wf = instance.workflow
-    change = wf.create(people[author], doc_id=doc_id, markdown=text, reason=reason, title=title, doc_type=doc_type,
-                       unit=unit, effective_date=effective_date)
+    change = wf.create(
+        people[author],
+        doc_id=doc_id,
+        markdown=text,
+        reason=reason,
+        title=title,
+        doc_type=doc_type,
+        unit=unit,
+        effective_date=effective_date,
+    )
     wf.submit(people[author], change.number)
     for signer in signers:
         change = wf.approve(people[signer], change.number, password=PASSWORD)

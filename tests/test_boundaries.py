@@ -43,8 +43,9 @@ def test_core_never_imports_flask():
         if "web" in path.relative_to(PACKAGE).parts or path.name == "__init__.py" and path.parent == PACKAGE:
             continue
         for name in imports_of(path):
-            assert name.split(".")[0] not in ("flask", "flask_login", "flask_wtf", "werkzeug"), \
+            assert name.split(".")[0] not in ("flask", "flask_login", "flask_wtf", "werkzeug"), (
                 f"{path.relative_to(PACKAGE)} imports {name}"
+            )
 
 
 def test_only_repo_runs_git_and_only_search_imports_whoosh():

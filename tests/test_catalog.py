@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 
 from conftest import DOC, release
+
 from docctl.repo import ZERO_SHA
 
 
@@ -37,8 +38,12 @@ def test_rewritten_history_forces_a_rebuild(instance, people):
     release(instance, people, doc_id="P-02", title="Zapisy", text="# Zapisy\n")
     assert instance.catalog.known_ids() == {"P-01", "P-02"}
     # behind docctl's back: main is reset to an earlier commit (a rewrite, as far as the cache knows)
-    first = subprocess.run(["git", f"--git-dir={instance.store.path}", "rev-list", "--max-parents=0", "main"],
-                           capture_output=True, text=True, check=True).stdout.strip()
+    first = subprocess.run(
+        ["git", f"--git-dir={instance.store.path}", "rev-list", "--max-parents=0", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     instance.store.update_refs([("refs/heads/main", first, instance.store.head())])
     assert instance.catalog.known_ids() == frozenset()
     assert ZERO_SHA not in (instance.catalog.recorded_commit() or "")

@@ -10,8 +10,7 @@ from docctl.cli import main
 
 
 def run(tmp_path, *args, input=None):
-    return CliRunner().invoke(main, ["--instance", str(tmp_path / "inst"), *args], input=input,
-                              catch_exceptions=False)
+    return CliRunner().invoke(main, ["--instance", str(tmp_path / "inst"), *args], input=input, catch_exceptions=False)
 
 
 def test_init_user_unit_token(tmp_path):
@@ -22,18 +21,69 @@ def test_init_user_unit_token(tmp_path):
     assert again.exit_code == 1 and "already" in again.output
     result = run(tmp_path, "unit", "add", "OR", "--name", "Wydział Organizacyjny")
     assert result.exit_code == 0, result.output
-    log = subprocess.run(["git", f"--git-dir={tmp_path / 'inst' / 'repo.git'}", "log", "-1",
-                          "--format=%(trailers:key=Action,valueonly)", "main"], capture_output=True, text=True)
+    log = subprocess.run(
+        [
+            "git",
+            f"--git-dir={tmp_path / 'inst' / 'repo.git'}",
+            "log",
+            "-1",
+            "--format=%(trailers:key=Action,valueonly)",
+            "main",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert log.stdout.strip() == "policy"
-    result = run(tmp_path, "user", "add", "anowak", "--name", "Anna Nowak", "--email", "a.nowak@um.example.pl",
-                 "--role", "approver", "--role", "author", "--unit", "OR", "--password-stdin",
-                 input="anna-password-1\n")
+    result = run(
+        tmp_path,
+        "user",
+        "add",
+        "anowak",
+        "--name",
+        "Anna Nowak",
+        "--email",
+        "a.nowak@um.example.pl",
+        "--role",
+        "approver",
+        "--role",
+        "author",
+        "--unit",
+        "OR",
+        "--password-stdin",
+        input="anna-password-1\n",
+    )
     assert result.exit_code == 0, result.output
-    bad = run(tmp_path, "user", "add", "x", "--name", "X", "--email", "x@y.pl", "--role", "approver", "--unit", "ZZ",
-              "--password-stdin", input="long-password-1\n")
+    bad = run(
+        tmp_path,
+        "user",
+        "add",
+        "x",
+        "--name",
+        "X",
+        "--email",
+        "x@y.pl",
+        "--role",
+        "approver",
+        "--unit",
+        "ZZ",
+        "--password-stdin",
+        input="long-password-1\n",
+    )
     assert bad.exit_code == 1 and "unknown unit ZZ" in bad.output
-    bad_role = run(tmp_path, "user", "add", "xyz", "--name", "X", "--email", "x@y.pl", "--role", "boss",
-                   "--password-stdin", input="long-password-1\n")
+    bad_role = run(
+        tmp_path,
+        "user",
+        "add",
+        "xyz",
+        "--name",
+        "X",
+        "--email",
+        "x@y.pl",
+        "--role",
+        "boss",
+        "--password-stdin",
+        input="long-password-1\n",
+    )
     assert bad_role.exit_code == 1 and "Error:" in bad_role.output
     result = run(tmp_path, "token", "create", "anowak")
     assert result.exit_code == 0

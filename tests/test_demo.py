@@ -31,7 +31,9 @@ def demo(tmp_path_factory):
 
 def test_sample_set_is_valid_and_broad():
     policy = parse_policy((DOCS / POLICY_PATH).read_text(encoding="utf-8"))
-    docs = [parse_document(p.read_text(encoding="utf-8"), units=policy.units) for p in (DOCS / "documents").glob("*.md")]
+    docs = [
+        parse_document(p.read_text(encoding="utf-8"), units=policy.units) for p in (DOCS / "documents").glob("*.md")
+    ]
     assert len(docs) >= 12
     assert {d.meta.type for d in docs} == {"policy", "procedure", "instruction", "form", "external"}
     assert len({d.meta.unit for d in docs}) >= 5
@@ -52,8 +54,18 @@ def test_demo_history(demo):
     for rev in instance.catalog.revisions("P-05"):
         assert rev.reason and len(rev.signatures) == 2
     instance.store.fsck()
-    log = subprocess.run(["git", f"--git-dir={instance.store.path}", "log", "--first-parent", "main",
-                          "--format=%(trailers:key=Action,valueonly,separator=)"], capture_output=True, text=True)
+    log = subprocess.run(
+        [
+            "git",
+            f"--git-dir={instance.store.path}",
+            "log",
+            "--first-parent",
+            "main",
+            "--format=%(trailers:key=Action,valueonly,separator=)",
+        ],
+        capture_output=True,
+        text=True,
+    )
     actions = log.stdout.split()
     assert actions.count("withdraw") == 1 and actions.count("review") >= 3 and actions[-1] == "init"
 
@@ -62,7 +74,13 @@ def test_demo_logins_work_for_every_role(demo):
     instance, people = demo
     spec = yaml.safe_load((DOCS / "demo.yaml").read_text(encoding="utf-8"))
     assert {r for p in spec["people"] for r in p["roles"]} == {
-        "reader", "author", "approver", "quality_manager", "auditor", "admin"}
+        "reader",
+        "author",
+        "approver",
+        "quality_manager",
+        "auditor",
+        "admin",
+    }
     for person in people:
         assert instance.users.authenticate(person["login"], person["password"]).login == person["login"]
 

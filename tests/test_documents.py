@@ -14,8 +14,25 @@ def test_valid_ids(value):
 
 @pytest.mark.parametrize(
     "value",
-    ["", "p-01", "1P", "-P", "P--01", "P-", "P_01", "P 01", "P/01", "../P-01", "--upload-pack=x", "P-01\n",
-     "P-01\x00", "X" * 33, "Ą-01", None, 5],
+    [
+        "",
+        "p-01",
+        "1P",
+        "-P",
+        "P--01",
+        "P-",
+        "P_01",
+        "P 01",
+        "P/01",
+        "../P-01",
+        "--upload-pack=x",
+        "P-01\n",
+        "P-01\x00",
+        "X" * 33,
+        "Ą-01",
+        None,
+        5,
+    ],
 )
 def test_invalid_ids_are_refused(value):
     with pytest.raises(Invalid):

@@ -46,8 +46,15 @@ def test_obsolete_documents_leave_default_search(instance, people):
 
 
 def test_drafts_are_found_by_their_author_only(instance, people):
-    instance.workflow.create(people["author"], doc_id="P-03", markdown="# Szkolenia\n\nPlan szkoleń BHP.",
-                             reason="r", title="Szkolenia", doc_type="procedure", unit="OR")
+    instance.workflow.create(
+        people["author"],
+        doc_id="P-03",
+        markdown="# Szkolenia\n\nPlan szkoleń BHP.",
+        reason="r",
+        title="Szkolenia",
+        doc_type="procedure",
+        unit="OR",
+    )
     assert ids(instance, "szkoleń", user="author") == ["P-03"]
     assert ids(instance, "szkoleń", user="reader") == []
 

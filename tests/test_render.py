@@ -48,15 +48,15 @@ PAYLOADS = [
     "[ref]\n\n[ref]: javascript:alert(1)",
     "[x](javascript&#58;alert(1))",
     "[x](&#106;avascript:alert(1))",
-    "<a href=\"javascript:alert(1)\">raw</a>",
-    "Tekst {: onclick=\"alert(1)\" }",
+    '<a href="javascript:alert(1)">raw</a>',
+    'Tekst {: onclick="alert(1)" }',
     "# Nagłówek {: onmouseover=alert(1) }",
     "<!-- <script>alert(1)</script> -->",
     "<object data='x.swf'></object>",
     "<embed src='x.swf'>",
     "<base href='https://evil.example/'>",
     "<meta http-equiv='refresh' content='0;url=https://evil.example'>",
-    "![img](x\" onerror=\"alert(1))",
+    '![img](x" onerror="alert(1))',
     "![img](javascript:alert(1))",
     "<div><p onclick=alert(1)>nested <b>broken</div>",
     "<scr<script>ipt>alert(1)</script>",
@@ -92,18 +92,26 @@ def test_features():
 
 
 def test_allowed_links_survive():
-    html = render_markdown("[a](https://um.example.pl) [b](mailto:bom@um.example.pl) [c](#sekcja) [d](/documents/P-01)").html
+    html = render_markdown(
+        "[a](https://um.example.pl) [b](mailto:bom@um.example.pl) [c](#sekcja) [d](/documents/P-01)"
+    ).html
     hrefs = [a["href"] for t, a in Walk(html).tags if t == "a"]
     assert hrefs == ["https://um.example.pl", "mailto:bom@um.example.pl", "#sekcja", "/documents/P-01"]
 
 
 def test_document_ids_become_links_only_when_known_and_not_in_code():
     known = frozenset({"P-05", "F-P06-01"})
-    html = render_markdown("Zgodnie z P-05 i F-P06-01, nie z P-99. `P-05` [P-05](https://x.example)",
-                           known_ids=known, url_for_id=lambda d: f"/app/documents/{d}").html
+    html = render_markdown(
+        "Zgodnie z P-05 i F-P06-01, nie z P-99. `P-05` [P-05](https://x.example)",
+        known_ids=known,
+        url_for_id=lambda d: f"/app/documents/{d}",
+    ).html
     links = [(a.get("href"), a.get("class")) for t, a in Walk(html).tags if t == "a"]
-    assert links == [("/app/documents/P-05", "doc-link"), ("/app/documents/F-P06-01", "doc-link"),
-                     ("https://x.example", None)]
+    assert links == [
+        ("/app/documents/P-05", "doc-link"),
+        ("/app/documents/F-P06-01", "doc-link"),
+        ("https://x.example", None),
+    ]
     assert "P-99" in html
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from docctl.repo import ZERO_SHA, GitStore, Identity, format_message
 
 ME = Identity("Anna Nowak", "anna@um.example.pl")
 SERVICE = Identity("docctl", "docctl@localhost")
-WHEN = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -47,7 +47,10 @@ def test_write_and_read_by_ref_and_path(store):
     c2 = commit_files(store, {"documents/P-02.md": b"two\n"}, parent=c1)
     assert store.read_file(c2, "documents/P-01.md") == b"one\n"  # untouched paths survive
     assert sorted(git(store, "ls-tree", "-r", "--name-only", c2).split()) == [
-        ".docctl/policy.yaml", "documents/P-01.md", "documents/P-02.md"]
+        ".docctl/policy.yaml",
+        "documents/P-01.md",
+        "documents/P-02.md",
+    ]
     with pytest.raises(NotFound):
         store.read_file(c1, "documents/P-02.md")
     with pytest.raises(NotFound):
@@ -122,8 +125,9 @@ def test_bad_paths_never_reach_git(store, path):
         store.tree_with(None, {path: "0" * 40})
 
 
-@pytest.mark.parametrize("ref", ["--upload-pack=evil", "main", "refs/heads/../x", "refs/heads/a b", "HEAD",
-                                 "refs/heads/x.lock"])
+@pytest.mark.parametrize(
+    "ref", ["--upload-pack=evil", "main", "refs/heads/../x", "refs/heads/a b", "HEAD", "refs/heads/x.lock"]
+)
 def test_bad_refs_never_reach_git(store, ref):
     with pytest.raises(Invalid):
         store.head(ref)
@@ -138,16 +142,24 @@ def test_option_like_object_names_are_refused(store):
 
 def test_trailers_are_readable_by_plain_git(store):
     message = format_message(
-        "Release P-01 revision 2: Nadzór", "Powód zmiany:\nwiele linii",
-        [("Document", "P-01"), ("Revision", "2"), ("Change-Reason", "nowe\nprzepisy"),
-         ("Approved-by", "A <a@x>"), ("Approved-by", "B <b@x>")],
+        "Release P-01 revision 2: Nadzór",
+        "Powód zmiany:\nwiele linii",
+        [
+            ("Document", "P-01"),
+            ("Revision", "2"),
+            ("Change-Reason", "nowe\nprzepisy"),
+            ("Approved-by", "A <a@x>"),
+            ("Approved-by", "B <b@x>"),
+        ],
     )
     assert message.endswith("\n")
     c1 = commit_files(store, {"a.md": b"a"}, message=message)
     store.update_refs([("refs/heads/main", c1, ZERO_SHA)])
     assert git(store, "log", "main", "--format=%(trailers:key=Document,valueonly)").strip() == "P-01"
-    assert git(store, "log", "main", "--format=%(trailers:key=Approved-by,valueonly,separator=;)").strip() == \
-        "A <a@x>;B <b@x>"
+    assert (
+        git(store, "log", "main", "--format=%(trailers:key=Approved-by,valueonly,separator=;)").strip()
+        == "A <a@x>;B <b@x>"
+    )
     assert git(store, "log", "main", "--format=%(trailers:key=Change-Reason,valueonly)").strip() == "nowe przepisy"
     assert store.commit(c1).trailer_values("Approved-by") == ["A <a@x>", "B <b@x>"]
     with pytest.raises(Invalid):
@@ -161,8 +173,9 @@ def test_identity_refuses_injection():
 
 def test_three_way_merge(store):
     base = b"a\nb\nc\nd\ne\nf\n"
-    merged, conflicts = store.merge_file(base.replace(b"b", b"B"), base, base.replace(b"e", b"E"),
-                                         ("ours", "base", "theirs"))
+    merged, conflicts = store.merge_file(
+        base.replace(b"b", b"B"), base, base.replace(b"e", b"E"), ("ours", "base", "theirs")
+    )
     assert (merged, conflicts) == (b"a\nB\nc\nd\nE\nf\n", 0)
     merged, conflicts = store.merge_file(b"X\n", b"a\n", b"Y\n", ("ours", "base", "theirs"))
     assert conflicts == 1 and b"<<<<<<< ours" in merged

@@ -13,25 +13,70 @@ from docctl.search.analysis import fold, stem_pl
 AT = date(2026, 6, 1)
 
 
-def entry(key, doc_id, title, body, *, type="procedure", unit="KS", revision=1, status="released",
-          valid_from=date(2024, 1, 1), valid_until=None, withdrawn=False, owner=""):
+def entry(
+    key,
+    doc_id,
+    title,
+    body,
+    *,
+    type="procedure",
+    unit="KS",
+    revision=1,
+    status="released",
+    valid_from=date(2024, 1, 1),
+    valid_until=None,
+    withdrawn=False,
+    owner="",
+):
     return IndexEntry(key, doc_id, title, body, type, unit, revision, status, valid_from, valid_until, withdrawn, owner)
 
 
 CORPUS = [
-    entry("P-05@1", "P-05", "Audyty wewnętrzne", "Audyt wewnętrzny prowadzi zespół audytorów raz na dwa lata.",
-          valid_until=date(2025, 1, 1)),
-    entry("P-05@2", "P-05", "Audyty wewnętrzne", "Audyt wewnętrzny prowadzi zespół audytorów co roku.",
-          revision=2, valid_from=date(2025, 1, 1)),
-    entry("P-08@1", "P-08", "Skargi i wnioski", "Każdą skargę i każdy wniosek rejestruje się. <script>alert(1)</script>",
-          unit="OR"),
+    entry(
+        "P-05@1",
+        "P-05",
+        "Audyty wewnętrzne",
+        "Audyt wewnętrzny prowadzi zespół audytorów raz na dwa lata.",
+        valid_until=date(2025, 1, 1),
+    ),
+    entry(
+        "P-05@2",
+        "P-05",
+        "Audyty wewnętrzne",
+        "Audyt wewnętrzny prowadzi zespół audytorów co roku.",
+        revision=2,
+        valid_from=date(2025, 1, 1),
+    ),
+    entry(
+        "P-08@1",
+        "P-08",
+        "Skargi i wnioski",
+        "Każdą skargę i każdy wniosek rejestruje się. <script>alert(1)</script>",
+        unit="OR",
+    ),
     entry("P-06@1", "P-06", "Niezgodności", "Źródłem niezgodności może być skarga klienta.", unit="KS"),
     entry("F-01@1", "F-01", "Formularz wniosku", "Wniosek o wydanie zaświadczenia.", type="form", unit="BOM"),
-    entry("IR-03@1", "IR-03", "Archiwizacja na płytach", "Nośniki optyczne w sejfie.", type="instruction",
-          unit="IT", valid_until=date(2025, 3, 10), withdrawn=True),
+    entry(
+        "IR-03@1",
+        "IR-03",
+        "Archiwizacja na płytach",
+        "Nośniki optyczne w sejfie.",
+        type="instruction",
+        unit="IT",
+        valid_until=date(2025, 3, 10),
+        withdrawn=True,
+    ),
     entry("P-09@1", "P-09", "Zamówienia publiczne", "Rejestr ryzyk zamówień.", valid_from=date(2026, 9, 1)),
-    entry("change:7", "P-10", "Szkolenia", "Plan szkoleń BHP.", status="draft", revision=0, valid_from=None,
-          owner="jkowalska"),
+    entry(
+        "change:7",
+        "P-10",
+        "Szkolenia",
+        "Plan szkoleń BHP.",
+        status="draft",
+        revision=0,
+        valid_from=None,
+        owner="jkowalska",
+    ),
 ]
 
 
@@ -46,8 +91,17 @@ def ids(index, q, **kw):
     return [h.doc_id for h in index.search(q, at=AT, **kw).hits]
 
 
-@pytest.mark.parametrize("word,other", [("audytów", "audyt"), ("wniosku", "wniosek"), ("skarg", "skarga"),
-                                        ("nadzoru", "nadzór"), ("procedurze", "procedura"), ("zrodla", "źródło")])
+@pytest.mark.parametrize(
+    "word,other",
+    [
+        ("audytów", "audyt"),
+        ("wniosku", "wniosek"),
+        ("skarg", "skarga"),
+        ("nadzoru", "nadzór"),
+        ("procedurze", "procedura"),
+        ("zrodla", "źródło"),
+    ],
+)
 def test_inflected_forms_share_a_stem(word, other):
     assert stem_pl(word) == stem_pl(other)
 
@@ -94,7 +148,14 @@ def test_scope_current_versus_all(index):
 
 def test_future_revision_is_not_current_until_its_day(index):
     assert ids(index, "ryzyk") == []
-    assert ids(index, "ryzyk", ) == [] and index.search("ryzyk", at=date(2026, 9, 1)).hits[0].doc_id == "P-09"
+    assert (
+        ids(
+            index,
+            "ryzyk",
+        )
+        == []
+        and index.search("ryzyk", at=date(2026, 9, 1)).hits[0].doc_id == "P-09"
+    )
 
 
 def test_obsolete_only_when_asked(index):
@@ -113,15 +174,38 @@ def test_did_you_mean(index):
     assert index.search("wniosek", at=AT).suggestion is None
 
 
-@pytest.mark.parametrize("query", ['"unbalanced', "(", ")", "AND", "OR NOT", "*", "-", "title:x", "a:b:c", "***",
-                                   "[", "{", "~", "^", "\\", "' OR 1=1 --", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "", "   "])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"unbalanced',
+        "(",
+        ")",
+        "AND",
+        "OR NOT",
+        "*",
+        "-",
+        "title:x",
+        "a:b:c",
+        "***",
+        "[",
+        "{",
+        "~",
+        "^",
+        "\\",
+        "' OR 1=1 --",
+        "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+        "",
+        "   ",
+    ],
+)
 def test_odd_queries_never_raise(index, query):
     index.search(query, at=AT)
 
 
 def test_apply_upserts_deletes_and_records_the_commit(index):
-    index.apply([entry("P-08@1", "P-08", "Skargi", "Nowa treść o petycjach.", unit="OR")], deletes=["F-01@1"],
-                commit="c2")
+    index.apply(
+        [entry("P-08@1", "P-08", "Skargi", "Nowa treść o petycjach.", unit="OR")], deletes=["F-01@1"], commit="c2"
+    )
     assert ids(index, "petycjach") == ["P-08"]
     assert ids(index, "rejestruje") == []  # replaced, not duplicated
     assert "F-01@1" not in index.keys()
@@ -158,3 +242,12 @@ def test_several_processes_write_without_losing_documents(tmp_path):
         pool.map(_writer, [(path, w) for w in range(4)])
     keys = SearchIndex(path).keys()
     assert len(keys) == 100 and {f"D-{w}-{n}@1" for w in range(4) for n in range(25)} == keys
+
+
+def test_small_segments_are_merged_eventually(index):
+    from docctl.search.index import MERGE_AFTER_SEGMENTS
+
+    for n in range(3 * MERGE_AFTER_SEGMENTS):
+        index.apply([entry(f"X-{n}@1", f"X-{n}", "Dokument", f"treść numer {n}")])
+    assert len(index._open()._segments()) <= MERGE_AFTER_SEGMENTS
+    assert len([k for k in index.keys() if k.startswith("X-")]) == 3 * MERGE_AFTER_SEGMENTS

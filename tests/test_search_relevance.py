@@ -66,9 +66,20 @@ def index(tmp_path_factory):
     for path in sorted((asset_dir("docs_repo") / "documents").glob("*.md")):
         parsed = parse_document(path.read_text(encoding="utf-8"))
         meta = parsed.meta
-        entries.append(IndexEntry(key=f"{meta.id}@1", doc_id=meta.id, title=meta.title, body=parsed.body,
-                                  type=meta.type, unit=meta.unit, revision=1, status="released",
-                                  valid_from=date(2024, 1, 1), valid_until=None))
+        entries.append(
+            IndexEntry(
+                key=f"{meta.id}@1",
+                doc_id=meta.id,
+                title=meta.title,
+                body=parsed.body,
+                type=meta.type,
+                unit=meta.unit,
+                revision=1,
+                status="released",
+                valid_from=date(2024, 1, 1),
+                valid_until=None,
+            )
+        )
     search = SearchIndex(tmp_path_factory.mktemp("relevance") / "search")
     search.rebuild(entries, commit="sample")
     return search

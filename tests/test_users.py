@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ PW = "a-good-password-1"
 
 class Clock:
     def __init__(self):
-        self.now = datetime(2026, 1, 1, 9, tzinfo=timezone.utc)
+        self.now = datetime(2026, 1, 1, 9, tzinfo=UTC)
 
     def __call__(self):
         return self.now
@@ -34,19 +34,31 @@ def users(tmp_path, clock):
 
 def test_add_get_list_update(users):
     person = users.get("anowak")
-    assert person.roles == {"approver"} and person.units == {"OR"} and person.signature == "Anna Nowak <a.nowak@um.example.pl>"
+    assert (
+        person.roles == {"approver"}
+        and person.units == {"OR"}
+        and person.signature == "Anna Nowak <a.nowak@um.example.pl>"
+    )
     assert [u.login for u in users.list()] == ["anowak"]
     assert users.update("anowak", roles=["approver", "author"], units=["OR", "FN"]).units == {"OR", "FN"}
     with pytest.raises(NotFound):
         users.get("nobody")
 
 
-@pytest.mark.parametrize("login,email,roles,units,password", [
-    ("A", "a@b.pl", ["reader"], [], PW), ("--x", "a@b.pl", ["reader"], [], PW), ("ok", "not-an-email", ["reader"], [], PW),
-    ("ok", "a@b.pl", ["boss"], [], PW), ("ok", "a@b.pl", [], [], PW), ("ok", "a@b.pl", ["reader"], ["or"], PW),
-    ("ok", "a@b.pl", ["reader"], [], "short"), ("ok", "a@b.pl", ["reader"], [], "password123"),
-    ("kowalski", "a@b.pl", ["reader"], [], "kowalski-2026"),
-])
+@pytest.mark.parametrize(
+    "login,email,roles,units,password",
+    [
+        ("A", "a@b.pl", ["reader"], [], PW),
+        ("--x", "a@b.pl", ["reader"], [], PW),
+        ("ok", "not-an-email", ["reader"], [], PW),
+        ("ok", "a@b.pl", ["boss"], [], PW),
+        ("ok", "a@b.pl", [], [], PW),
+        ("ok", "a@b.pl", ["reader"], ["or"], PW),
+        ("ok", "a@b.pl", ["reader"], [], "short"),
+        ("ok", "a@b.pl", ["reader"], [], "password123"),
+        ("kowalski", "a@b.pl", ["reader"], [], "kowalski-2026"),
+    ],
+)
 def test_invalid_people_are_refused(users, login, email, roles, units, password):
     with pytest.raises(Invalid):
         users.add(login, name="X", email=email, roles=roles, units=units, password=password)

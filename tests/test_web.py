@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
 from conftest import DOC, PASSWORD, release
 
 
 @pytest.fixture
 def released(instance, people):
     release(instance, people)
-    release(instance, people, text=DOC.replace("wszystkich komórek", "wszystkich wydziałów i biur"),
-            reason="Doprecyzowano zakres")
+    release(
+        instance,
+        people,
+        text=DOC.replace("wszystkich komórek", "wszystkich wydziałów i biur"),
+        reason="Doprecyzowano zakres",
+    )
     release(instance, people, doc_id="P-02", title="Nadzór nad zapisami", text="# Zapisy\n\nZobacz P-01.\n")
     return instance
 
@@ -64,11 +67,15 @@ def test_form_post_without_csrf_is_refused(client, auth, released):
 
 def test_next_redirect_is_kept_on_site(client, auth, released):
     csrf = auth.csrf()
-    for target, expected in (("/documents/P-01", "/documents/P-01"), ("https://evil.example/", "/"),
-                             ("//evil.example/", "/")):
+    for target, expected in (
+        ("/documents/P-01", "/documents/P-01"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+    ):
         client.get("/logout")
-        response = client.post(f"/login?next={target}", data={"login": "reader", "password": PASSWORD,
-                                                                "csrf_token": csrf})
+        response = client.post(
+            f"/login?next={target}", data={"login": "reader", "password": PASSWORD, "csrf_token": csrf}
+        )
         assert response.headers["Location"] == expected
         auth.post("/logout")
         csrf = auth.csrf()
@@ -87,8 +94,15 @@ def test_current_document_page_has_the_controlled_header(client, auth, released)
     auth.login("reader")
     page = client.get("/documents/P-01").get_data(as_text=True)
     assert "wszystkich wydziałów i biur" in page
-    for label in ("Revision", "Effective from", "Owning unit", "Prepared by", "Reviewed by", "Approved by",
-                  "Next review due"):
+    for label in (
+        "Revision",
+        "Effective from",
+        "Owning unit",
+        "Prepared by",
+        "Reviewed by",
+        "Approved by",
+        "Next review due",
+    ):
         assert label in page
     assert "Approver (" in page and "Qm (" in page and "SUPERSEDED" not in page
     assert 'href="/documents/P-02"' in page  # "zgodnie z P-02" became a link
@@ -111,12 +125,20 @@ def test_history_diff_and_print(client, auth, released):
     assert "Uncontrolled copy when printed, printed on 2026-03-02" in printed
 
 
-@pytest.mark.parametrize("path,status", [
-    ("/documents/p-01", 422), ("/documents/P-99", 404), ("/documents/..%2Fetc", 404),
-    ("/documents/P-01/revisions/9", 404), ("/documents/P-01/revisions/x", 422),
-    ("/documents/--upload-pack=x", 422), ("/documents/P-01/diff?from=1&to=1", 422),
-    ("/changes/abc", 422), ("/changes/999", 404),
-])
+@pytest.mark.parametrize(
+    "path,status",
+    [
+        ("/documents/p-01", 422),
+        ("/documents/P-99", 404),
+        ("/documents/..%2Fetc", 404),
+        ("/documents/P-01/revisions/9", 404),
+        ("/documents/P-01/revisions/x", 422),
+        ("/documents/--upload-pack=x", 422),
+        ("/documents/P-01/diff?from=1&to=1", 422),
+        ("/changes/abc", 422),
+        ("/changes/999", 404),
+    ],
+)
 def test_bad_identifiers_get_clear_errors(client, auth, released, path, status):
     auth.login("reader")
     assert client.get(path).status_code == status
@@ -133,9 +155,20 @@ def test_acknowledge_current_revision(client, auth, released):
 # -- change pages -------------------------------------------------------------------------------
 def test_author_drafts_submits_and_managers_sign_through_pages(client, auth, released, instance):
     auth.login("author")
-    response = auth.post("/changes/new", {"document_id": "P-01", "title": "Nadzór", "type": "procedure", "unit": "OR",
-                                          "reason": "Nowy punkt", "markdown": DOC + "\n## 4. Nowe\nTekst.\n",
-                                          "review_months": "12", "effective_date": ""}, token_from="/changes/new")
+    response = auth.post(
+        "/changes/new",
+        {
+            "document_id": "P-01",
+            "title": "Nadzór",
+            "type": "procedure",
+            "unit": "OR",
+            "reason": "Nowy punkt",
+            "markdown": DOC + "\n## 4. Nowe\nTekst.\n",
+            "review_months": "12",
+            "effective_date": "",
+        },
+        token_from="/changes/new",
+    )
     assert response.status_code == 302
     number = int(response.headers["Location"].rsplit("/", 1)[1])
     page = client.get(f"/changes/{number}").get_data(as_text=True)
@@ -158,14 +191,28 @@ def test_author_drafts_submits_and_managers_sign_through_pages(client, auth, rel
 def test_editor_preview_and_stale_save(client, auth, released, instance, people):
     change = instance.workflow.create(people["author"], doc_id="P-02", markdown="# Zapisy\n\nA.", reason="r")
     auth.login("author")
-    preview = auth.post(f"/changes/{change.number}/edit", {"action": "preview", "markdown": "# Podgląd\n\n**b**",
-                                                          "title": "Nadzór nad zapisami", "reason": "r",
-                                                          "head": change.head})
+    preview = auth.post(
+        f"/changes/{change.number}/edit",
+        {
+            "action": "preview",
+            "markdown": "# Podgląd\n\n**b**",
+            "title": "Nadzór nad zapisami",
+            "reason": "r",
+            "head": change.head,
+        },
+    )
     assert "<strong>b</strong>" in preview.get_data(as_text=True)
     instance.workflow.edit(people["author2"], change.number, markdown="# Zapisy\n\nB.", expected_head=change.head)
-    stale = auth.post(f"/changes/{change.number}/edit", {"action": "save", "markdown": "# Zapisy\n\nC.",
-                                                        "title": "Nadzór nad zapisami", "reason": "r",
-                                                        "head": change.head})
+    stale = auth.post(
+        f"/changes/{change.number}/edit",
+        {
+            "action": "save",
+            "markdown": "# Zapisy\n\nC.",
+            "title": "Nadzór nad zapisami",
+            "reason": "r",
+            "head": change.head,
+        },
+    )
     assert stale.status_code == 409
     body = stale.get_data(as_text=True)
     assert "B." in body and "C." in body  # both versions are on the page: nothing lost
@@ -196,24 +243,31 @@ def test_api_documents(client, released):
 
 def test_api_change_lifecycle(client, released, instance):
     author, approver, qm = token(instance, "author"), token(instance, "approver"), token(instance, "qm")
-    created = client.post("/api/v1/changes", headers=author, json={
-        "document_id": "P-02", "markdown": "# Zapisy\n\nNowa treść.", "reason": "Aktualizacja"})
+    created = client.post(
+        "/api/v1/changes",
+        headers=author,
+        json={"document_id": "P-02", "markdown": "# Zapisy\n\nNowa treść.", "reason": "Aktualizacja"},
+    )
     assert created.status_code == 201
     body = created.get_json()
     assert body["state"] == "draft" and body["base_revision"] == 1 and body["document_id"] == "P-02"
     n, head = body["number"], body["head"]
     stale = client.put(f"/api/v1/changes/{n}", headers=author, json={"markdown": "x", "head": "0" * 40})
     assert stale.status_code == 409 and stale.get_json()["error"]["code"] == "conflict"
-    saved = client.put(f"/api/v1/changes/{n}", headers=author, json={"markdown": "# Zapisy\n\nPoprawiona.",
-                                                                       "head": head})
+    saved = client.put(
+        f"/api/v1/changes/{n}", headers=author, json={"markdown": "# Zapisy\n\nPoprawiona.", "head": head}
+    )
     assert saved.status_code == 200 and saved.get_json()["head"] != head
     assert client.post(f"/api/v1/changes/{n}/submit", headers=author).get_json()["state"] == "in_review"
-    assert client.post(f"/api/v1/changes/{n}/approve", headers=author,
-                       json={"password": PASSWORD}).status_code == 403
-    assert client.post(f"/api/v1/changes/{n}/approve", headers=approver,
-                       json={"password": "bad-password"}).status_code == 401
-    assert client.post(f"/api/v1/changes/{n}/approve", headers=approver, json={"password": PASSWORD}).get_json()[
-        "state"] == "in_review"
+    assert client.post(f"/api/v1/changes/{n}/approve", headers=author, json={"password": PASSWORD}).status_code == 403
+    assert (
+        client.post(f"/api/v1/changes/{n}/approve", headers=approver, json={"password": "bad-password"}).status_code
+        == 401
+    )
+    assert (
+        client.post(f"/api/v1/changes/{n}/approve", headers=approver, json={"password": PASSWORD}).get_json()["state"]
+        == "in_review"
+    )
     done = client.post(f"/api/v1/changes/{n}/approve", headers=qm, json={"password": PASSWORD}).get_json()
     assert done == {"number": n, "state": "released", "revision": 2, "head": done["head"]}
     change = client.get(f"/api/v1/changes/{n}", headers=author).get_json()
@@ -223,15 +277,21 @@ def test_api_change_lifecycle(client, released, instance):
     assert n in [c["number"] for c in listed]
 
 
-@pytest.mark.parametrize("body,status", [
-    (b"{not json", 400), (b"\xff\xfe", 400), (b"[1, 2]", 400),
-    (b'{"document_id": "P-02", "reason": "r"}', 422),
-    (b'{"document_id": "../x", "markdown": "a", "reason": "r"}', 422),
-    (b'{"document_id": "P-02", "markdown": "a", "reason": ""}', 422),
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        (b"{not json", 400),
+        (b"\xff\xfe", 400),
+        (b"[1, 2]", 400),
+        (b'{"document_id": "P-02", "reason": "r"}', 422),
+        (b'{"document_id": "../x", "markdown": "a", "reason": "r"}', 422),
+        (b'{"document_id": "P-02", "markdown": "a", "reason": ""}', 422),
+    ],
+)
 def test_api_bad_bodies(client, released, body, status):
-    response = client.post("/api/v1/changes", headers={**token(released), "Content-Type": "application/json"},
-                           data=body)
+    response = client.post(
+        "/api/v1/changes", headers={**token(released), "Content-Type": "application/json"}, data=body
+    )
     assert response.status_code == status
     assert response.get_json()["error"]["code"]
 
@@ -240,8 +300,9 @@ def test_api_too_large(instance, released):
     from docctl.web import build_app
 
     client = build_app(instance, {"TESTING": True, "MAX_CONTENT_LENGTH": 1000}).test_client()
-    response = client.post("/api/v1/changes", headers=token(instance),
-                           json={"document_id": "P-02", "markdown": "x" * 5000, "reason": "r"})
+    response = client.post(
+        "/api/v1/changes", headers=token(instance), json={"document_id": "P-02", "markdown": "x" * 5000, "reason": "r"}
+    )
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "too_large"
 
 
@@ -259,11 +320,15 @@ def test_api_session_post_needs_csrf(client, auth, released):
 
 def test_api_review_and_withdraw(client, released, instance):
     instance.clock.set_day(date(2027, 2, 1))
-    answer = client.post("/api/v1/documents/P-01/review", headers=token(instance, "approver"),
-                         json={"password": PASSWORD, "comment": "Bez zmian"})
+    answer = client.post(
+        "/api/v1/documents/P-01/review",
+        headers=token(instance, "approver"),
+        json={"password": PASSWORD, "comment": "Bez zmian"},
+    )
     assert answer.status_code == 200 and answer.get_json()["review_due"] == "2028-02-01"
-    created = client.post("/api/v1/documents/P-02/withdraw", headers=token(instance, "author"),
-                          json={"reason": "Niepotrzebny"})
+    created = client.post(
+        "/api/v1/documents/P-02/withdraw", headers=token(instance, "author"), json={"reason": "Niepotrzebny"}
+    )
     assert created.status_code == 201 and created.get_json()["state"] == "in_review"
 
 
@@ -273,7 +338,7 @@ def test_openapi_lists_exactly_the_routes(app, client):
     served = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1"):
-            path = rule.rule[len("/api/v1"):]
+            path = rule.rule[len("/api/v1") :]
             for name in rule.arguments:
                 path = path.replace(f"<{name}>", "{" + name + "}")
             served |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}

@@ -7,22 +7,30 @@ import subprocess
 from datetime import date
 
 import pytest
-
 from conftest import DOC, PASSWORD, make_instance, release
+
 from docctl.errors import Conflict, Forbidden, Invalid, Throttled, Unauthorized
 
 OK = None
 
 
 def git(instance, *args) -> str:
-    return subprocess.run(["git", f"--git-dir={instance.store.path}", *args], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["git", f"--git-dir={instance.store.path}", *args], capture_output=True, text=True, check=True
+    ).stdout
 
 
 @pytest.fixture
 def draft(instance, people):
-    return instance.workflow.create(people["author"], doc_id="P-01", markdown=DOC, reason="Wydanie pierwsze",
-                                    title="Nadzór", doc_type="procedure", unit="OR")
+    return instance.workflow.create(
+        people["author"],
+        doc_id="P-01",
+        markdown=DOC,
+        reason="Wydanie pierwsze",
+        title="Nadzór",
+        doc_type="procedure",
+        unit="OR",
+    )
 
 
 @pytest.fixture
@@ -49,12 +57,22 @@ def _do(instance, people, action, actor, number):
 @pytest.mark.parametrize(
     "action,actor,expected",
     [
-        ("edit", "author", OK), ("edit", "author2", OK), ("edit", "qm", OK), ("edit", "reader", Forbidden),
-        ("edit", "approver", Forbidden), ("edit", "auditor", Forbidden), ("edit", "admin", Forbidden),
-        ("submit", "author", OK), ("submit", "reader", Forbidden), ("submit", "approver", Forbidden),
+        ("edit", "author", OK),
+        ("edit", "author2", OK),
+        ("edit", "qm", OK),
+        ("edit", "reader", Forbidden),
+        ("edit", "approver", Forbidden),
+        ("edit", "auditor", Forbidden),
+        ("edit", "admin", Forbidden),
+        ("submit", "author", OK),
+        ("submit", "reader", Forbidden),
+        ("submit", "approver", Forbidden),
         ("approve", "approver", Forbidden),  # a draft cannot be signed
         ("reject", "approver", Forbidden),
-        ("cancel", "author", OK), ("cancel", "qm", OK), ("cancel", "admin", OK), ("cancel", "author2", Forbidden),
+        ("cancel", "author", OK),
+        ("cancel", "qm", OK),
+        ("cancel", "admin", OK),
+        ("cancel", "author2", Forbidden),
         ("cancel", "reader", Forbidden),
     ],
 )
@@ -70,14 +88,22 @@ def test_transitions_on_a_draft(instance, people, draft, action, actor, expected
 @pytest.mark.parametrize(
     "action,actor,expected",
     [
-        ("approve", "approver", OK), ("approve", "qm", OK), ("approve", "author", Forbidden),  # self-approval
+        ("approve", "approver", OK),
+        ("approve", "qm", OK),
+        ("approve", "author", Forbidden),  # self-approval
         ("approve", "approver_fn", Forbidden),  # approver of another unit
-        ("approve", "author2", Forbidden), ("approve", "reader", Forbidden), ("approve", "auditor", Forbidden),
+        ("approve", "author2", Forbidden),
+        ("approve", "reader", Forbidden),
+        ("approve", "auditor", Forbidden),
         ("approve", "admin", Forbidden),
-        ("reject", "approver", OK), ("reject", "qm", OK), ("reject", "author", Forbidden),
-        ("reject", "reader", Forbidden), ("reject", "approver_fn", Forbidden),
+        ("reject", "approver", OK),
+        ("reject", "qm", OK),
+        ("reject", "author", Forbidden),
+        ("reject", "reader", Forbidden),
+        ("reject", "approver_fn", Forbidden),
         ("submit", "author", Conflict),  # already in review
-        ("edit", "author", OK), ("cancel", "author", OK),
+        ("edit", "author", OK),
+        ("cancel", "author", OK),
     ],
 )
 def test_transitions_in_review(instance, people, in_review, action, actor, expected):
@@ -89,11 +115,27 @@ def test_transitions_in_review(instance, people, in_review, action, actor, expec
         assert instance.workflow.get(in_review.number).head == in_review.head
 
 
-@pytest.mark.parametrize("actor,expected", [("author", OK), ("qm2", OK), ("reader", Forbidden),
-                                            ("approver", Forbidden), ("auditor", Forbidden), ("admin", Forbidden)])
+@pytest.mark.parametrize(
+    "actor,expected",
+    [
+        ("author", OK),
+        ("qm2", OK),
+        ("reader", Forbidden),
+        ("approver", Forbidden),
+        ("auditor", Forbidden),
+        ("admin", Forbidden),
+    ],
+)
 def test_who_may_open_a_change(instance, people, actor, expected):
-    create = lambda: instance.workflow.create(people[actor], doc_id="P-09", markdown=DOC, reason="r", title="t",  # noqa: E731
-                                              doc_type="procedure", unit="OR")
+    create = lambda: instance.workflow.create(
+        people[actor],
+        doc_id="P-09",
+        markdown=DOC,
+        reason="r",
+        title="t",  # noqa: E731
+        doc_type="procedure",
+        unit="OR",
+    )
     if expected is OK:
         assert create().state == "draft"
     else:
@@ -105,22 +147,46 @@ def test_full_release_is_recorded_in_plain_git(instance, people):
     change = release(instance, people)
     assert change.state == "released"
     # main: the release is a merge whose trailers carry everything an auditor needs
-    log = git(instance, "log", "--first-parent", "main", "-1",
-              "--format=%P%n%(trailers:key=Document,valueonly)%(trailers:key=Revision,valueonly)"
-              "%(trailers:key=Change,valueonly)%(trailers:key=Effective-Date,valueonly)"
-              "%(trailers:key=Change-Reason,valueonly)%(trailers:key=Approved-by,valueonly)")
+    log = git(
+        instance,
+        "log",
+        "--first-parent",
+        "main",
+        "-1",
+        "--format=%P%n%(trailers:key=Document,valueonly)%(trailers:key=Revision,valueonly)"
+        "%(trailers:key=Change,valueonly)%(trailers:key=Effective-Date,valueonly)"
+        "%(trailers:key=Change-Reason,valueonly)%(trailers:key=Approved-by,valueonly)",
+    )
     lines = log.strip().splitlines()
     assert len(lines[0].split()) == 2  # a merge of main and the change
-    assert lines[1:] == ["P-01", "1", "1", "2026-03-02", "Wydanie pierwsze", "Approver <approver@um.example.pl>",
-                         "Qm <qm@um.example.pl>"]
+    assert lines[1:] == [
+        "P-01",
+        "1",
+        "1",
+        "2026-03-02",
+        "Wydanie pierwsze",
+        "Approver <approver@um.example.pl>",
+        "Qm <qm@um.example.pl>",
+    ]
     assert git(instance, "log", "main", "--format=%(trailers:key=Document,valueonly)").split().count("P-01") >= 1
     # the change branch: every step, authored by the person who acted
-    steps = git(instance, "log", "--reverse", "--first-parent", "changes/1",
-                "--format=%an|%(trailers:key=Action,valueonly,separator=)|%(trailers:key=Change,valueonly,separator=)"
-                "|%(trailers:key=Signature-Meaning,valueonly,separator=)|%(trailers:key=Role,valueonly,separator=)")
+    steps = git(
+        instance,
+        "log",
+        "--reverse",
+        "--first-parent",
+        "changes/1",
+        "--format=%an|%(trailers:key=Action,valueonly,separator=)|%(trailers:key=Change,valueonly,separator=)"
+        "|%(trailers:key=Signature-Meaning,valueonly,separator=)|%(trailers:key=Role,valueonly,separator=)",
+    )
     rows = [line for line in steps.splitlines() if line.split("|")[2] == "1"]
-    assert rows == ["Author|create|1||", "Author|submit|1||", "Approver|approve|1|review|approver",
-                    "Qm|approve|1|approval|quality_manager", "Qm|release|1||"]
+    assert rows == [
+        "Author|create|1||",
+        "Author|submit|1||",
+        "Approver|approve|1|review|approver",
+        "Qm|approve|1|approval|quality_manager",
+        "Qm|release|1||",
+    ]
     content = git(instance, "log", "-1", "--format=%(trailers:key=Content,valueonly)", "changes/1~1").strip()
     assert content == git(instance, "rev-parse", "main:documents/P-01.md").strip()  # signed = released bytes
     assert git(instance, "log", "-1", "--format=%cn", "main").strip() == "docctl"
@@ -220,8 +286,7 @@ def test_two_changes_from_one_base_only_one_releases(instance, people):
 
 def test_future_effective_date_becomes_current_on_its_day(instance, people):
     release(instance, people)
-    release(instance, people, text=DOC + "\nNowe brzmienie.\n", reason="Nowe przepisy",
-            effective_date=date(2026, 4, 1))
+    release(instance, people, text=DOC + "\nNowe brzmienie.\n", reason="Nowe przepisy", effective_date=date(2026, 4, 1))
     state = instance.catalog.document("P-01", instance.today())
     assert state.current.revision == 1 and state.pending.revision == 2
     instance.clock.set_day(date(2026, 3, 31))
@@ -233,8 +298,16 @@ def test_future_effective_date_becomes_current_on_its_day(instance, people):
 
 def test_effective_date_in_the_past_is_refused(instance, people):
     with pytest.raises(Invalid, match="past"):
-        instance.workflow.create(people["author"], doc_id="P-01", markdown=DOC, reason="r", title="t",
-                                 doc_type="procedure", unit="OR", effective_date=date(2020, 1, 1))
+        instance.workflow.create(
+            people["author"],
+            doc_id="P-01",
+            markdown=DOC,
+            reason="r",
+            title="t",
+            doc_type="procedure",
+            unit="OR",
+            effective_date=date(2020, 1, 1),
+        )
 
 
 def test_withdrawal_goes_through_signatures(instance, people):
@@ -248,8 +321,10 @@ def test_withdrawal_goes_through_signatures(instance, people):
     state = instance.catalog.document("P-01", instance.today())
     assert state.status == "obsolete" and state.withdraw_reason == "Zastąpiona przez P-07"
     assert "P-01" not in [s.doc_id for s in instance.catalog.master_list(instance.today())]
-    assert git(instance, "log", "-1", "--first-parent", "--format=%(trailers:key=Action,valueonly)", "main").strip() \
+    assert (
+        git(instance, "log", "-1", "--first-parent", "--format=%(trailers:key=Action,valueonly)", "main").strip()
         == "withdraw"
+    )
     with pytest.raises(Conflict):
         wf.withdraw(people["author"], "P-01", reason="again")
 
@@ -274,14 +349,20 @@ def test_reset_password_blocks_signing_until_changed(instance, people, in_review
     with pytest.raises(Forbidden):
         instance.workflow.approve(people["approver"], in_review.number, password="temporary-pass-123")
     instance.users.set_password("approver", "brand-new-password-1", old_password="temporary-pass-123")
-    assert instance.workflow.approve(people["approver"], in_review.number,
-                                     password="brand-new-password-1").signatures
+    assert instance.workflow.approve(people["approver"], in_review.number, password="brand-new-password-1").signatures
 
 
 def test_new_document_id_is_proposed_from_the_type(instance, people):
     release(instance, people, doc_id="IR-03", doc_type="instruction", signers=("approver",))
-    change = instance.workflow.create(people["author"], doc_id=None, markdown="# Nowa\n\nTekst.", reason="r",
-                                      title="Nowa instrukcja", doc_type="instruction", unit="OR")
+    change = instance.workflow.create(
+        people["author"],
+        doc_id=None,
+        markdown="# Nowa\n\nTekst.",
+        reason="r",
+        title="Nowa instrukcja",
+        doc_type="instruction",
+        unit="OR",
+    )
     assert change.doc_id == "IR-04"
 
 
@@ -294,6 +375,7 @@ def test_unit_add_is_a_policy_commit(instance, people):
 def _release_in_process(args):
     root, doc_id = args
     from conftest import PEOPLE  # noqa: F401 - the child imports the same fixtures module
+
     from docctl.instance import Instance
 
     instance = Instance(root)

@@ -18,10 +18,11 @@ import snowballstemmer
 from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 
 FOLD = str.maketrans("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ")
-TOKEN_PATTERN = r"\w+"
+TOKEN_PATTERN = r"\w+"  # noqa: S105 - a regular expression, not a secret
 
 # Frequent Polish function words; too common to help ranking.
-POLISH_STOP_WORDS = frozenset("""
+POLISH_STOP_WORDS = frozenset(
+    """
 a aby ach acz aczkolwiek aj albo ale ależ ani aż bardziej bardzo bez bo bowiem by byli bym być był była było
 były będzie będą cali cała cały ci cię ciebie co cokolwiek coś czasami czasem czemu czy czyli daleko dla dlaczego
 dlatego do dobrze dokąd dość dużo dwa dwaj dwie dwoje dziś dzisiaj gdy gdyby gdyż gdzie gdziekolwiek gdzieś go i
@@ -36,7 +37,8 @@ tak taka taki takie także tam te tego tej temu ten teraz też to tobą tobie to
 twoje twym twój ty tych tylko tym u w wam wami was wasz wasza wasze we według wiele wielu więc więcej wszyscy
 wszystkich wszystkie wszystkim wszystko wtedy wy właśnie z za zapewne zawsze ze zł znowu znów został żaden żadna
 żadne żadnych że żeby
-""".split())
+""".split()
+)
 
 _local = threading.local()
 _ALTERNATIONS = [(re.compile(r"(?<=[^aeiouyąęó])e([kcnlłrz])$"), r"\1"), (re.compile(r"rz$"), "r")]
@@ -84,5 +86,3 @@ def stemmed_analyzer(language: str = "pl"):
 
 def folded_analyzer():
     return RegexTokenizer(TOKEN_PATTERN) | LowercaseFilter() | CharsetFilter(FOLD)
-
-

@@ -10,9 +10,9 @@ from ..assets import asset_dir
 from ..instance import Instance
 from . import api, auth, changes, documents, errors, home, search
 
+
 def build_app(instance: Instance, test_config: dict) -> Flask:
-    app = Flask("docctl", template_folder=str(asset_dir("templates")),
-                static_folder=str(asset_dir("static")))
+    app = Flask("docctl", template_folder=str(asset_dir("templates")), static_folder=str(asset_dir("static")))
     app.jinja_env.undefined = StrictUndefined
     app.config.update(
         SECRET_KEY=instance.secret_key,

@@ -25,11 +25,19 @@ def init_app(app) -> None:
 def _state_json(state) -> dict:
     rev = state.shown
     return {
-        "id": state.doc_id, "title": rev.title, "type": rev.type, "unit": rev.unit, "revision": rev.revision,
-        "effective_date": rev.effective_date.isoformat(), "status": state.status,
+        "id": state.doc_id,
+        "title": rev.title,
+        "type": rev.type,
+        "unit": rev.unit,
+        "revision": rev.revision,
+        "effective_date": rev.effective_date.isoformat(),
+        "status": state.status,
         "review_due": state.review_due.isoformat() if state.review_due else None,
-        "pending": ({"revision": state.pending.revision, "effective_date": state.pending.effective_date.isoformat()}
-                    if state.pending else None),
+        "pending": (
+            {"revision": state.pending.revision, "effective_date": state.pending.effective_date.isoformat()}
+            if state.pending
+            else None
+        ),
     }
 
 
@@ -42,9 +50,12 @@ def openapi():
 def documents():
     can_read()
     at = date_arg(request.args.get("as_of"), "as_of")
-    states = reader().master_list(at, doc_type=request.args.get("type") or None,
-                                  unit=request.args.get("unit") or None,
-                                  include_obsolete=request.args.get("obsolete") == "1")
+    states = reader().master_list(
+        at,
+        doc_type=request.args.get("type") or None,
+        unit=request.args.get("unit") or None,
+        include_obsolete=request.args.get("obsolete") == "1",
+    )
     return jsonify(documents=[_state_json(s) for s in states])
 
 
@@ -73,8 +84,11 @@ def diff(doc_id: str):
     can_read()
     if "from" not in request.args or "to" not in request.args:
         raise Invalid("give both from and to revision numbers")
-    return jsonify(reader().diff(validate_document_id(doc_id), int_arg(request.args["from"], "from"),
-                                 int_arg(request.args["to"], "to")))
+    return jsonify(
+        reader().diff(
+            validate_document_id(doc_id), int_arg(request.args["from"], "from"), int_arg(request.args["to"], "to")
+        )
+    )
 
 
 @bp.post("/documents/<doc_id>/withdraw")
@@ -87,8 +101,12 @@ def withdraw(doc_id: str):
 @bp.post("/documents/<doc_id>/review")
 def review(doc_id: str):
     body = json_body()
-    commit = instance().workflow.review(user(), validate_document_id(doc_id), password=str(body.get("password", "")),
-                                        comment=str(body.get("comment", "")))
+    commit = instance().workflow.review(
+        user(),
+        validate_document_id(doc_id),
+        password=str(body.get("password", "")),
+        comment=str(body.get("comment", "")),
+    )
     return jsonify(document_id=doc_id, commit=commit, review_due=reader().document(doc_id).state.review_due.isoformat())
 
 
@@ -116,13 +134,26 @@ def create_change():
     body = json_body()
     months = body.get("review_months")
     change = instance().workflow.create(
-        user(), doc_id=_opt_str(body, "document_id"), markdown=_str(body, "markdown"), reason=_str(body, "reason"),
-        title=_opt_str(body, "title"), doc_type=_opt_str(body, "type"), unit=_opt_str(body, "unit"),
+        user(),
+        doc_id=_opt_str(body, "document_id"),
+        markdown=_str(body, "markdown"),
+        reason=_str(body, "reason"),
+        title=_opt_str(body, "title"),
+        doc_type=_opt_str(body, "type"),
+        unit=_opt_str(body, "unit"),
         review_months=int_arg(months, "review_months") if months is not None else None,
         effective_date=date_arg(body.get("effective_date"), "effective_date"),
     )
-    return jsonify({**change.as_json(), "number": change.number, "state": change.state,
-                    "document_id": change.doc_id, "base_revision": change.base_revision, "head": change.head}), 201
+    return jsonify(
+        {
+            **change.as_json(),
+            "number": change.number,
+            "state": change.state,
+            "document_id": change.doc_id,
+            "base_revision": change.base_revision,
+            "head": change.head,
+        }
+    ), 201
 
 
 @bp.get("/changes/<number>")
@@ -134,9 +165,14 @@ def get_change(number: str):
 @bp.put("/changes/<number>")
 def edit_change(number: str):
     body = json_body()
-    change = instance().workflow.edit(user(), int_arg(number, "change number"), markdown=_str(body, "markdown"),
-                                      expected_head=_str(body, "head"), reason=_opt_str(body, "reason"),
-                                      title=_opt_str(body, "title"))
+    change = instance().workflow.edit(
+        user(),
+        int_arg(number, "change number"),
+        markdown=_str(body, "markdown"),
+        expected_head=_str(body, "head"),
+        reason=_opt_str(body, "reason"),
+        title=_opt_str(body, "title"),
+    )
     return jsonify(head=change.head, state=change.state)
 
 
@@ -151,8 +187,13 @@ def change_action(number: str, verb: str):
     elif verb == "update":
         change = workflow.update_to_current(person, n)
     elif verb == "approve":
-        change = workflow.approve(person, n, password=_str(body, "password"), comment=str(body.get("comment", "")),
-                                  meaning=_opt_str(body, "meaning"))
+        change = workflow.approve(
+            person,
+            n,
+            password=_str(body, "password"),
+            comment=str(body.get("comment", "")),
+            meaning=_opt_str(body, "meaning"),
+        )
     elif verb == "reject":
         change = workflow.reject(person, n, password=_str(body, "password"), comment=str(body.get("comment", "")))
     else:
@@ -169,10 +210,25 @@ def change_action(number: str, verb: str):
 def search():
     results = run_search(request.args)
     return jsonify(
-        total=results.total, page=results.page, per_page=results.per_page, suggestion=results.suggestion,
+        total=results.total,
+        page=results.page,
+        per_page=results.per_page,
+        suggestion=results.suggestion,
         facets=results.facets,
-        results=[{"id": h.doc_id, "title": h.title, "revision": h.revision, "snippet": h.snippet, "score": h.score,
-                  "type": h.type, "unit": h.unit, "status": h.status, "obsolete": h.obsolete} for h in results.hits],
+        results=[
+            {
+                "id": h.doc_id,
+                "title": h.title,
+                "revision": h.revision,
+                "snippet": h.snippet,
+                "score": h.score,
+                "type": h.type,
+                "unit": h.unit,
+                "status": h.status,
+                "obsolete": h.obsolete,
+            }
+            for h in results.hits
+        ],
     )
 
 

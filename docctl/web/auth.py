@@ -52,7 +52,7 @@ def _load_from_token(req):
     if not header.startswith("Bearer "):
         return None
     try:
-        return instance().users.user_for_token(header[len("Bearer "):].strip())
+        return instance().users.user_for_token(header[len("Bearer ") :].strip())
     except DocctlError:
         raise Unauthorized("the API token is not valid") from None
 

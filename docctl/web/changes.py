@@ -31,19 +31,36 @@ def index():
 def new():
     person = require_role("author", "quality_manager")
     workflow = instance().workflow
-    form = {"document_id": request.values.get("document_id", ""), "title": "", "type": "procedure", "unit": "",
-            "reason": "", "markdown": "", "effective_date": "", "review_months": "12"}
+    form = {
+        "document_id": request.values.get("document_id", ""),
+        "title": "",
+        "type": "procedure",
+        "unit": "",
+        "reason": "",
+        "markdown": "",
+        "effective_date": "",
+        "review_months": "12",
+    }
     if request.method == "GET" and form["document_id"]:
         page = reader().document(form["document_id"])
-        form.update(title=page.revision.title, type=page.revision.type, unit=page.revision.unit,
-                    markdown=_body_of(page.markdown))
+        form.update(
+            title=page.revision.title,
+            type=page.revision.type,
+            unit=page.revision.unit,
+            markdown=_body_of(page.markdown),
+        )
     error = None
     if request.method == "POST":
         form.update({k: request.form.get(k, "") for k in form})
         try:
             change = workflow.create(
-                person, doc_id=form["document_id"].strip() or None, markdown=form["markdown"], reason=form["reason"],
-                title=form["title"] or None, doc_type=form["type"] or None, unit=form["unit"] or None,
+                person,
+                doc_id=form["document_id"].strip() or None,
+                markdown=form["markdown"],
+                reason=form["reason"],
+                title=form["title"] or None,
+                doc_type=form["type"] or None,
+                unit=form["unit"] or None,
                 review_months=int_arg(form["review_months"] or 12, "review_months"),
                 effective_date=date_arg(form["effective_date"], "effective_date"),
             )
@@ -65,17 +82,24 @@ def show(number: str):
     if change.kind == "revise" or change.kind == "withdraw":
         try:
             base = reader().revision(change.doc_id, change.base_revision)
-            diff = {"html": redline_html(_body_of(base.markdown), _body_of(text)),
-                    "unified": unified_diff(base.markdown, text, from_label=f"revision {change.base_revision}",
-                                            to_label=f"change {change.number}")}
+            diff = {
+                "html": redline_html(_body_of(base.markdown), _body_of(text)),
+                "unified": unified_diff(
+                    base.markdown,
+                    text,
+                    from_label=f"revision {change.base_revision}",
+                    to_label=f"change {change.number}",
+                ),
+            }
         except DocctlError:
             diff = None
     preview = reader().render(change.blob, lambda: text) if change.blob else None
     meta = workflow._meta_of(change) if change.blob else None
     policy = workflow.policy()
     missing = outstanding(policy, meta.type, meta.unit, change) if meta else []
-    return render_template("changes/show.html", change=change, diff=diff, preview=preview, meta=meta,
-                           missing=missing, stale=_stale(change))
+    return render_template(
+        "changes/show.html", change=change, diff=diff, preview=preview, meta=meta, missing=missing, stale=_stale(change)
+    )
 
 
 def _stale(change) -> bool:
@@ -104,8 +128,14 @@ def edit(number: str):
             preview = render_markdown(form["markdown"], known_ids=reader().known_ids())
         else:
             try:
-                workflow.edit(person, change.number, markdown=form["markdown"], expected_head=form["head"],
-                              reason=form["reason"] or None, title=form["title"] or None)
+                workflow.edit(
+                    person,
+                    change.number,
+                    markdown=form["markdown"],
+                    expected_head=form["head"],
+                    reason=form["reason"] or None,
+                    title=form["title"] or None,
+                )
             except DocctlError as exc:
                 error, status = exc, exc.http_status
             else:
@@ -129,11 +159,18 @@ def _action(number: str, verb: str):
             change = workflow.update_to_current(person, n)
             flash(f"Change updated onto revision {change.base_revision}; check the text for conflicts.")
         elif verb == "approve":
-            change = workflow.approve(person, n, password=request.form.get("password", ""),
-                                      comment=request.form.get("comment", ""), meaning=request.form.get("meaning") or None)
+            change = workflow.approve(
+                person,
+                n,
+                password=request.form.get("password", ""),
+                comment=request.form.get("comment", ""),
+                meaning=request.form.get("meaning") or None,
+            )
             flash("Released." if change.state == "released" else "Your signature is recorded.")
         elif verb == "reject":
-            workflow.reject(person, n, password=request.form.get("password", ""), comment=request.form.get("comment", ""))
+            workflow.reject(
+                person, n, password=request.form.get("password", ""), comment=request.form.get("comment", "")
+            )
             flash("Change sent back to its author.")
     except DocctlError as exc:
         flash(exc.message, "error")
@@ -142,8 +179,9 @@ def _action(number: str, verb: str):
 
 
 for _verb in ("submit", "cancel", "update", "approve", "reject"):
-    bp.add_url_rule(f"/<number>/{_verb}", f"do_{_verb}", (lambda v: lambda number: _action(number, v))(_verb),
-                    methods=["POST"])
+    bp.add_url_rule(
+        f"/<number>/{_verb}", f"do_{_verb}", (lambda v: lambda number: _action(number, v))(_verb), methods=["POST"]
+    )
 
 
 def _body_of(text: str) -> str:

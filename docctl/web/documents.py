@@ -25,8 +25,9 @@ def master_list():
         raise Invalid(f"unknown type {doc_type!r}")
     obsolete = request.args.get("obsolete") == "1"
     states = reader().master_list(doc_type=doc_type, unit=unit, include_obsolete=obsolete)
-    return render_template("documents/list.html", states=states, types=TYPES, doc_type=doc_type or "",
-                           unit=unit or "", obsolete=obsolete)
+    return render_template(
+        "documents/list.html", states=states, types=TYPES, doc_type=doc_type or "", unit=unit or "", obsolete=obsolete
+    )
 
 
 @bp.route("/<doc_id>")
@@ -69,8 +70,11 @@ def diff(doc_id: str):
 def print_view(doc_id: str):
     can_read()
     number = request.args.get("revision")
-    page = (reader().revision(validate_document_id(doc_id), int_arg(number, "revision")) if number
-            else reader().document(validate_document_id(doc_id)))
+    page = (
+        reader().revision(validate_document_id(doc_id), int_arg(number, "revision"))
+        if number
+        else reader().document(validate_document_id(doc_id))
+    )
     return render_template("documents/print.html", page=page, printed_at=instance().clock())
 
 
@@ -92,8 +96,9 @@ def review(doc_id: str):
     error = None
     if request.method == "POST":
         try:
-            instance().workflow.review(person, doc_id, password=request.form.get("password", ""),
-                                       comment=request.form.get("comment", ""))
+            instance().workflow.review(
+                person, doc_id, password=request.form.get("password", ""), comment=request.form.get("comment", "")
+            )
         except DocctlError as exc:
             error = exc
         else:
@@ -113,6 +118,8 @@ def withdraw(doc_id: str):
         except DocctlError as exc:
             error = exc
         else:
-            flash(f"Withdrawal of {doc_id} opened as change {change.number}; it needs the same signatures as a release.")
+            flash(
+                f"Withdrawal of {doc_id} opened as change {change.number}; it needs the same signatures as a release."
+            )
             return redirect(url_for("changes.show", number=change.number))
     return render_template("documents/withdraw.html", page=page, error=error), (error.http_status if error else 200)

@@ -8,8 +8,17 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import DocctlError
 
-_CODES = {400: "malformed", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          409: "conflict", 413: "too_large", 422: "invalid", 429: "throttled"}
+_CODES = {
+    400: "malformed",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "throttled",
+}
 
 
 def _wants_json() -> bool:
@@ -42,4 +51,3 @@ def init_app(app) -> None:
         status = exc.code or 500
         message = {413: "the request is too large"}.get(status, exc.description or exc.name)
         return _respond(status, _CODES.get(status, "error"), message)
-

@@ -7,10 +7,19 @@ from .. import __version__
 _ERROR = {"$ref": "#/components/responses/Error"}
 
 
-def _op(summary: str, *, body: dict | None = None, ok: str = "200", params: tuple[str, ...] = (),
-        query: tuple[str, ...] = (), errors: tuple[str, ...] = ("401", "403", "404")) -> dict:
-    op: dict = {"summary": summary, "responses": {ok: {"description": "OK", "content": {"application/json": {
-        "schema": {"type": "object"}}}}}}
+def _op(
+    summary: str,
+    *,
+    body: dict | None = None,
+    ok: str = "200",
+    params: tuple[str, ...] = (),
+    query: tuple[str, ...] = (),
+    errors: tuple[str, ...] = ("401", "403", "404"),
+) -> dict:
+    op: dict = {
+        "summary": summary,
+        "responses": {ok: {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }
     for code in errors:
         op["responses"][code] = _ERROR
     parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
@@ -18,8 +27,14 @@ def _op(summary: str, *, body: dict | None = None, ok: str = "200", params: tupl
     if parameters:
         op["parameters"] = parameters
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "properties": {k: {"type": v} for k, v in body.items()}}}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "properties": {k: {"type": v} for k, v in body.items()}}
+                }
+            },
+        }
         op["responses"].update({"400": _ERROR, "409": _ERROR, "413": _ERROR, "422": _ERROR})
     return op
 
@@ -30,41 +45,84 @@ def openapi_document() -> dict:
         "/documents": {"get": _op("Master list of documents in force", query=("type", "unit", "obsolete", "as_of"))},
         "/documents/{doc_id}": {"get": _op("The current revision", params=doc_id)},
         "/documents/{doc_id}/revisions": {"get": _op("Released revisions, newest first", params=doc_id)},
-        "/documents/{doc_id}/revisions/{number}": {"get": _op("One revision, with current: bool",
-                                                               params=("doc_id", "number"))},
+        "/documents/{doc_id}/revisions/{number}": {
+            "get": _op("One revision, with current: bool", params=("doc_id", "number"))
+        },
         "/documents/{doc_id}/diff": {"get": _op("Unified and redline diff", params=doc_id, query=("from", "to"))},
-        "/documents/{doc_id}/withdraw": {"post": _op("Open a withdrawal change", params=doc_id, ok="201",
-                                                     body={"reason": "string"})},
-        "/documents/{doc_id}/review": {"post": _op("Record a periodic review (password again)", params=doc_id,
-                                                   body={"password": "string", "comment": "string"})},
+        "/documents/{doc_id}/withdraw": {
+            "post": _op("Open a withdrawal change", params=doc_id, ok="201", body={"reason": "string"})
+        },
+        "/documents/{doc_id}/review": {
+            "post": _op(
+                "Record a periodic review (password again)",
+                params=doc_id,
+                body={"password": "string", "comment": "string"},
+            )
+        },
         "/documents/{doc_id}/acknowledge": {"post": _op("Confirm reading the current revision", params=doc_id)},
         "/changes": {
             "get": _op("Changes, optionally by state", query=("state",)),
-            "post": _op("Open a change", ok="201", body={
-                "document_id": "string", "markdown": "string", "reason": "string", "title": "string",
-                "type": "string", "unit": "string", "effective_date": "string", "review_months": "integer"}),
+            "post": _op(
+                "Open a change",
+                ok="201",
+                body={
+                    "document_id": "string",
+                    "markdown": "string",
+                    "reason": "string",
+                    "title": "string",
+                    "type": "string",
+                    "unit": "string",
+                    "effective_date": "string",
+                    "review_months": "integer",
+                },
+            ),
         },
         "/changes/{number}": {
             "get": _op("One change with approvals and events", params=number),
-            "put": _op("Save the draft; 409 when head is stale", params=number,
-                       body={"markdown": "string", "head": "string", "reason": "string", "title": "string"}),
+            "put": _op(
+                "Save the draft; 409 when head is stale",
+                params=number,
+                body={"markdown": "string", "head": "string", "reason": "string", "title": "string"},
+            ),
         },
-        "/changes/{number}/{verb}": {"post": _op(
-            "submit | cancel | update | approve {password, comment?, meaning?} | reject {password, comment}",
-            params=("number", "verb"), body={"password": "string", "comment": "string", "meaning": "string"})},
+        "/changes/{number}/{verb}": {
+            "post": _op(
+                "submit | cancel | update | approve {password, comment?, meaning?} | reject {password, comment}",
+                params=("number", "verb"),
+                body={"password": "string", "comment": "string", "meaning": "string"},
+            )
+        },
         "/search": {"get": _op("Full-text search", query=("q", "scope", "type", "unit", "page", "obsolete"))},
         "/openapi.json": {"get": _op("This document", errors=())},
     }
     return {
         "openapi": "3.0.3",
-        "info": {"title": "docctl API", "version": __version__,
-                 "description": "Document control (ISO 9001 7.5). Authenticate with `Authorization: Bearer <token>`."},
+        "info": {
+            "title": "docctl API",
+            "version": __version__,
+            "description": "Document control (ISO 9001 7.5). Authenticate with `Authorization: Bearer <token>`.",
+        },
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Error": {"description": "Error", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"error": {"type": "object", "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}}}}}}}}},
+            "responses": {
+                "Error": {
+                    "description": "Error",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "error": {
+                                        "type": "object",
+                                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                                    }
+                                },
+                            }
+                        }
+                    },
+                }
+            },
         },
         "security": [{"bearer": []}],
         "paths": paths,

@@ -28,8 +28,15 @@ def run_search(args):
     page = max(int_arg(args.get("page", 1), "page"), 1)
     login = current_user.login if current_user.is_authenticated else None
     return instance().search.search(
-        args.get("q", "")[:500], at=instance().today(), scope=scope, include_obsolete=args.get("obsolete") == "1",
-        doc_type=doc_type, unit=args.get("unit") or None, user=login, page=page, per_page=20,
+        args.get("q", "")[:500],
+        at=instance().today(),
+        scope=scope,
+        include_obsolete=args.get("obsolete") == "1",
+        doc_type=doc_type,
+        unit=args.get("unit") or None,
+        user=login,
+        page=page,
+        per_page=20,
     )
 
 
