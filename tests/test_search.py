@@ -251,3 +251,9 @@ def test_small_segments_are_merged_eventually(index):
         index.apply([entry(f"X-{n}@1", f"X-{n}", "Dokument", f"treść numer {n}")])
     assert len(index._open()._segments()) <= MERGE_AFTER_SEGMENTS
     assert len([k for k in index.keys() if k.startswith("X-")]) == 3 * MERGE_AFTER_SEGMENTS
+
+
+def test_nothing_in_scope_means_nothing_found(tmp_path):
+    search = SearchIndex(tmp_path / "s")
+    search.rebuild([entry("A-1@1", "A-1", "Audyt", "audyt", valid_from=date(2030, 1, 1))], commit="c")
+    assert search.search("audyt", at=AT).total == 0  # an empty filter must not mean "no filter"

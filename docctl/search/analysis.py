@@ -11,6 +11,7 @@ Stem functions are module-level because Whoosh pickles the schema with the analy
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 
@@ -64,8 +65,10 @@ def fold(word: str) -> str:
     return word.translate(FOLD)
 
 
+@functools.lru_cache(maxsize=200_000)
 def stem_pl(word: str) -> str:
-    """Snowball Polish, Polish alternations evened out, diacritics folded."""
+    """Snowball Polish, Polish alternations evened out, diacritics folded (memoized: a
+    vocabulary is small and the same words are stemmed again for every snippet)."""
     stem = _polish().stemWord(word) if len(word) > 3 else word
     for pattern, replacement in _ALTERNATIONS:
         if len(stem) > 4:
@@ -73,15 +76,20 @@ def stem_pl(word: str) -> str:
     return fold(stem)
 
 
+@functools.lru_cache(maxsize=200_000)
 def stem_en(word: str) -> str:
     return _english().stemWord(word)
+
+
+def stemmer_for(language: str):
+    return stem_pl if language == "pl" else stem_en
 
 
 def stemmed_analyzer(language: str = "pl"):
     stop = POLISH_STOP_WORDS if language == "pl" else None
     chain = RegexTokenizer(TOKEN_PATTERN) | LowercaseFilter()
     chain = chain | (StopFilter(stoplist=stop, minsize=1) if stop else StopFilter(minsize=1))
-    return chain | StemFilter(stemfn=stem_pl if language == "pl" else stem_en, cachesize=50000)
+    return chain | StemFilter(stemfn=stemmer_for(language), cachesize=50000)
 
 
 def folded_analyzer():

@@ -26,13 +26,13 @@ from datetime import date
 from html import escape
 from pathlib import Path
 
-from whoosh import highlight, index, scoring, sorting
+from whoosh import index, scoring, sorting
 from whoosh.fields import ID, NUMERIC, TEXT, Schema
 from whoosh.qparser import FieldsPlugin, MultifieldParser, OrGroup, WildcardPlugin
 from whoosh.query import And, NumericRange, Or, Term
 
 from ..errors import Conflict
-from .analysis import fold, folded_analyzer, stemmed_analyzer
+from .analysis import POLISH_STOP_WORDS, fold, folded_analyzer, stemmed_analyzer, stemmer_for
 
 FOREVER = 99991231
 MERGE_AFTER_SEGMENTS = 8
@@ -118,6 +118,7 @@ class SearchIndex:
         self.lock_timeout = lock_timeout
         self._cache: tuple[str, index.Index] | None = None
         self._cache_lock = threading.Lock()
+        self._local = threading.local()  # per thread: (index, searcher, filter cache)
 
     # -- layout ------------------------------------------------------------------------------
     def _live(self) -> Path | None:
@@ -326,54 +327,114 @@ class SearchIndex:
         if not q or not re.search(r"\w", q):
             return SearchResults(q, 0, page, per_page, [], {}, None)
         ix = self._open()
-        filters = [self._scope(at, scope, include_obsolete, user)]
-        if doc_type:
-            filters.append(Term("type", doc_type))
-        if unit:
-            filters.append(Term("unit", unit))
         query = self._parse(ix, q)
+        searcher, filters = self._searcher(ix)
+        key = (at, scope, include_obsolete, user, doc_type, unit)
+        allowed = filters.get(key)
+        if allowed is None:
+            parts = [self._scope(at, scope, include_obsolete, user)]
+            if doc_type:
+                parts.append(Term("type", doc_type))
+            if unit:
+                parts.append(Term("unit", unit))
+            allowed = filters[key] = set(searcher.docs_for_query(And(parts)))
+        if not allowed:  # Whoosh reads an empty filter set as "no filter": answer it here
+            return SearchResults(q, 0, page, per_page, [], {"type": {}, "unit": {}}, None)
+        results = searcher.search_page(
+            query,
+            max(page, 1),
+            pagelen=per_page,
+            filter=allowed,
+            groupedby={"type": sorting.FieldFacet("type"), "unit": sorting.FieldFacet("unit")},
+        )
+        marks = self._marks(query)
+        hits = [
+            Hit(
+                hit["key"],
+                hit["doc_id"],
+                hit["title"],
+                hit["revision"],
+                hit["status"],
+                self._snippet(hit.get("body", ""), marks),
+                round(hit.score or 0.0, 3),
+                hit["type"],
+                hit["unit"],
+                hit["withdrawn"] == "yes",
+            )
+            for hit in results
+        ]
+        facets = {
+            name: {str(k): len(v) for k, v in sorted(results.results.groups(name).items())} for name in ("type", "unit")
+        }
+        total = results.total
+        suggestion = self._suggest(searcher, q) if total == 0 else None
+        return SearchResults(q, total, page, per_page, hits, facets, suggestion)
+
+    def _searcher(self, ix: index.Index):
+        """This thread's searcher and its filter cache, renewed when the index changed.
+
+        Building the "in force on day X" filter costs ~20 ms at 2,000 documents; it only changes
+        when the index does (measured 2026-11).
+        """
+        state = getattr(self._local, "state", None)
+        if state is not None and state[0] is ix and state[1].up_to_date():
+            return state[1], state[2]
+        if state is not None:
+            state[1].close()
+        searcher = ix.searcher(weighting=scoring.BM25F(B=0.5, K1=1.5))
         # B=0.5: gentler length normalization than BM25's 0.75, so one-page forms do not bury
         # the procedure they belong to (measured on the sample set, 2026-11).
-        with ix.searcher(weighting=scoring.BM25F(B=0.5, K1=1.5)) as searcher:
-            results = searcher.search_page(
-                query,
-                max(page, 1),
-                pagelen=per_page,
-                filter=And(filters),
-                groupedby={"type": sorting.FieldFacet("type"), "unit": sorting.FieldFacet("unit")},
-                terms=True,
-            )
-            results.results.fragmenter = highlight.ContextFragmenter(maxchars=240, surround=60)
-            results.results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
-            hits = []
-            for hit in results:
-                body = hit.get("body", "")
-                snippet = (
-                    hit.highlights("body", text=body, top=2)
-                    or hit.highlights("body_folded", text=body, top=2)
-                    or escape(body[:200])
-                )
-                hits.append(
-                    Hit(
-                        hit["key"],
-                        hit["doc_id"],
-                        hit["title"],
-                        hit["revision"],
-                        hit["status"],
-                        snippet,
-                        round(hit.score or 0.0, 3),
-                        hit["type"],
-                        hit["unit"],
-                        hit["withdrawn"] == "yes",
-                    )
-                )
-            facets = {
-                name: {str(k): len(v) for k, v in sorted(results.results.groups(name).items())}
-                for name in ("type", "unit")
-            }
-            total = results.total
-            suggestion = self._suggest(searcher, q) if total == 0 else None
-        return SearchResults(q, total, page, per_page, hits, facets, suggestion)
+        self._local.state = (ix, searcher, {})
+        return searcher, self._local.state[2]
+
+    def close(self) -> None:
+        """Close this thread's searcher (tests and shutdown)."""
+        state = getattr(self._local, "state", None)
+        if state is not None:
+            state[1].close()
+            self._local.state = None
+
+    def _marks(self, query) -> tuple[set[str], set[str]]:
+        stems, words = set(), set()
+        for field, text in query.iter_all_terms():
+            text = text.decode() if isinstance(text, bytes) else text
+            if field in ("body", "title"):
+                stems.add(text)
+            elif field in ("body_folded", "title_folded"):
+                words.add(text)
+        return stems, words
+
+    def _snippet(self, body: str, marks: tuple[set[str], set[str]], width: int = 240) -> str:
+        """An HTML-safe excerpt around the first matches, matched words in <mark>.
+
+        Written here rather than with Whoosh's highlighter, which re-analyses each hit's whole
+        text and was 60% of query time at 2,000 documents (measured 2026-11).
+        """
+        stems, words = marks
+        stem = stemmer_for(self.language)
+
+        def matches(word: str) -> bool:
+            lower = word.lower()
+            if fold(lower) in words:
+                return True
+            return lower not in POLISH_STOP_WORDS and stem(lower) in stems
+
+        first = next((m for m in re.finditer(r"\w+", body) if matches(m.group())), None)
+        if first is None:
+            return escape(body[:200].strip()) + ("…" if len(body) > 200 else "")
+        start = max(0, first.start() - 60)
+        start = body.rfind(" ", 0, start) + 1 if start else 0
+        end = min(len(body), start + width)
+        window = body[start:end]
+        out, cursor = [], 0
+        for m in re.finditer(r"\w+", window):
+            if matches(m.group()):
+                out.append(escape(window[cursor : m.start()]))
+                out.append(f"<mark>{escape(m.group())}</mark>")
+                cursor = m.end()
+        out.append(escape(window[cursor:]))
+        text = " ".join("".join(out).split())
+        return ("…" if start else "") + text + ("…" if end < len(body) else "")
 
     def _suggest(self, searcher, q: str) -> str | None:
         words = re.findall(r"\w+", q.lower())
