@@ -91,7 +91,10 @@ class Workflow:
 
     def get(self, number: int) -> Change:
         """A change with its events: ``git log --first-parent BASE..changes/N``."""
-        head = self.store.head(change_ref(_number(number)))
+        try:
+            head = self.store.head(change_ref(_number(number)))
+        except NotFound:
+            raise NotFound(f"change {number} does not exist") from None
         head_commit = self.store.commit(head)
         summary = ChangeSummary.from_head(number, head_commit)
         # Only BASE..HEAD: the cost follows the change's length, not the repository's history.

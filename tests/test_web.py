@@ -349,3 +349,16 @@ def test_openapi_lists_exactly_the_routes(app, client):
 def test_healthz(client, released, instance):
     data = client.get("/healthz").get_json()
     assert data["status"] == "ok" and data["main"] == instance.store.head() and data["search_fresh"] is True
+
+
+def test_reviews_due_per_unit(client, auth, released, instance):
+    instance.clock.set_day(date(2027, 2, 20))  # P-01 and P-02 (OR) were released 2026-03-02, 12-month reviews
+    auth.login("reader")
+    page = client.get("/reviews").get_data(as_text=True)
+    assert "P-01" in page and "P-02" in page
+    assert "P-01" not in client.get("/reviews?unit=FN").get_data(as_text=True).split("<h1>")[-1].split("</form>")[-1]
+    data = client.get("/api/v1/reviews?unit=OR", headers=token(instance)).get_json()["reviews"]
+    assert {r["id"] for r in data} == {"P-01", "P-02"} and not any(r["overdue"] for r in data)
+    instance.clock.set_day(date(2027, 3, 10))
+    data = client.get("/api/v1/reviews", headers=token(instance)).get_json()["reviews"]
+    assert all(r["overdue"] for r in data)

@@ -37,7 +37,7 @@ from .analysis import POLISH_STOP_WORDS, fold, folded_analyzer, stemmed_analyzer
 FOREVER = 99991231
 MERGE_AFTER_SEGMENTS = 8
 _ID_QUERY = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+")
-_MARKUP = re.compile(r"(^|\n)\s{0,3}(#{1,6}|[-*+]|\d+\.|>|\|)\s?|[*_`|]+|^-{3,}$|\[([^\]]*)\]\([^)]*\)", re.M)
+_MARKUP = re.compile(r"(^|\n)\s{0,3}(#{1,6}|[-*+]|\d+\.|>|\|)\s?|[*_`|]+|:?-{3,}:?|\[([^\]]*)\]\([^)]*\)", re.M)
 
 
 @dataclass(frozen=True)

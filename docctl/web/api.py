@@ -206,6 +206,19 @@ def change_action(number: str, verb: str):
     return jsonify(answer)
 
 
+@bp.get("/reviews")
+def reviews():
+    user()
+    today = instance().today()
+    states = reader().reviews_due(unit=request.args.get("unit") or None)
+    return jsonify(
+        reviews=[
+            {**_state_json(s), "last_review": s.last_review.isoformat(), "overdue": s.review_due < today}
+            for s in states
+        ]
+    )
+
+
 @bp.get("/search")
 def search():
     results = run_search(request.args)

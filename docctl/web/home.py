@@ -33,6 +33,13 @@ def index():
     return render_template("home/index.html", tasks=reader().tasks(user()))
 
 
+@bp.route("/reviews")
+@login_required
+def reviews():
+    unit = request.args.get("unit") or None
+    return render_template("home/reviews.html", states=reader().reviews_due(unit=unit), unit=unit or "")
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def password():

@@ -92,6 +92,7 @@ def openapi_document() -> dict:
                 body={"password": "string", "comment": "string", "meaning": "string"},
             )
         },
+        "/reviews": {"get": _op("Periodic reviews overdue or due soon, optionally for one unit", query=("unit",))},
         "/search": {"get": _op("Full-text search", query=("q", "scope", "type", "unit", "page", "obsolete"))},
         "/openapi.json": {"get": _op("This document", errors=())},
     }
