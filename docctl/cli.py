@@ -190,6 +190,18 @@ def user_add(ctx, login, name, email, roles, units, password_stdin):
     click.echo(f"User {login} added with roles {', '.join(roles)}.")
 
 
+@user.command("reset-password")
+@click.argument("login")
+@click.option("--password-stdin", is_flag=True, help="Read the temporary password from standard input.")
+@click.pass_context
+@domain_errors
+def user_reset_password(ctx, login, password_stdin):
+    """Set a temporary password; the person must choose a new one before signing anything."""
+    instance = _open(ctx)
+    instance.users.reset_password(login, _read_password(password_stdin, "Temporary password"))
+    click.echo(f"Password of {login} reset; they must set a new one before they can sign.")
+
+
 @main.group()
 def token():
     """API tokens."""
