@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from .clock import utc_now
 from .db import connect
 
 _SCHEMA = """
@@ -23,10 +24,6 @@ BEGIN SELECT RAISE(ABORT, 'read confirmations are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS acknowledgements_no_delete BEFORE DELETE ON acknowledgements
 BEGIN SELECT RAISE(ABORT, 'read confirmations are append-only'); END;
 """
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ class Indexer:
             return
         text = self.store.read_blob(change.blob).decode("utf-8", errors="replace")
         try:
-            meta = self.workflow._meta_of(change)
+            meta = self.workflow.meta_of(change)
         except DocctlError:
             return
         self.index.apply(
@@ -131,7 +131,7 @@ class Indexer:
             if summary.state in ("draft", "in_review") and summary.kind != "withdraw":
                 try:
                     change = self.workflow.get(summary.number)
-                    meta = self.workflow._meta_of(change)
+                    meta = self.workflow.meta_of(change)
                     text = self.store.read_blob(change.blob).decode("utf-8", errors="replace")
                 except DocctlError:
                     continue

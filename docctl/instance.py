@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from . import config
 from .acks import AckStore
 from .catalog import Catalog
+from .clock import utc_now
 from .errors import ConfigError, Conflict
 from .indexing import Indexer
 from .policy import Policy, default_policy
@@ -32,7 +33,7 @@ from .render import RenderCache
 from .repo import GitStore, Identity
 from .search import SearchIndex
 from .users import UserStore, check_password_policy, validate_person
-from .workflow import Workflow, utc_now
+from .workflow import Workflow
 
 
 class Instance:

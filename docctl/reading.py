@@ -133,7 +133,7 @@ class Reader:
                 continue
             change = workflow.get(summary.number)
             try:
-                meta = workflow._meta_of(change)
+                meta = workflow.meta_of(change)
                 signing.requirement_for_signer(policy, meta.type, meta.unit, change, user)
             except DocctlError:  # not this person's to sign
                 continue

@@ -19,7 +19,6 @@ Decisions:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import subprocess
@@ -31,6 +30,7 @@ from pathlib import Path
 import git as gitpython
 
 from .errors import Conflict, DocctlError, Invalid, NotFound
+from .locks import exclusive
 
 ZERO_SHA = "0" * 40
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
@@ -432,30 +432,15 @@ class GitStore:
                 )
             raise GitError(f"git update-ref failed: {err[:500]}")
 
-    @contextlib.contextmanager
-    def write_lock(self, timeout: float = 30.0) -> Iterator[None]:
+    def write_lock(self, timeout: float = 30.0):
         """Serialize writers across threads and processes (``flock`` on a lock file).
 
         The compare-and-swap in :meth:`update_refs` stays the safety net; the lock only keeps
         ordinary contention from turning into conflicts the user would have to retry.
         """
-        import time
-
-        lock_path = self.path / "docctl-write.lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise Conflict("the repository is busy; try again in a moment") from None
-                    time.sleep(0.01)
-            yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
+        return exclusive(
+            self.path / "docctl-write.lock", timeout=timeout, busy="the repository is busy; try again in a moment"
+        )
 
     def merge_file(self, current: bytes, base: bytes, other: bytes, labels: tuple[str, str, str]) -> tuple[bytes, int]:
         """Three-way merge of texts, like ``git merge-file -p``; returns (text, conflict count)."""

@@ -17,9 +17,10 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from .clock import utc_now
 from .db import connect
 from .errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
 
@@ -57,10 +58,6 @@ CREATE TABLE IF NOT EXISTS tokens (
 CREATE TABLE IF NOT EXISTS failures (login TEXT NOT NULL, purpose TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS failures_by_login ON failures (login, purpose, at);
 """
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

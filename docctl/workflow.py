@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from . import signing
 from .catalog import Catalog
 from .changes import KINDS, Change, ChangeSummary, change_ref, read_events
+from .clock import utc_now
 from .documents import Metadata, compose_document, document_path, parse_document, validate_document_id
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .policy import POLICY_PATH, Policy, parse_policy
@@ -25,10 +26,6 @@ from .repo import ZERO_SHA, GitStore, Identity, format_message
 
 MAIN = "refs/heads/main"
 MAX_REASON = 2000
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Workflow:
@@ -243,7 +240,7 @@ class Workflow:
         self.check_password(actor.login, password)
         with self.store.write_lock():
             change = self.get(number)
-            meta = self._meta_of(change)
+            meta = self.meta_of(change)
             signing.may_reject(self.policy(), meta.type, meta.unit, change, actor)
             self._step(change, "reject", "draft", actor, comment)
         return self._changed(number)
@@ -256,7 +253,7 @@ class Workflow:
         with self.store.write_lock():
             change = self.get(number)
             policy = self.policy()
-            meta = self._meta_of(change)
+            meta = self.meta_of(change)
             requirement = signing.requirement_for_signer(policy, meta.type, meta.unit, change, actor, meaning)
             self._not_stale(change)
             now = self.now()
@@ -555,7 +552,7 @@ class Workflow:
             listener(change)
         return change
 
-    def _meta_of(self, change: Change) -> Metadata:
+    def meta_of(self, change: Change) -> Metadata:
         return parse_document(self.store.read_blob(change.blob).decode("utf-8")).meta
 
     def _may_edit(self, actor: signing.Person, change: Change) -> None:
@@ -566,7 +563,7 @@ class Workflow:
         if (
             actor.login != change.author_login
             and "quality_manager" not in actor.roles
-            and not ("author" in actor.roles and self._meta_of(change).unit in actor.units)
+            and not ("author" in actor.roles and self.meta_of(change).unit in actor.units)
         ):
             raise Forbidden("only the author, an author of the same unit or a quality manager can edit this change")
 

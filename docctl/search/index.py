@@ -9,8 +9,6 @@ timeout). ``AsyncWriter`` is never used: it silently drops writes when a worker 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import gc
 import json
 import os
@@ -20,7 +18,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from html import escape
@@ -31,7 +29,7 @@ from whoosh.fields import ID, NUMERIC, TEXT, Schema
 from whoosh.qparser import FieldsPlugin, MultifieldParser, OrGroup, WildcardPlugin
 from whoosh.query import And, NumericRange, Or, Term
 
-from ..errors import Conflict
+from ..locks import exclusive
 from .analysis import POLISH_STOP_WORDS, fold, folded_analyzer, stemmed_analyzer, stemmer_for
 
 FOREVER = 99991231
@@ -172,23 +170,11 @@ class SearchIndex:
         tmp.write_text(json.dumps({"commit": commit}))
         os.replace(tmp, live / "docctl-state.json")
 
-    @contextlib.contextmanager
-    def _writer_lock(self) -> Iterator[None]:
+    def _writer_lock(self):
         self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / "writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            deadline = time.monotonic() + self.lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise Conflict("the search index is busy; try again") from None
-                    time.sleep(0.02)
-            yield
-        finally:
-            os.close(fd)
+        return exclusive(
+            self.path / "writer.lock", timeout=self.lock_timeout, busy="the search index is busy; try again"
+        )
 
     # -- writing -----------------------------------------------------------------------------
     def rebuild(

@@ -94,7 +94,7 @@ def show(number: str):
         except DocctlError:
             diff = None
     preview = reader().render(change.blob, lambda: text) if change.blob else None
-    meta = workflow._meta_of(change) if change.blob else None
+    meta = workflow.meta_of(change) if change.blob else None
     policy = workflow.policy()
     missing = outstanding(policy, meta.type, meta.unit, change) if meta else []
     return render_template(
@@ -118,7 +118,7 @@ def edit(number: str):
     workflow = instance().workflow
     change = workflow.get(int_arg(number, "change number"))
     text = workflow.content(change)
-    meta = workflow._meta_of(change)
+    meta = workflow.meta_of(change)
     form = {"title": meta.title, "markdown": _body_of(text), "reason": change.reason, "head": change.head}
     error = preview = None
     status = 200
