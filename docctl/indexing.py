@@ -77,27 +77,28 @@ class Indexer:
         if change.state == "cancelled" or change.kind == "withdraw" or not change.blob:
             self.index.apply([], deletes=[key])
             return
-        text = self.store.read_blob(change.blob).decode("utf-8", errors="replace")
         try:
-            meta = self.workflow.meta_of(change)
+            entry = self.draft_entry(change)
         except DocctlError:
             return
-        self.index.apply(
-            [
-                IndexEntry(
-                    key=key,
-                    doc_id=change.doc_id,
-                    title=change.title,
-                    body=_body(text),
-                    type=meta.type,
-                    unit=meta.unit,
-                    revision=0,
-                    status="draft",
-                    valid_from=None,
-                    valid_until=None,
-                    owner=change.author_login,
-                )
-            ]
+        self.index.apply([entry])
+
+    def draft_entry(self, change: Change) -> IndexEntry:
+        """A draft, searchable by its author only (key ``change:<N>``)."""
+        meta = self.workflow.meta_of(change)
+        text = self.store.read_blob(change.blob).decode("utf-8", errors="replace")
+        return IndexEntry(
+            key=f"change:{change.number}",
+            doc_id=change.doc_id,
+            title=change.title,
+            body=_body(text),
+            type=meta.type,
+            unit=meta.unit,
+            revision=0,
+            status="draft",
+            valid_from=None,
+            valid_until=None,
+            owner=change.author_login,
         )
 
     def catch_up(self) -> None:
@@ -130,26 +131,9 @@ class Indexer:
         for summary in self.workflow.list_changes():
             if summary.state in ("draft", "in_review") and summary.kind != "withdraw":
                 try:
-                    change = self.workflow.get(summary.number)
-                    meta = self.workflow.meta_of(change)
-                    text = self.store.read_blob(change.blob).decode("utf-8", errors="replace")
+                    drafts.append(self.draft_entry(self.workflow.get(summary.number)))
                 except DocctlError:
                     continue
-                drafts.append(
-                    IndexEntry(
-                        key=f"change:{change.number}",
-                        doc_id=change.doc_id,
-                        title=change.title,
-                        body=_body(text),
-                        type=meta.type,
-                        unit=meta.unit,
-                        revision=0,
-                        status="draft",
-                        valid_from=None,
-                        valid_until=None,
-                        owner=change.author_login,
-                    )
-                )
         return self.index.rebuild([*entries, *drafts], commit=head, progress=progress)
 
 
