@@ -110,6 +110,23 @@ class DocumentState:
             return "obsolete"
         return "effective" if self.current is not None else "approved"
 
+    def status_of(self, rev: Revision) -> str:
+        """The one state of ``rev`` on this day — the only place it is decided (issue 17).
+
+        ``obsolete`` (the document is withdrawn: none of its revisions may be used),
+        ``effective`` (the revision in force), ``approved`` (released, effective later) or
+        ``superseded`` (a later revision is in force).
+        """
+        if self.status == "obsolete":
+            return "obsolete"
+        if self.current is None or rev.revision > self.current.revision:
+            return "approved"
+        return "effective" if rev.revision == self.current.revision else "superseded"
+
+    @property
+    def review_overdue(self) -> bool:
+        return self.review_due is not None and self.review_due < self.at
+
     @property
     def shown(self) -> Revision:
         """The revision a reader lands on: the one in force, else the last one there was."""

@@ -54,6 +54,79 @@ def document_path(doc_id: str) -> str:
     return f"{DOCUMENTS_DIR}/{validate_document_id(doc_id)}.md"
 
 
+# -- the canonical text form ------------------------------------------------------------------
+# Browsers submit a textarea with CR+LF line endings (HTML requires it) and Word exports carry a
+# BOM; stored as they come, every edit rewrote every line in permanent history (issue 17). Every
+# entry point (forms, API, import, the merge of an update) stores text in one form: UTF-8 without
+# BOM, LF line endings, no trailing blanks, one final newline.
+_CONFLICT_OPEN = re.compile(r"<{7}(?: |$)")
+_CONFLICT_CLOSE = re.compile(r">{7}(?: |$)")
+_CONFLICT_SPLIT = re.compile(r"(?:={7}|\|{7}(?: .*)?)$")
+
+
+def canonical_text(text: str) -> str:
+    """``text`` in docctl's one stored form: LF endings, no BOM, trimmed line ends, final newline.
+
+    Markdown's hard line break (two or more spaces after text) is kept as exactly two spaces,
+    so trimming never changes how a document renders.
+    """
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text = "\n".join(map(_trim_line_end, text.split("\n")))
+    return text.rstrip("\n") + "\n" if text.strip() else ""
+
+
+def _trim_line_end(line: str) -> str:
+    kept = line.rstrip(" \t")
+    return kept + "  " if kept and line[len(kept) :].startswith("  ") else kept
+
+
+def decode_text(data: bytes) -> str:
+    """A stored document blob as text, shown and compared as if canonical.
+
+    Blobs written before issue 17 may carry CR+LF; they stay in history as they are (history is
+    evidence), but reading them through here keeps diffs, redlines and merges line-true.
+    """
+    return canonical_text(data.decode("utf-8"))
+
+
+def is_canonical(data: bytes) -> bool:
+    """Whether a stored blob is exactly in the canonical form (``verify`` reports the others)."""
+    try:
+        return data.decode("utf-8") == decode_text(data)
+    except UnicodeDecodeError:
+        return False
+
+
+def conflict_marker_lines(text: str) -> list[int]:
+    """1-based numbers of the lines that are merge-conflict markers (``<<<<<<<``, ``=======``,
+    ``>>>>>>>``). A ``=======`` line counts only inside a ``<<<<<<<`` block: alone it is a
+    Markdown heading underline."""
+    found: list[int] = []
+    inside = False
+    for number, line in enumerate(text.split("\n"), start=1):
+        if _CONFLICT_OPEN.match(line):
+            inside = True
+            found.append(number)
+        elif _CONFLICT_CLOSE.match(line):
+            inside = False
+            found.append(number)
+        elif inside and _CONFLICT_SPLIT.match(line):
+            found.append(number)
+    return found
+
+
+def refuse_conflict_markers(text: str, what: str = "the text") -> None:
+    """Raise Invalid naming the lines when ``text`` still holds unresolved conflict markers."""
+    lines = conflict_marker_lines(text)
+    if lines:
+        shown = ", ".join(str(n) for n in lines[:12]) + (" …" if len(lines) > 12 else "")
+        raise Invalid(
+            f"{what} still has merge-conflict markers on line(s) {shown}: keep the wording you want, "
+            "delete the <<<<<<<, ======= and >>>>>>> lines, then save",
+            detail={"conflict_lines": lines},
+        )
+
+
 @dataclass(frozen=True)
 class Metadata:
     """The front matter of one document revision."""
@@ -153,4 +226,4 @@ def validate_metadata(data: dict, *, units: dict | None = None) -> Metadata:
 def compose_document(meta: Metadata, body: str) -> str:
     """Write front matter and body back into one file text (stable key order)."""
     front = yaml.safe_dump(meta.as_dict(), allow_unicode=True, sort_keys=False).strip()
-    return f"---\n{front}\n---\n\n{body.strip()}\n"
+    return canonical_text(f"---\n{front}\n---\n\n{canonical_text(body).strip()}\n")

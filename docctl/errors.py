@@ -48,6 +48,13 @@ class Conflict(DocctlError):
     http_status = 409
 
 
+class MergeConflict(Conflict):
+    """Raised by the workflow when updating a change onto the current revision meets a real
+    conflict: nothing is recorded; ``detail`` carries the merged text with both sides marked."""
+
+    code = "merge_conflict"
+
+
 class Unauthorized(DocctlError):
     """Raised by users/auth when credentials are missing or wrong (including the signing password)."""
 

@@ -7,19 +7,18 @@ history walk.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from . import signing
 from .catalog import DocumentState, Revision
-from .changes import ChangeSummary
-from .documents import split_front_matter
+from .changes import Change, ChangeSummary
+from .documents import Metadata, decode_text, parse_document, split_front_matter
 from .errors import DocctlError, Invalid, NotFound
 from .instance import Instance
 from .redline import redline_html, unified_diff
-from .render import Rendered
+from .render import LinkTargets, Rendered, render_markdown
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,15 @@ class DocumentPage:
     revision: Revision
     load_markdown: Callable[[], str]
     rendered: Rendered
-    is_current: bool
+
+    @property
+    def status(self) -> str:
+        """``effective``, ``approved``, ``superseded`` or ``obsolete``: badge, banner and API agree."""
+        return self.state.status_of(self.revision)
+
+    @property
+    def is_current(self) -> bool:
+        return self.status == "effective"
 
     @property
     def markdown(self) -> str:
@@ -45,7 +52,7 @@ class DocumentPage:
             "revision": rev.revision,
             "effective_date": rev.effective_date.isoformat(),
             "released_at": rev.released_at.isoformat(),
-            "status": state.status if self.is_current else "superseded",
+            "status": self.status,
             "review_due": state.review_due.isoformat() if state.review_due else None,
             "prepared_by": rev.prepared_by,
             "change_reason": rev.reason,
@@ -61,33 +68,46 @@ class DocumentPage:
         return data
 
 
+@dataclass(frozen=True)
+class ChangePage:
+    """A change as its page shows it: text, redline, who may still sign it, what this person may do."""
+
+    change: Change
+    text: str
+    meta: Metadata | None
+    diff: dict | None
+    preview: Rendered | None
+    needed: list  # [(Requirement, [people who could sign it now])]
+    stale: bool
+    can_sign: bool
+    can_reject: bool
+    can_edit: bool
+
+    @property
+    def blocked(self) -> list:
+        """Signatures still needed that nobody can give: a dead end someone must resolve."""
+        return [req for req, people in self.needed if not people] if self.change.state == "in_review" else []
+
+
 class Reader:
     """Read views over one instance; ``link_prefix`` is where document links point (script root)."""
 
     def __init__(self, instance: Instance, link_prefix: str = "") -> None:
         self.instance = instance
         self.link_prefix = link_prefix.rstrip("/")
-        self._known: tuple[str | None, frozenset[str]] = (None, frozenset())
+        self._links: tuple[tuple | None, LinkTargets] = (None, LinkTargets())
 
     # -- documents ---------------------------------------------------------------------------
     def document(self, doc_id: str, at: date | None = None) -> DocumentPage:
         """The revision in force (or, for an obsolete document, the last one, marked so)."""
         at = at or self.instance.today()
         state = self.instance.catalog.document(doc_id, at)
-        return self._page(
-            state,
-            state.shown,
-            is_current=state.current is not None
-            and state.shown.revision == state.current.revision
-            and state.status != "obsolete",
-        )
+        return self._page(state, state.shown)
 
     def revision(self, doc_id: str, number: int, at: date | None = None) -> DocumentPage:
         at = at or self.instance.today()
         state = self.instance.catalog.document(doc_id, at)
-        rev = self.instance.catalog.revision(doc_id, number)
-        is_current = state.current is not None and rev.revision == state.current.revision and state.status != "obsolete"
-        return self._page(state, rev, is_current=is_current)
+        return self._page(state, self.instance.catalog.revision(doc_id, number))
 
     def history(self, doc_id: str, at: date | None = None) -> tuple[DocumentState, list[Revision]]:
         at = at or self.instance.today()
@@ -99,8 +119,8 @@ class Reader:
         catalog = self.instance.catalog
         a, b = catalog.revision(doc_id, old), catalog.revision(doc_id, new)
         with self.instance.store.reader() as reader:
-            text_a = reader.blob(a.blob).decode("utf-8")
-            text_b = reader.blob(b.blob).decode("utf-8")
+            text_a = decode_text(reader.blob(a.blob))
+            text_b = decode_text(reader.blob(b.blob))
         return {
             "from": old,
             "to": new,
@@ -119,6 +139,55 @@ class Reader:
         states = self.instance.catalog.master_list(at or self.instance.today(), include_obsolete=include_obsolete)
         return [s for s in states if (not doc_type or s.shown.type == doc_type) and (not unit or s.shown.unit == unit)]
 
+    # -- changes ---------------------------------------------------------------------------
+    def change_page(self, number: int, person) -> ChangePage:
+        workflow = self.instance.workflow
+        change = workflow.get(number)
+        text = workflow.content(change)
+        meta = parse_document(text).meta if text else None
+        diff = None
+        if change.kind in ("revise", "withdraw"):
+            try:
+                base = self.revision(change.doc_id, change.base_revision)
+            except DocctlError:
+                base = None
+            if base is not None:
+                diff = {
+                    "html": redline_html(_body(base.markdown), _body(text)),
+                    "unified": unified_diff(
+                        base.markdown,
+                        text,
+                        from_label=f"revision {change.base_revision}",
+                        to_label=f"change {change.number}",
+                    ),
+                }
+        policy = workflow.policy()
+        needed, can_sign, can_reject = [], False, False
+        if meta is not None and change.state == "in_review":
+            needed = signing.eligible_signers(policy, meta.type, meta.unit, change, self.instance.users.list())
+            can_sign = signing.may_sign(policy, meta.type, meta.unit, change, person)
+            can_reject = signing.may_reject_now(policy, meta.type, meta.unit, change, person)
+        return ChangePage(
+            change=change,
+            text=text,
+            meta=meta,
+            diff=diff,
+            preview=self.render(change.blob, lambda: text) if change.blob and change.kind != "withdraw" else None,
+            needed=needed,
+            stale=self._stale(change),
+            can_sign=can_sign,
+            can_reject=can_reject,
+            can_edit=workflow.may_edit(person, change),
+        )
+
+    def _stale(self, change: Change) -> bool:
+        if change.kind == "new" or change.state not in ("draft", "in_review"):
+            return False
+        try:
+            return self.instance.catalog.revisions(change.doc_id)[0].revision != change.base_revision
+        except DocctlError:
+            return False
+
     # -- tasks -------------------------------------------------------------------------------
     def tasks(self, user) -> dict:
         """The home page: drafts to finish, changes to sign, reviews due, documents to confirm."""
@@ -127,19 +196,22 @@ class Reader:
         policy = workflow.policy()
         open_changes = [s for s in workflow.list_changes() if s.state in ("draft", "in_review")]
         drafts = [s for s in open_changes if s.author_login == user.login]
-        to_sign = []
+        to_sign, blocked = [], []
+        people = None
         for summary in open_changes:
             if summary.state != "in_review":
                 continue
             change = workflow.get(summary.number)
-            try:
-                meta = workflow.meta_of(change)
-                signing.requirement_for_signer(policy, meta.type, meta.unit, change, user)
-            except DocctlError:  # not this person's to sign
-                continue
-            to_sign.append(summary)
+            meta = workflow.meta_of(change)
+            if signing.may_sign(policy, meta.type, meta.unit, change, user):
+                to_sign.append(summary)
+            elif summary.author_login == user.login or "quality_manager" in user.roles:
+                people = self.instance.users.list() if people is None else people
+                needed = signing.eligible_signers(policy, meta.type, meta.unit, change, people)
+                if any(not who for _, who in needed):
+                    blocked.append(summary)
         reviews = self.reviews_due(user=user)
-        return {"drafts": drafts, "to_sign": to_sign, "reviews": reviews, "today": today}
+        return {"drafts": drafts, "to_sign": to_sign, "blocked": blocked, "reviews": reviews, "today": today}
 
     def reviews_due(self, *, user=None, unit: str | None = None) -> list[DocumentState]:
         """Documents whose periodic review is overdue or due within REVIEW_DUE_SOON_DAYS."""
@@ -162,34 +234,42 @@ class Reader:
 
     # -- internals ---------------------------------------------------------------------------
     def known_ids(self) -> frozenset[str]:
+        return self.link_targets().known_ids
+
+    def link_targets(self) -> LinkTargets:
+        """Linkable IDs and what to flag, kept per (``main`` head, day): effective dates switch
+        revisions by the day without a new commit."""
+        today = self.instance.today()
         head = self.instance.catalog.recorded_commit()
-        if self._known[0] != head or head is None:
-            self._known = (head, self.instance.catalog.known_ids())
-        return self._known[1]
+        if self._links[0] != (head, today) or head is None:
+            states = self.instance.catalog.master_list(today, include_obsolete=True)
+            targets = LinkTargets(
+                known_ids=frozenset(s.doc_id for s in states),
+                prefix=self.link_prefix,
+                obsolete_ids=frozenset(s.doc_id for s in states if s.status == "obsolete"),
+                current_revisions={s.doc_id: s.current.revision for s in states if s.current is not None},
+            )
+            self._links = ((head, today), targets)
+        return self._links[1]
 
     def render(self, blob: str, text_loader) -> Rendered:
-        known = self.known_ids()
-        links_key = hashlib.sha256((self.link_prefix + "\n" + "\n".join(sorted(known))).encode()).hexdigest()
-        prefix = self.link_prefix
-        return self.instance.render_cache.get_or_render(
-            blob,
-            lambda: _body(text_loader()),
-            known_ids=known,
-            url_for_id=lambda doc_id: f"{prefix}/documents/{doc_id}",
-            links_key=links_key,
-        )
+        return self.instance.render_cache.get_or_render(blob, lambda: _body(text_loader()), self.link_targets())
 
-    def _page(self, state: DocumentState, rev: Revision, *, is_current: bool) -> DocumentPage:
+    def render_text(self, markdown: str) -> Rendered:
+        """An unsaved text (the editor's preview), rendered with the same links as documents."""
+        return render_markdown(markdown, self.link_targets())
+
+    def _page(self, state: DocumentState, rev: Revision) -> DocumentPage:
         if not rev.blob:
             raise NotFound(f"{rev.doc_id} revision {rev.revision} has no content")
         store, cell = self.instance.store, {}
 
         def load() -> str:
             if "text" not in cell:
-                cell["text"] = store.read_blob(rev.blob).decode("utf-8")
+                cell["text"] = decode_text(store.read_blob(rev.blob))
             return cell["text"]
 
-        return DocumentPage(state, rev, load, self.render(rev.blob, load), is_current)
+        return DocumentPage(state, rev, load, self.render(rev.blob, load))
 
 
 def _body(text: str) -> str:

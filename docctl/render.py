@@ -10,12 +10,14 @@ Two independent guards, because a procedure page is evidence and must never run 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from xml.etree import ElementTree
 
 import markdown
@@ -78,13 +80,37 @@ ALLOWED_ATTRIBUTES = {
     "ol": {"start"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
-ID_PATTERN = re.compile(r"(?<![\w-])([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)(?![\w-])")
+_ID = r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+"
+ID_PATTERN = re.compile(rf"(?<![\w-])({_ID})(?![\w-])")
 
 
 @dataclass(frozen=True)
 class Rendered:
     html: str
     toc_html: str
+
+
+@dataclass(frozen=True)
+class LinkTargets:
+    """Where document links point and which targets must be flagged: withdrawn documents and
+    explicit links to revisions no longer in force. ``key`` names the combination in caches."""
+
+    known_ids: frozenset[str] = frozenset()
+    prefix: str = ""
+    obsolete_ids: frozenset[str] = frozenset()
+    current_revisions: Mapping[str, int] = field(default_factory=dict)
+
+    def url(self, doc_id: str) -> str:
+        return f"{self.prefix}/documents/{doc_id}"
+
+    @cached_property
+    def key(self) -> str:
+        parts = [self.prefix, *sorted(self.known_ids), "|", *sorted(self.obsolete_ids), "|"]
+        parts += [f"{d}={n}" for d, n in sorted(self.current_revisions.items())]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+NO_LINKS = LinkTargets()
 
 
 def slugify(value: str, separator: str = "-") -> str:
@@ -100,14 +126,35 @@ class _DocumentLinks(Treeprocessor):
 
     SKIP = {"a", "code", "pre"}
 
-    def __init__(self, md, known_ids: frozenset[str], url_for_id: Callable[[str], str]) -> None:
+    def __init__(self, md, links: LinkTargets) -> None:
         super().__init__(md)
-        self.known_ids = known_ids
-        self.url_for_id = url_for_id
+        self.links = links
+        self.known_ids = links.known_ids
+        self._href = re.compile(rf"{re.escape(links.prefix)}/documents/({_ID})(?:/revisions/(\d+))?/?")
 
     def run(self, root: ElementTree.Element) -> None:
         if self.known_ids:
             self._walk(root)
+            for anchor in root.iter("a"):
+                self._mark(anchor)
+
+    def _mark(self, anchor: ElementTree.Element) -> None:
+        """Flag a link to a withdrawn document or to a revision no longer in force (issue 17)."""
+        match = self._href.fullmatch(anchor.get("href", ""))
+        if not match:
+            return
+        doc_id, revision = match.group(1), match.group(2)
+        current = self.links.current_revisions.get(doc_id)
+        if doc_id in self.links.obsolete_ids:
+            flag, title = "obsolete", f"{doc_id} is withdrawn (obsolete): do not use it"
+        elif revision is not None and current is not None and int(revision) != current:
+            flag, title = "superseded", f"not the revision in force (current: revision {current})"
+        else:
+            return
+        anchor.set("class", f"{anchor.get('class', '')} doc-link-{flag}".strip())
+        anchor.set("title", title)
+        label = ElementTree.SubElement(anchor, "span", {"class": "link-flag"})
+        label.text = f" ({'withdrawn' if flag == 'obsolete' else 'not current'})"
 
     def _walk(self, element: ElementTree.Element) -> None:
         for child in list(element):
@@ -146,7 +193,7 @@ class _DocumentLinks(Treeprocessor):
                     links[-1].tail = (links[-1].tail or "") + carry
                 else:
                     lead += carry
-                link = ElementTree.Element("a", {"href": self.url_for_id(doc_id), "class": "doc-link"})
+                link = ElementTree.Element("a", {"href": self.links.url(doc_id), "class": "doc-link"})
                 link.text = doc_id
                 link.tail = after
                 links.append(link)
@@ -160,13 +207,12 @@ class _DocumentLinks(Treeprocessor):
 
 
 class _LinkExtension(Extension):
-    def __init__(self, known_ids: frozenset[str], url_for_id: Callable[[str], str]) -> None:
+    def __init__(self, links: LinkTargets) -> None:
         super().__init__()
-        self.known_ids = known_ids
-        self.url_for_id = url_for_id
+        self.links = links
 
     def extendMarkdown(self, md) -> None:  # noqa: N802 - Python-Markdown's API name
-        md.treeprocessors.register(_DocumentLinks(md, self.known_ids, self.url_for_id), "docctl_links", 5)
+        md.treeprocessors.register(_DocumentLinks(md, self.links), "docctl_links", 5)
 
 
 def _escape_raw_html(md: markdown.Markdown) -> None:
@@ -186,19 +232,14 @@ def sanitize(html: str) -> str:
     )
 
 
-def render_markdown(
-    text: str,
-    *,
-    known_ids: frozenset[str] = frozenset(),
-    url_for_id: Callable[[str], str] = lambda doc_id: f"/documents/{doc_id}",
-) -> Rendered:
+def render_markdown(text: str, links: LinkTargets = NO_LINKS) -> Rendered:
     """Render a document body (front matter already stripped) to sanitized HTML and a TOC."""
     if text.startswith("---\n"):
         end = text.find("\n---", 4)
         if end != -1:
             text = text[end + 4 :]
     md = markdown.Markdown(
-        extensions=["tables", "fenced_code", "def_list", "sane_lists", "toc", _LinkExtension(known_ids, url_for_id)],
+        extensions=["tables", "fenced_code", "def_list", "sane_lists", "toc", _LinkExtension(links)],
         extension_configs={"toc": {"slugify": slugify, "toc_depth": "2-3"}},
         output_format="html",
     )
@@ -226,12 +267,9 @@ class RenderCache:
         self,
         blob_id: str,
         text_loader: Callable[[], str],
-        *,
-        known_ids: frozenset[str] = frozenset(),
-        url_for_id: Callable[[str], str] = lambda d: f"/documents/{d}",
-        links_key: str = "",
+        links: LinkTargets = NO_LINKS,
     ) -> Rendered:
-        key = (blob_id, links_key)
+        key = (blob_id, links.key)
         with self._lock:
             cached = self._entries.get(key)
             if cached is not None:
@@ -239,7 +277,7 @@ class RenderCache:
                 self.hits += 1
                 return cached
             self.misses += 1
-        rendered = render_markdown(text_loader(), known_ids=known_ids, url_for_id=url_for_id)
+        rendered = render_markdown(text_loader(), links)
         with self._lock:
             self._entries[key] = rendered
             while len(self._entries) > self.max_entries:

@@ -8,6 +8,7 @@ the password for every signing).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 from .changes import Change
@@ -76,3 +77,42 @@ def may_reject(policy: Policy, doc_type: str, unit: str, change: Change, person:
         return
     if not any(can_fulfil(person, r, unit) for r in policy.requirements_for(doc_type)):
         raise Forbidden("only a person who signs this kind of document can reject it")
+
+
+def eligible_signers(
+    policy: Policy, doc_type: str, unit: str, change: Change, people: Iterable[Person]
+) -> list[tuple[Requirement, list[Person]]]:
+    """Each signature still needed, with the people who could give it now, by name.
+
+    An empty list of people is a dead end (issue 17): the only quality manager edited the change,
+    or the unit has no approver — the change page and the tasks say so instead of waiting.
+    """
+    signed = {e.actor_login for e in change.signatures}
+    people = [p for p in people if getattr(p, "active", True)]
+    return [
+        (
+            requirement,
+            [
+                p
+                for p in people
+                if can_fulfil(p, requirement, unit) and p.login not in change.editors and p.login not in signed
+            ],
+        )
+        for requirement in outstanding(policy, doc_type, unit, change)
+    ]
+
+
+def may_sign(policy: Policy, doc_type: str, unit: str, change: Change, person: Person) -> bool:
+    try:
+        requirement_for_signer(policy, doc_type, unit, change, person)
+    except Forbidden:
+        return False
+    return True
+
+
+def may_reject_now(policy: Policy, doc_type: str, unit: str, change: Change, person: Person) -> bool:
+    try:
+        may_reject(policy, doc_type, unit, change, person)
+    except Forbidden:
+        return False
+    return True

@@ -15,11 +15,22 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from . import signing
-from .catalog import Catalog
+from .catalog import Catalog, Revision
 from .changes import KINDS, Change, ChangeSummary, change_ref, read_events
 from .clock import utc_now
-from .documents import Metadata, compose_document, document_path, parse_document, validate_document_id
-from .errors import Conflict, Forbidden, Invalid, NotFound
+from .documents import (
+    Metadata,
+    canonical_text,
+    compose_document,
+    decode_text,
+    document_path,
+    parse_document,
+    refuse_conflict_markers,
+    split_front_matter,
+    validate_document_id,
+    validate_metadata,
+)
+from .errors import Conflict, Forbidden, Invalid, MergeConflict, NotFound, TooLarge
 from .policy import POLICY_PATH, Policy, parse_policy
 from .records import Signature
 from .repo import ZERO_SHA, GitStore, Identity, format_message
@@ -111,7 +122,7 @@ class Workflow:
         """The draft's full source (front matter + Markdown)."""
         if not change.blob:
             return ""
-        return self.store.read_blob(change.blob).decode("utf-8")
+        return decode_text(self.store.read_blob(change.blob))
 
     # -- creating and editing ----------------------------------------------------------------
     def create(
@@ -221,6 +232,7 @@ class Workflow:
             self._may_edit(actor, change)
             if change.state != "draft":
                 raise Conflict(f"change {number} is {change.state}, not a draft")
+            refuse_conflict_markers(self.content(change), f"change {number}")
             self._step(change, "submit", "in_review", actor, "")
         return self._changed(number)
 
@@ -256,6 +268,7 @@ class Workflow:
             meta = self.meta_of(change)
             requirement = signing.requirement_for_signer(policy, meta.type, meta.unit, change, actor, meaning)
             self._not_stale(change)
+            refuse_conflict_markers(self.content(change), f"change {number}")
             now = self.now()
             content = change.blob
             signature = Signature(
@@ -282,39 +295,51 @@ class Workflow:
         self.catalog.catch_up()  # after-commit: catalog, then its listeners (search index)
         return self._changed(number)
 
-    def update_to_current(self, actor: signing.Person, number: int) -> Change:
+    def update_to_current(
+        self,
+        actor: signing.Person,
+        number: int,
+        *,
+        resolved_markdown: str | None = None,
+        expected_head: str | None = None,
+        onto_revision: int | None = None,
+    ) -> Change:
         """Carry a change whose base is no longer current onto the current revision.
 
-        Three-way merge with ``git merge-file`` (base = the revision the change started from);
-        conflicts are left as markers in the draft for the author to resolve in the editor.
+        Three-way merge with ``git merge-file`` (base = the revision the change started from) of
+        the canonical texts, so line-ending and trailing-blank differences never conflict. A real
+        conflict records nothing: :class:`MergeConflict` carries the merged text with both sides
+        marked, and the author saves the resolution with ``resolved_markdown`` (plus the
+        ``expected_head`` and ``onto_revision`` it was resolved against) — conflict markers are
+        never committed (issue 17).
         """
         with self.store.write_lock():
             change = self.get(number)
             self._may_edit(actor, change)
             latest = self.catalog.revisions(change.doc_id)[0]
-            if latest.revision == change.base_revision:
-                raise Conflict("this change is already based on the current revision")
-            base = (
-                self.store.read_blob(self.catalog.revision(change.doc_id, change.base_revision).blob)
-                if change.base_revision
-                else b""
-            )
-            ours = self.store.read_blob(change.blob)
-            theirs = self.store.read_blob(latest.blob)
-            merged, conflicts = self.store.merge_file(
-                ours,
-                base,
-                theirs,
-                (f"change {number}", f"revision {change.base_revision}", f"revision {latest.revision}"),
-            )
+            if resolved_markdown is None:
+                if latest.revision == change.base_revision:
+                    raise Conflict("this change is already based on the current revision")
+                text = self._merge_onto(change, latest)
+            else:
+                if expected_head != change.head:
+                    raise Conflict("this change was edited by someone else since you opened it")
+                if onto_revision != latest.revision:
+                    raise Conflict(
+                        f"{change.doc_id} moved on to revision {latest.revision} while you resolved the "
+                        "conflict: update the change again",
+                        detail={"current_revision": latest.revision},
+                    )
+                current = parse_document(self.content(change)).meta
+                text = self._compose(resolved_markdown, current, self.policy(), title=None, fixed=True)
             main_head = self.store.head(MAIN)
-            blob = self.store.write_blob(merged)
+            blob = self.store.write_blob(text.encode("utf-8"))
             tree = self.store.tree_with(self.store.commit(main_head).tree, {document_path(change.doc_id): blob})
             trailers = self._carry(
                 change, "update", "draft", actor, base_commit=main_head, base_revision=latest.revision
             )
             body = f"Based now on revision {latest.revision}." + (
-                f" {conflicts} conflict(s) to resolve." if conflicts else ""
+                " Conflicts resolved by the editor." if resolved_markdown is not None else ""
             )
             message = format_message(
                 f"Change {number}: update onto {change.doc_id} revision {latest.revision}", body, trailers
@@ -324,6 +349,37 @@ class Workflow:
                 [(change_ref(number), commit, change.head)], reason=f"docctl: update change {number}"
             )
         return self._changed(number)
+
+    def _merge_onto(self, change: Change, latest: Revision) -> str:
+        """The change's text merged onto ``latest``; MergeConflict (nothing written) on a conflict."""
+        base = (
+            decode_text(self.store.read_blob(self.catalog.revision(change.doc_id, change.base_revision).blob))
+            if change.base_revision
+            else ""
+        )
+        ours, theirs = self.content(change), decode_text(self.store.read_blob(latest.blob))
+        labels = (f"change {change.number}", f"revision {change.base_revision}", f"revision {latest.revision}")
+        merged_bytes, conflicts = self.store.merge_file(
+            ours.encode("utf-8"), base.encode("utf-8"), theirs.encode("utf-8"), labels
+        )
+        merged = canonical_text(merged_bytes.decode("utf-8"))
+        if not conflicts:
+            return merged
+        try:
+            front, body, _ = split_front_matter(merged)
+            editable = merged if "<<<<<<<" in front else body.lstrip("\n")
+        except Invalid:
+            editable = merged
+        raise MergeConflict(
+            f"{conflicts} part(s) of the text were changed both in this change and in revision "
+            f"{latest.revision}: both versions are marked in the editor; choose, then save",
+            detail={
+                "markdown": editable,
+                "head": change.head,
+                "onto_revision": latest.revision,
+                "conflicts": conflicts,
+            },
+        )
 
     # -- withdrawal and periodic review ------------------------------------------------------
     def withdraw(self, actor: signing.Person, doc_id: str, *, reason: str) -> Change:
@@ -553,7 +609,14 @@ class Workflow:
         return change
 
     def meta_of(self, change: Change) -> Metadata:
-        return parse_document(self.store.read_blob(change.blob).decode("utf-8")).meta
+        return parse_document(self.content(change)).meta
+
+    def may_edit(self, actor: signing.Person, change: Change) -> bool:
+        try:
+            self._may_edit(actor, change)
+        except (Conflict, Forbidden):
+            return False
+        return True
 
     def _may_edit(self, actor: signing.Person, change: Change) -> None:
         if change.state not in ("draft", "in_review"):
@@ -578,9 +641,9 @@ class Workflow:
         fixed: bool,
     ) -> str:
         if len(markdown.encode("utf-8")) > self.max_document_bytes:
-            from .errors import TooLarge
-
             raise TooLarge(f"the document is larger than {self.max_document_bytes} bytes")
+        markdown = canonical_text(markdown)
+        refuse_conflict_markers(markdown)
         if markdown.lstrip().startswith("---"):
             parsed = parse_document(markdown.lstrip(), units=policy.units)
             meta, body = parsed.meta, parsed.body
@@ -594,8 +657,6 @@ class Workflow:
                 data["title"] = title
             if review_months:
                 data["review_months"] = review_months
-            from .documents import validate_metadata
-
             meta, body = validate_metadata(data, units=policy.units), markdown
         if not body.strip():
             raise Invalid("the document has no text")

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from docctl.render import ALLOWED_TAGS, RenderCache, render_markdown
+from docctl.render import ALLOWED_TAGS, LinkTargets, RenderCache, render_markdown
 
 
 class Walk(HTMLParser):
@@ -103,8 +103,7 @@ def test_document_ids_become_links_only_when_known_and_not_in_code():
     known = frozenset({"P-05", "F-P06-01"})
     html = render_markdown(
         "Zgodnie z P-05 i F-P06-01, nie z P-99. `P-05` [P-05](https://x.example)",
-        known_ids=known,
-        url_for_id=lambda d: f"/app/documents/{d}",
+        LinkTargets(known_ids=known, prefix="/app"),
     ).html
     links = [(a.get("href"), a.get("class")) for t, a in Walk(html).tags if t == "a"]
     assert links == [
@@ -129,5 +128,26 @@ def test_cache_renders_each_blob_once():
     cache.get_or_render("b" * 40, lambda: "# B")
     cache.get_or_render("c" * 40, lambda: "# C")
     assert cache.stats()["size"] == 2  # least recently used evicted
-    cache.get_or_render("a" * 40, loader, links_key="other")
+    cache.get_or_render("a" * 40, loader, LinkTargets(known_ids=frozenset({"P-01"})))
     assert len(calls) == 2  # another link set is another rendering
+
+
+def test_links_to_withdrawn_documents_and_old_revisions_are_flagged():
+    links = LinkTargets(
+        known_ids=frozenset({"P-05", "IR-03", "P-07"}),
+        obsolete_ids=frozenset({"IR-03"}),
+        current_revisions={"P-05": 3, "P-07": 1},
+    )
+    html = render_markdown(
+        "Zob. IR-03 i P-07. [stara](/documents/P-05/revisions/2) [obecna](/documents/P-05/revisions/3) "
+        "[wycofana](/documents/IR-03)",
+        links,
+    ).html
+    anchors = [(a.get("href"), a.get("class"), a.get("title")) for t, a in Walk(html).tags if t == "a"]
+    assert anchors[0][1] == "doc-link doc-link-obsolete" and "withdrawn" in anchors[0][2]
+    assert anchors[1] == ("/documents/P-07", "doc-link", None)
+    assert anchors[2][1] == "doc-link-superseded" and "current: revision 3" in anchors[2][2]
+    assert anchors[3] == ("/documents/P-05/revisions/3", None, None)
+    assert anchors[4][1] == "doc-link-obsolete"
+    assert html.count("(withdrawn)") == 2 and html.count("(not current)") == 1
+    assert links.key != LinkTargets(known_ids=links.known_ids).key  # flags are part of the cache key

@@ -66,6 +66,7 @@ class Hit:
     type: str
     unit: str
     obsolete: bool
+    in_force: bool = False  # the revision in force today: results link to the document's page
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,19 @@ class SearchIndex:
             query = Or([Term("doc_id", stripped.upper(), boost=20.0), query])
         return query
 
+    def _allowed(self, searcher, filters: dict, key: tuple) -> set[int]:
+        """The documents a scope admits, cached with the searcher (per index generation)."""
+        allowed = filters.get(key)
+        if allowed is None:
+            at, scope, include_obsolete, user, doc_type, unit = key
+            parts = [self._scope(at, scope, include_obsolete, user)]
+            if doc_type:
+                parts.append(Term("type", doc_type))
+            if unit:
+                parts.append(Term("unit", unit))
+            allowed = filters[key] = set(searcher.docs_for_query(And(parts)))
+        return allowed
+
     def search(
         self,
         q: str,
@@ -315,15 +329,12 @@ class SearchIndex:
         ix = self._open()
         query = self._parse(ix, q)
         searcher, filters = self._searcher(ix)
-        key = (at, scope, include_obsolete, user, doc_type, unit)
-        allowed = filters.get(key)
-        if allowed is None:
-            parts = [self._scope(at, scope, include_obsolete, user)]
-            if doc_type:
-                parts.append(Term("type", doc_type))
-            if unit:
-                parts.append(Term("unit", unit))
-            allowed = filters[key] = set(searcher.docs_for_query(And(parts)))
+        allowed = self._allowed(searcher, filters, (at, scope, include_obsolete, user, doc_type, unit))
+        in_force = (
+            allowed
+            if scope == "current"
+            else self._allowed(searcher, filters, (at, "current", False, None, None, None))
+        )
         if not allowed:  # Whoosh reads an empty filter set as "no filter": answer it here
             return SearchResults(q, 0, page, per_page, [], {"type": {}, "unit": {}}, None)
         results = searcher.search_page(
@@ -346,6 +357,7 @@ class SearchIndex:
                 hit["type"],
                 hit["unit"],
                 hit["withdrawn"] == "yes",
+                hit["status"] == "released" and hit.docnum in in_force,
             )
             for hit in results
         ]

@@ -165,14 +165,24 @@ def get_change(number: str):
 @bp.put("/changes/<number>")
 def edit_change(number: str):
     body = json_body()
-    change = instance().workflow.edit(
-        user(),
-        int_arg(number, "change number"),
-        markdown=_str(body, "markdown"),
-        expected_head=_str(body, "head"),
-        reason=_opt_str(body, "reason"),
-        title=_opt_str(body, "title"),
-    )
+    workflow, person, n = instance().workflow, user(), int_arg(number, "change number")
+    if body.get("onto_revision") is not None:  # the resolution of an update's merge conflict
+        change = workflow.update_to_current(
+            person,
+            n,
+            resolved_markdown=_str(body, "markdown"),
+            expected_head=_str(body, "head"),
+            onto_revision=int_arg(body["onto_revision"], "onto_revision"),
+        )
+    else:
+        change = workflow.edit(
+            person,
+            n,
+            markdown=_str(body, "markdown"),
+            expected_head=_str(body, "head"),
+            reason=_opt_str(body, "reason"),
+            title=_opt_str(body, "title"),
+        )
     return jsonify(head=change.head, state=change.state)
 
 
@@ -238,6 +248,7 @@ def search():
                 "type": h.type,
                 "unit": h.unit,
                 "status": h.status,
+                "in_force": h.in_force,
                 "obsolete": h.obsolete,
             }
             for h in results.hits

@@ -5,10 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..changes import STATES
-from ..errors import DocctlError, Invalid
-from ..redline import redline_html, unified_diff
-from ..render import render_markdown
-from ..signing import outstanding
+from ..errors import DocctlError, Invalid, MergeConflict
 from .context import date_arg, instance, int_arg, reader, require_role, user
 
 bp = Blueprint("changes", __name__, url_prefix="/changes")
@@ -74,42 +71,8 @@ def new():
 
 @bp.route("/<number>")
 def show(number: str):
-    user()
-    workflow = instance().workflow
-    change = workflow.get(int_arg(number, "change number"))
-    text = workflow.content(change) if change.blob else ""
-    diff = None
-    if change.kind == "revise" or change.kind == "withdraw":
-        try:
-            base = reader().revision(change.doc_id, change.base_revision)
-            diff = {
-                "html": redline_html(_body_of(base.markdown), _body_of(text)),
-                "unified": unified_diff(
-                    base.markdown,
-                    text,
-                    from_label=f"revision {change.base_revision}",
-                    to_label=f"change {change.number}",
-                ),
-            }
-        except DocctlError:
-            diff = None
-    preview = reader().render(change.blob, lambda: text) if change.blob else None
-    meta = workflow.meta_of(change) if change.blob else None
-    policy = workflow.policy()
-    missing = outstanding(policy, meta.type, meta.unit, change) if meta else []
-    return render_template(
-        "changes/show.html", change=change, diff=diff, preview=preview, meta=meta, missing=missing, stale=_stale(change)
-    )
-
-
-def _stale(change) -> bool:
-    if change.kind == "new" or change.state not in ("draft", "in_review"):
-        return False
-    try:
-        _, revisions = reader().history(change.doc_id)
-    except DocctlError:
-        return False
-    return revisions[0].revision != change.base_revision
+    page = reader().change_page(int_arg(number, "change number"), user())
+    return render_template("changes/show.html", page=page, change=page.change)
 
 
 @bp.route("/<number>/edit", methods=["GET", "POST"])
@@ -120,28 +83,73 @@ def edit(number: str):
     text = workflow.content(change)
     meta = workflow.meta_of(change)
     form = {"title": meta.title, "markdown": _body_of(text), "reason": change.reason, "head": change.head}
+    form["onto_revision"] = ""
     error = preview = None
     status = 200
     if request.method == "POST":
         form.update({k: request.form.get(k, "") for k in form})
         if request.form.get("action") == "preview":
-            preview = render_markdown(form["markdown"], known_ids=reader().known_ids())
+            preview = reader().render_text(form["markdown"])
         else:
             try:
-                workflow.edit(
-                    person,
-                    change.number,
-                    markdown=form["markdown"],
-                    expected_head=form["head"],
-                    reason=form["reason"] or None,
-                    title=form["title"] or None,
-                )
+                _save(person, change.number, form)
             except DocctlError as exc:
                 error, status = exc, exc.http_status
             else:
                 flash("Draft saved.")
                 return redirect(url_for("changes.show", number=change.number))
+    return _editor(change, form, error, preview, status)
+
+
+def _save(person, number: int, form: dict) -> None:
+    """Save the editor: a plain edit, or the resolution of an update's conflict (issue 17)."""
+    workflow = instance().workflow
+    if form["onto_revision"]:
+        workflow.update_to_current(
+            person,
+            number,
+            resolved_markdown=form["markdown"],
+            expected_head=form["head"],
+            onto_revision=int_arg(form["onto_revision"], "onto_revision"),
+        )
+    else:
+        workflow.edit(
+            person,
+            number,
+            markdown=form["markdown"],
+            expected_head=form["head"],
+            reason=form["reason"] or None,
+            title=form["title"] or None,
+        )
+
+
+def _editor(change, form: dict, error, preview, status: int):
     return render_template("changes/edit.html", change=change, form=form, error=error, preview=preview), status
+
+
+@bp.route("/<number>/update", methods=["POST"])
+def do_update(number: str):
+    """Update onto the current revision; a real conflict opens the editor with both sides marked."""
+    person = user()
+    workflow = instance().workflow
+    n = int_arg(number, "change number")
+    try:
+        change = workflow.update_to_current(person, n)
+    except MergeConflict as exc:
+        change = workflow.get(n)
+        form = {
+            "title": workflow.meta_of(change).title,
+            "markdown": exc.detail["markdown"],
+            "reason": change.reason,
+            "head": exc.detail["head"],
+            "onto_revision": str(exc.detail["onto_revision"]),
+        }
+        return _editor(change, form, exc, None, 409)
+    except DocctlError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("changes.show", number=n)), 303
+    flash(f"Change updated onto revision {change.base_revision}.")
+    return redirect(url_for("changes.show", number=n))
 
 
 def _action(number: str, verb: str):
@@ -155,9 +163,6 @@ def _action(number: str, verb: str):
         elif verb == "cancel":
             workflow.cancel(person, n, request.form.get("comment", ""))
             flash("Change cancelled.")
-        elif verb == "update":
-            change = workflow.update_to_current(person, n)
-            flash(f"Change updated onto revision {change.base_revision}; check the text for conflicts.")
         elif verb == "approve":
             change = workflow.approve(
                 person,
@@ -178,7 +183,7 @@ def _action(number: str, verb: str):
     return redirect(url_for("changes.show", number=n))
 
 
-for _verb in ("submit", "cancel", "update", "approve", "reject"):
+for _verb in ("submit", "cancel", "approve", "reject"):
     bp.add_url_rule(
         f"/<number>/{_verb}", f"do_{_verb}", (lambda v: lambda number: _action(number, v))(_verb), methods=["POST"]
     )

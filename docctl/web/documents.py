@@ -44,6 +44,8 @@ def show(doc_id: str):
 def revision(doc_id: str, number: str):
     can_read()
     page = reader().revision(validate_document_id(doc_id), int_arg(number, "revision"))
+    if page.is_current:  # the revision in force has one address, with its read confirmation
+        return redirect(url_for("documents.show", doc_id=doc_id))
     return render_template("documents/show.html", page=page, acknowledged=None)
 
 

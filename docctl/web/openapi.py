@@ -80,14 +80,22 @@ def openapi_document() -> dict:
         "/changes/{number}": {
             "get": _op("One change with approvals and events", params=number),
             "put": _op(
-                "Save the draft; 409 when head is stale",
+                "Save the draft; 409 when head is stale. With onto_revision: save the resolution of an"
+                " update's merge conflict (the text from the 409 merge_conflict detail, markers removed)",
                 params=number,
-                body={"markdown": "string", "head": "string", "reason": "string", "title": "string"},
+                body={
+                    "markdown": "string",
+                    "head": "string",
+                    "reason": "string",
+                    "title": "string",
+                    "onto_revision": "integer",
+                },
             ),
         },
         "/changes/{number}/{verb}": {
             "post": _op(
-                "submit | cancel | update | approve {password, comment?, meaning?} | reject {password, comment}",
+                "submit | cancel | update (409 merge_conflict: detail.markdown has both sides marked, nothing"
+                " recorded) | approve {password, comment?, meaning?} | reject {password, comment}",
                 params=("number", "verb"),
                 body={"password": "string", "comment": "string", "meaning": "string"},
             )
