@@ -6,6 +6,7 @@ Domain errors become one-line messages with a non-zero exit (``click.ClickExcept
 from __future__ import annotations
 
 import functools
+import getpass
 import os
 import sys
 import tempfile
@@ -188,6 +189,25 @@ def user_add(ctx, login, name, email, roles, units, password_stdin):
     password = _read_password(password_stdin, "Password")
     instance.users.add(login, name=name, email=email, roles=list(roles), units=list(units), password=password)
     click.echo(f"User {login} added with roles {', '.join(roles)}.")
+
+
+@user.command("grant")
+@click.argument("login")
+@click.option("--role", "roles", multiple=True, help="Role to add (repeat for several).")
+@click.option("--unit", "units", multiple=True, help="Unit to add (repeat for several).")
+@click.option("--by", "actor", default=None, help="Who grants it (recorded; default: the system user).")
+@click.pass_context
+@domain_errors
+def user_grant(ctx, login, roles, units, actor):
+    """Give a person more roles or units (recorded), e.g. a second quality manager to sign."""
+    instance = _open(ctx)
+    known = instance.workflow.policy().units
+    for code in units:
+        if code not in known:
+            raise click.ClickException(f"unknown unit {code}: add it first with `docctl unit add`")
+    person = instance.users.grant(login, roles=roles, units=units, actor=actor or f"cli:{getpass.getuser()}")
+    units_now = ", ".join(sorted(person.units)) or "-"
+    click.echo(f"User {login} now has roles {', '.join(sorted(person.roles))} and units {units_now}.")
 
 
 @user.command("reset-password")

@@ -57,6 +57,14 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 CREATE TABLE IF NOT EXISTS failures (login TEXT NOT NULL, purpose TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS failures_by_login ON failures (login, purpose, at);
+CREATE TABLE IF NOT EXISTS account_events (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, login TEXT NOT NULL,
+    event TEXT NOT NULL, detail TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS account_events_no_update BEFORE UPDATE ON account_events
+BEGIN SELECT RAISE(ABORT, 'account events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS account_events_no_delete BEFORE DELETE ON account_events
+BEGIN SELECT RAISE(ABORT, 'account events are append-only'); END;
 """
 
 
@@ -188,6 +196,33 @@ class UserStore:
                 ),
             )
         return self.get(login)
+
+    def grant(self, login: str, *, roles: Iterable[str] = (), units: Iterable[str] = (), actor: str) -> User:
+        """Give a person more roles or units, recorded in the append-only ``account_events``.
+
+        How an administrator resolves a change nobody can sign (issue 17): the grant says who gave
+        which role to whom and when, so an auditor can see why a new signer appeared.
+        """
+        current = self.get(login)
+        added_roles, added_units = set(roles) - current.roles, set(units) - current.units
+        if not added_roles and not added_units:
+            return current
+        updated = self.update(login, roles=current.roles | added_roles, units=current.units | added_units)
+        detail = ", ".join([f"role {r}" for r in sorted(added_roles)] + [f"unit {u}" for u in sorted(added_units)])
+        with self._db() as conn:
+            conn.execute(
+                "INSERT INTO account_events (at, actor, login, event, detail) VALUES (?,?,?,?,?)",
+                (self.clock().isoformat(), actor, login, "grant", detail),
+            )
+        return updated
+
+    def account_events(self, login: str | None = None) -> list[dict]:
+        with self._db() as conn:
+            rows = conn.execute(
+                "SELECT at, actor, login, event, detail FROM account_events WHERE ? IS NULL OR login=? ORDER BY id",
+                (login, login),
+            ).fetchall()
+        return [dict(r) for r in rows]
 
     # -- passwords ---------------------------------------------------------------------------
     def authenticate(self, login: str, password: str) -> User:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,66 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path, clock):
+def _need_browser() -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip("no Chromium installed")
     pytest.importorskip("playwright.sync_api")
+
+
+def _serve(root: Path, log_path: Path):
+    """Start `docctl serve` on a free port; returns (process, base URL, log file) once healthy."""
+    port = free_port()
+    env = {**os.environ, "DOCCTL_INSTANCE": str(root)}
+    log = open(log_path, "wb")  # noqa: SIM115 - closed after the server stops
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "docctl.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)  # noqa: S310 - our own loopback server
+            break
+        except OSError:
+            time.sleep(0.2)
+    return proc, base, log
+
+
+@contextmanager
+def _browser_page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def _login(page, base: str, who: str) -> None:
+    page.context.clear_cookies()
+    page.goto(base + "/login")
+    page.fill("#login", who)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+
+
+@pytest.fixture
+def server(tmp_path, clock):
+    _need_browser()
     instance = make_instance(tmp_path / "inst", clock)
     people = {k: instance.users.get(k) for k in ("author", "approver", "qm")}
     release(instance, people)
@@ -111,3 +167,109 @@ def test_sign_release_read_and_search(server, tmp_path):
         assert page.locator("ol.results mark").count() >= 1
         shot("search")
         browser.close()
+
+
+# -- issue 17: the text as written, conflicts resolved before recording, no dead ends -----------
+P02 = "# Zapisy\n\n## 1. Cel\nZapisy są przechowywane w wydziale.\n\n## 2. Zakres\nWszystkie zapisy.\n"
+
+
+@pytest.fixture
+def editing_server(tmp_path, clock):
+    """P-01: a draft to edit in the browser. P-02: a change that conflicts with a later release.
+    P-03: a change edited by the only active quality manager (nobody can approve it)."""
+    _need_browser()
+    instance = make_instance(tmp_path / "inst", clock)
+    people = {k: instance.users.get(k) for k in ("author", "author2", "approver", "qm")}
+    wf = instance.workflow
+    release(instance, people)
+    release(instance, people, doc_id="P-02", title="Zapisy", text=P02)
+    release(instance, people, doc_id="P-03", title="Skargi", text="# Skargi\n\nSkargi rozpatruje sekretarz.\n")
+    draft = wf.create(people["author"], doc_id="P-01", markdown=DOC, reason="Jedna linia")
+    theirs = wf.create(
+        people["author2"], doc_id="P-02", markdown=P02.replace("w wydziale", "w archiwum zakładowym"), reason="B"
+    )
+    release(instance, people, doc_id="P-02", title="Zapisy", text=P02.replace("w wydziale", "w sekretariacie"))
+    instance.users.update("qm2", active=False)
+    blocked = wf.create(people["author"], doc_id="P-03", markdown="# Skargi\n\nSkargi rozpatruje wójt.\n", reason="C")
+    blocked = wf.edit(
+        people["qm"], blocked.number, markdown="# Skargi\n\nSkargi rozpatruje burmistrz.\n", expected_head=blocked.head
+    )
+    wf.submit(people["author"], blocked.number)
+    wf.approve(people["approver"], blocked.number, password=PASSWORD)
+    proc, base, log = _serve(tmp_path / "inst", tmp_path / "server.log")
+    yield instance, base, {"draft": draft.number, "conflict": theirs.number, "blocked": blocked.number}
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+def _git(instance, *args: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(instance.store.path), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_browser_edit_stores_the_text_as_written(editing_server, tmp_path):
+    instance, base, numbers = editing_server
+    number = numbers["draft"]
+    main_text = instance.store.read_blob(instance.store.blob_id(instance.store.head(), "documents/P-01.md"))
+    with _browser_page() as page:
+        _login(page, base, "author")
+        page.goto(f"{base}/changes/{number}/edit")
+        typed = page.input_value("#markdown").replace("Dotyczy wszystkich", "Obejmuje wszystkie")
+        page.fill("#markdown", typed)
+        page.click("button[value=save]")
+        assert "Draft saved." in page.inner_text("main")
+        redline = page.inner_html("div.redline")
+        page.screenshot(path=str(tmp_path / "one-line-edit.png"), full_page=True)
+    ref = f"refs/heads/changes/{number}"
+    stored = instance.store.read_blob(instance.store.blob_id(instance.store.head(ref), "documents/P-01.md"))
+    stat = _git(instance, "diff", "--stat", "main", ref, "--", "documents/P-01.md")
+    print(stat)
+    assert stored == main_text.replace(b"Dotyczy wszystkich", b"Obejmuje wszystkie")  # byte for byte
+    assert "1 file changed, 1 insertion(+), 1 deletion(-)" in stat
+    assert redline.count("<ins") == 1 and redline.count("<del") == 1
+
+
+def test_browser_conflict_is_resolved_before_it_is_recorded(editing_server, tmp_path):
+    instance, base, numbers = editing_server
+    number = numbers["conflict"]
+    head_before = instance.workflow.get(number).head
+    with _browser_page() as page:
+        _login(page, base, "author2")
+        page.goto(f"{base}/changes/{number}")
+        page.click("form[action$='/update'] button")
+        assert "Resolve the conflict" in page.inner_text("main")
+        marked = page.input_value("#markdown")
+        assert "<<<<<<< change" in marked and "w sekretariacie" in marked and "w archiwum zakładowym" in marked
+        assert instance.workflow.get(number).head == head_before  # nothing recorded yet
+        page.click("button[value=save]")  # markers still there: refused, text kept
+        assert "merge-conflict markers on line(s)" in page.inner_text("main")
+        assert page.input_value("#markdown") == marked
+        page.screenshot(path=str(tmp_path / "conflict.png"), full_page=True)
+        resolved = "\n".join(
+            line for line in marked.split("\n") if not line.startswith(("<<<<<<<", "=======", ">>>>>>>"))
+        ).replace("Zapisy są przechowywane w sekretariacie.\n", "")
+        page.fill("#markdown", resolved)
+        page.click("button[value=save]")
+        assert "Draft saved." in page.inner_text("main")
+    change = instance.workflow.get(number)
+    text = instance.workflow.content(change)
+    assert change.base_revision == 2 and "w archiwum zakładowym" in text and "<<<<<<<" not in text
+    assert "\r" not in text and "w sekretariacie" not in text
+
+
+def test_browser_single_quality_manager_dead_end_is_visible(editing_server, tmp_path):
+    instance, base, numbers = editing_server
+    number = numbers["blocked"]
+    with _browser_page() as page:
+        _login(page, base, "qm")
+        assert f"Change {number}" in page.inner_text("main")  # stays in the QM's tasks
+        assert "Changes nobody can sign" in page.inner_text("main")
+        page.goto(f"{base}/changes/{number}")
+        text = page.inner_text("main")
+        assert "nobody can sign this now" in text and "docctl user grant" in text
+        assert page.locator("form[action$='/approve']").count() == 0  # no sign form for the editor
+        page.screenshot(path=str(tmp_path / "dead-end.png"), full_page=True)
+        _login(page, base, "author")
+        assert f"Change {number}" in page.inner_text("main")

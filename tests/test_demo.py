@@ -103,3 +103,50 @@ def test_cli_demo_prints_logins(tmp_path, monkeypatch):
     assert result.exit_code == 0
     assert "pmazur" in result.output and "demo-2026-pelnomocnik" in result.output
     assert Path(tmp_path / "d" / "repo.git").is_dir()
+
+
+# -- the README's git commands, run as written against the demo history (issue 17) -------------
+def _readme_git_commands() -> list[str]:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("Commands an auditor can run", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.startswith("git ")]
+
+
+def _run(instance, command: str, **names: str) -> str:
+    for name, value in names.items():
+        command = command.replace(f"<{name}>", value)
+    env = {"GIT_DIR": str(instance.store.path), "PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, (command, proc.stderr)
+    return proc.stdout
+
+
+def test_readme_git_commands_tell_the_story_of_the_demo(demo):
+    instance, _ = demo
+    commands = _readme_git_commands()
+    assert len(commands) == 6, commands
+    by_purpose = dict(zip(("main", "document", "show", "diff", "change", "signed"), commands, strict=True))
+    revisions = instance.catalog.revisions("P-05")
+    older, newer = revisions[-1].commit, revisions[0].commit
+
+    main_log = _run(instance, by_purpose["main"])
+    assert "release P-05 rev" in main_log and "withdraw IR-03" in main_log and "review" in main_log
+
+    doc_log = _run(instance, by_purpose["document"]).splitlines()
+    assert len(doc_log) == len(revisions)  # one line per release of P-05, nothing else
+    assert [line.split()[1] for line in doc_log] == [str(r.revision) for r in revisions]
+
+    shown = _run(instance, by_purpose["show"], commit=newer)
+    assert shown.startswith("---\nid: P-05")
+    diff = _run(instance, by_purpose["diff"], **{"older-commit": older, "newer-commit": newer})
+    assert diff.startswith("diff --git a/documents/P-05.md")
+
+    number = int(by_purpose["change"].split("^Change: ", 1)[1].split("$", 1)[0])
+    change = instance.workflow.get(number)
+    steps = _run(instance, by_purpose["change"]).splitlines()
+    assert len(steps) == len(change.events) >= 3  # only this change's own steps
+    assert " create " in steps[0] and [s.split()[0] for s in steps] == [
+        e.commit[: len(s.split()[0])] for s, e in zip(steps, change.events, strict=True)
+    ]
+
+    assert _run(instance, by_purpose["signed"]).strip() == instance.store.blob_id(newer, "documents/P-05.md")
