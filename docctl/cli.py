@@ -247,6 +247,7 @@ def reindex(ctx):
     """Rebuild the catalog and the search index from git."""
     instance = _open(ctx)
     instance.catalog.rebuild()
+    instance.workflow.rebuild_change_index()
     total = len(instance.catalog.all_document_ids())
     with click.progressbar(length=max(total, 1), label="Indexing") as bar:
         count = instance.indexer.rebuild(progress=lambda n: bar.update(1))

@@ -21,11 +21,12 @@ def connect(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout=30000")
-        key = (os.getpid(), str(path), _inode(path))
+        # Keyed by schema too: one file may hold the tables of several owners (catalog, changes).
+        key = (os.getpid(), str(path), _inode(path), hash(schema))
         if key not in _ready:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(schema)
-            _ready.add((os.getpid(), str(path), _inode(path)))
+            _ready.add((os.getpid(), str(path), _inode(path), hash(schema)))
         conn.row_factory = sqlite3.Row
         yield conn
     finally:

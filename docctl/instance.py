@@ -87,6 +87,8 @@ class Instance:
     def start(self) -> None:
         """Catch derived data up with git (server start-up and CLI commands)."""
         self.catalog.catch_up()
+        if not self.workflow.change_index.is_built():
+            self.workflow.rebuild_change_index()
         self.indexer.catch_up()
 
     @classmethod

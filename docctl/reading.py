@@ -194,22 +194,20 @@ class Reader:
         workflow = self.instance.workflow
         today = self.instance.today()
         policy = workflow.policy()
-        open_changes = [s for s in workflow.list_changes() if s.state in ("draft", "in_review")]
-        drafts = [s for s in open_changes if s.author_login == user.login]
+        # From the change index alone (issue 12: no git subprocess, whatever the history).
+        open_changes = workflow.open_changes()
+        drafts = [c for c, _, _ in open_changes if c.author_login == user.login]
         to_sign, blocked = [], []
         people = None
-        for summary in open_changes:
-            if summary.state != "in_review":
+        for change, doc_type, unit in open_changes:
+            if change.state != "in_review":
                 continue
-            change = workflow.get(summary.number)
-            meta = workflow.meta_of(change)
-            if signing.may_sign(policy, meta.type, meta.unit, change, user):
-                to_sign.append(summary)
-            elif summary.author_login == user.login or "quality_manager" in user.roles:
+            if signing.may_sign(policy, doc_type, unit, change, user):
+                to_sign.append(change)
+            elif change.author_login == user.login or "quality_manager" in user.roles:
                 people = self.instance.users.list() if people is None else people
-                needed = signing.eligible_signers(policy, meta.type, meta.unit, change, people)
-                if any(not who for _, who in needed):
-                    blocked.append(summary)
+                if any(not who for _, who in signing.eligible_signers(policy, doc_type, unit, change, people)):
+                    blocked.append(change)
         reviews = self.reviews_due(user=user)
         return {"drafts": drafts, "to_sign": to_sign, "blocked": blocked, "reviews": reviews, "today": today}
 

@@ -141,6 +141,7 @@ class GitStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._packed: tuple[tuple, dict[str, str]] | None = None
 
     # -- setup -------------------------------------------------------------------------------
     @classmethod
@@ -196,10 +197,40 @@ class GitStore:
             value = (self.path / ref).read_text().strip()
             if _SHA_RE.fullmatch(value):
                 return value
+        packed = self._packed_refs()
+        if packed is not None:
+            if ref in packed:
+                return packed[ref]
+            if not (self.path / ref).exists():
+                raise NotFound(f"{ref} does not exist")
         out = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", ok_codes=(0, 1)).strip()
         if not out:
             raise NotFound(f"{ref} does not exist")
         return out.decode()
+
+    def _packed_refs(self) -> dict[str, str] | None:
+        """``packed-refs`` parsed once per file version (after ``git pack-refs``/``gc``, a
+        ``rev-parse`` per read cost 3.7 ms: issue 12); None when the file cannot be trusted."""
+        path = self.path / "packed-refs"
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return {}
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        cached = self._packed
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            text = path.read_text()
+        except OSError:
+            return None
+        refs = {}
+        for line in text.splitlines():
+            if line and line[0] not in "#^":
+                sha, _, name = line.partition(" ")
+                refs[name] = sha
+        self._packed = (key, refs)
+        return refs
 
     def has_ref(self, ref: str) -> bool:
         try:

@@ -1,0 +1,66 @@
+"""Issue 12: changes are listed from a derived index shaped for the questions asked — my tasks and
+the change list run no git subprocess, and the index rebuilt from git equals the one kept live."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from conftest import DOC, PASSWORD, release
+
+from docctl.repo import GitStore
+
+
+@pytest.fixture
+def busy(instance, people):
+    release(instance, people)
+    wf = instance.workflow
+    draft = wf.create(people["author"], doc_id="P-01", markdown=DOC + "\nA.\n", reason="A")
+    review = wf.create(people["author2"], doc_id="P-01", markdown=DOC + "\nB.\n", reason="B")
+    wf.submit(people["author2"], review.number)
+    wf.approve(people["approver"], review.number, password=PASSWORD)
+    wf.cancel(people["author"], wf.create(people["author"], doc_id="P-01", markdown=DOC + "C", reason="C").number)
+    return {"draft": draft.number, "review": review.number}
+
+
+def _rows(instance):
+    return [(s.number, s.state, s.head, s.doc_id) for s in instance.workflow.list_changes()]
+
+
+def test_my_tasks_and_the_change_list_run_no_git(client, auth, instance, busy, monkeypatch):
+    auth.login("qm")
+    client.get("/")  # warm: the catalog catches up, the policy is cached
+
+    def no_git(self, *args, **kwargs):
+        raise AssertionError(f"git {args[:2]} called")
+
+    monkeypatch.setattr(GitStore, "_run", no_git)
+    monkeypatch.setattr(subprocess, "Popen", no_git)
+    home = client.get("/").get_data(as_text=True)
+    assert f"Change {busy['review']}:" in home  # the QM can still sign it
+    listing = client.get("/changes?state=draft").get_data(as_text=True)
+    assert f">{busy['draft']}<" in listing
+
+
+def test_index_rebuilt_from_git_equals_the_live_one(instance, busy):
+    live = _rows(instance)
+    assert [r[1] for r in live] == ["cancelled", "in_review", "draft", "released"]
+    assert instance.workflow.rebuild_change_index() == 4
+    assert _rows(instance) == live
+
+
+def test_next_number_skips_a_ref_the_index_has_not_seen(instance, people, busy):
+    with instance.workflow.change_index._connect() as conn:  # a writer died before indexing
+        conn.execute("DELETE FROM changes WHERE number = (SELECT max(number) FROM changes)")
+    change = instance.workflow.create(people["author"], doc_id="P-01", markdown=DOC + "\nD.\n", reason="D")
+    assert change.number == 5
+
+
+def test_packed_refs_are_read_without_git(instance, busy, monkeypatch):
+    store = instance.store
+    heads = {ref: store.head(ref) for ref in ("refs/heads/main", f"refs/heads/changes/{busy['draft']}")}
+    subprocess.run(["git", "--git-dir", str(store.path), "pack-refs", "--all", "--prune"], check=True)
+    assert not (store.path / "refs/heads/main").exists()
+    monkeypatch.setattr(GitStore, "_run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("git called")))
+    assert {ref: store.head(ref) for ref in heads} == heads
+    assert not store.has_ref("refs/heads/changes/99")
