@@ -47,3 +47,21 @@ def test_rewritten_history_forces_a_rebuild(instance, people):
     instance.store.update_refs([("refs/heads/main", first, instance.store.head())])
     assert instance.catalog.known_ids() == frozenset()
     assert ZERO_SHA not in (instance.catalog.recorded_commit() or "")
+
+
+def test_master_list_reads_only_what_matters_yet_equals_the_full_state(instance, people):
+    """Issue 12: the master list skips superseded rows in SQL; every state must stay the same."""
+    from datetime import date
+
+    release(instance, people)
+    instance.workflow.review(people["approver"], "P-01", password="correct-horse-battery", comment="r1 OK")
+    release(instance, people, text=DOC + "\nDwa.\n", reason="Dwa")
+    release(instance, people, text=DOC + "\nTrzy.\n", reason="Trzy", effective_date=date(2026, 6, 1))
+    release(instance, people, doc_id="P-02", title="Zapisy", text="# Zapisy\n\nTekst.\n")
+    instance.workflow.review(people["approver"], "P-02", password="correct-horse-battery", comment="OK")
+    change = instance.workflow.withdraw(people["author"], "P-02", reason="Zbędna")
+    for signer in ("approver", "qm"):
+        instance.workflow.approve(people[signer], change.number, password="correct-horse-battery")
+    for day in (date(2026, 3, 2), date(2026, 6, 1), date(2027, 1, 1)):
+        listed = {s.doc_id: s for s in instance.catalog.master_list(day, include_obsolete=True)}
+        assert listed == {d: instance.catalog.document(d, day) for d in ("P-01", "P-02")}, day
