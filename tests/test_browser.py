@@ -94,23 +94,7 @@ def server(tmp_path, clock):
         people["author"], doc_id="P-01", markdown=DOC + "\nNowy akapit.\n", reason="Trzecie wydanie"
     )
     instance.workflow.submit(people["author"], change.number)
-    port = free_port()
-    env = {**os.environ, "DOCCTL_INSTANCE": str(tmp_path / "inst")}
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "docctl.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)  # noqa: S310 - our own loopback server
-            break
-        except OSError:
-            time.sleep(0.2)
+    proc, base, log = _serve(tmp_path / "inst", tmp_path / "server.log")
     yield base, change.number
     proc.terminate()
     proc.wait(timeout=10)
@@ -118,27 +102,11 @@ def server(tmp_path, clock):
 
 
 def test_sign_release_read_and_search(server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     base, number = server
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page()
+    with _browser_page() as page:
 
         def login(who: str) -> None:
-            page.goto(base + "/login")
-            page.fill("#login", who)
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
+            _login(page, base, who)
 
         def shot(name: str) -> None:
             page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
@@ -166,7 +134,6 @@ def test_sign_release_read_and_search(server, tmp_path):
         assert "P-01" in page.inner_text("ol.results")
         assert page.locator("ol.results mark").count() >= 1
         shot("search")
-        browser.close()
 
 
 # -- issue 17: the text as written, conflicts resolved before recording, no dead ends -----------

@@ -24,30 +24,11 @@ def test_tasks_with_many_changes(tmp_path):
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from datetime import UTC, datetime
 
-    from conftest import PEOPLE, POLICY, FakeClock  # noqa: E402
+    from conftest import FakeClock, make_instance  # noqa: E402
 
-    from docctl.instance import Instance
-    from docctl.policy import parse_policy
     from docctl.web import build_app
 
-    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    instance = Instance.create(
-        tmp_path / "inst",
-        admin_login="admin",
-        admin_password="correct-horse-battery",
-        policy=parse_policy(POLICY),
-        clock=clock,
-    )
-    for login_name, (roles, units) in PEOPLE.items():
-        if login_name != "admin":
-            instance.users.add(
-                login_name,
-                name=login_name.title(),
-                email=f"{login_name}@x.pl",
-                roles=roles,
-                units=units,
-                password="correct-horse-battery",
-            )
+    instance = make_instance(tmp_path / "inst", FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)))
     author = instance.users.get("author")
     total = int(os.environ.get("DOCCTL_BENCH_CHANGES", "1000"))
     started = time.perf_counter()
