@@ -103,16 +103,17 @@ def eligible_signers(
 
 
 def may_sign(policy: Policy, doc_type: str, unit: str, change: Change, person: Person) -> bool:
-    try:
-        requirement_for_signer(policy, doc_type, unit, change, person)
-    except Forbidden:
-        return False
-    return True
+    """Whether ``person`` could sign now (the page shows the sign form only then)."""
+    return _allowed(requirement_for_signer, policy, doc_type, unit, change, person)
 
 
 def may_reject_now(policy: Policy, doc_type: str, unit: str, change: Change, person: Person) -> bool:
+    return _allowed(may_reject, policy, doc_type, unit, change, person)
+
+
+def _allowed(rule, *args) -> bool:
     try:
-        may_reject(policy, doc_type, unit, change, person)
+        rule(*args)
     except Forbidden:
         return False
     return True
