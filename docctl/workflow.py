@@ -98,10 +98,21 @@ class Workflow:
         return self.change_index.open_changes()
 
     def rebuild_change_index(self) -> int:
-        """Recreate the change index from the change refs alone (``docctl reindex``, start-up)."""
+        """Recreate the change index from the change refs alone (``docctl reindex``, start-up).
+
+        One ``for-each-ref`` and one ``log --no-walk`` for every head; only open changes (whose
+        signers and editors the tasks need) are read whole, so closed history costs one commit read.
+        """
         heads = self.store.refs("refs/heads/changes/")
-        numbers = sorted(int(r.rsplit("/", 1)[1]) for r in heads if r.rsplit("/", 1)[1].isdigit())
-        return self.change_index.rebuild(self._indexed(self.get(n)) for n in numbers)
+        numbers = {sha: int(ref.rsplit("/", 1)[1]) for ref, sha in heads.items() if ref.rsplit("/", 1)[1].isdigit()}
+        rows = []
+        for sha, commit in self.store.commits(list(numbers)).items():
+            summary = ChangeSummary.from_head(numbers[sha], commit)
+            if summary.state in ("draft", "in_review"):
+                rows.append(self._indexed(self.get(summary.number)))
+            else:
+                rows.append((Change(**summary.__dict__), "", ""))
+        return self.change_index.rebuild(sorted(rows, key=lambda row: row[0].number))
 
     def _indexed(self, change: Change) -> tuple[Change, str, str]:
         try:

@@ -1,0 +1,246 @@
+"""Generate a long docctl history (N documents × R revisions) in docctl's exact repository format.
+
+Every revision goes through the same commits the workflow writes — on ``refs/heads/changes/<N>``:
+create, submit, two signatures (review by the unit's approver, approval by the quality manager)
+and the release marker; on ``main``: the release merge with its trailers — but written in one
+``git fast-import`` stream instead of ~10 processes per step, so 2,000 × 20 (216,000 commits)
+takes minutes. ``tests/test_history_generator.py`` checks that a generated history reads back
+exactly as one grown through the workflow, and that the workflow carries on from it.
+
+    python tests/benchmarks/history.py DIR --documents 2000 --revisions 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from docctl.assets import asset_dir
+from docctl.documents import Metadata, compose_document, split_front_matter
+from docctl.instance import Instance
+from docctl.policy import parse_policy
+from docctl.records import Signature
+from docctl.repo import format_message
+
+PASSWORD = "bench-password-2026"
+PEOPLE = {
+    "author": ("Anna Autorka", ["author"], ["OR"]),
+    "approver": ("Piotr Kierownik", ["approver"], ["OR"]),
+    "qm": ("Maria Pełnomocnik", ["quality_manager"], []),
+    "reader": ("Jan Czytelnik", ["reader"], []),
+}
+START = datetime(2019, 1, 7, 8, 0, tzinfo=UTC)
+
+
+def sample_paragraphs() -> list[str]:
+    """Real Polish procedure text from the sample set, cut into paragraphs (realistic vocabulary)."""
+    paragraphs = []
+    for path in sorted((asset_dir("docs_repo") / "documents").glob("*.md")):
+        body = split_front_matter(path.read_text(encoding="utf-8"))[1]
+        paragraphs += [p.strip() for p in body.split("\n\n") if p.strip() and not p.startswith("#")]
+    return paragraphs
+
+
+def _blob_sha(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's object id
+
+
+class _Stream:
+    """A ``git fast-import`` process with ``get-mark`` answers read back from its stdout."""
+
+    def __init__(self, git_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            ["git", f"--git-dir={git_dir}", "fast-import", "--quiet", "--cat-blob-fd=1", "--done"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.mark = 0
+
+    def write(self, text: str | bytes) -> None:
+        self.proc.stdin.write(text.encode() if isinstance(text, str) else text)
+
+    def new_mark(self) -> int:
+        self.mark += 1
+        return self.mark
+
+    def blob(self, data: bytes) -> int:
+        mark = self.new_mark()
+        self.write(f"blob\nmark :{mark}\ndata {len(data)}\n")
+        self.write(data + b"\n")
+        return mark
+
+    def commit(self, ref, *, author, when, message, parent, merge=None, files=()) -> int:
+        mark = self.new_mark()
+        stamp = f"{int(when.timestamp())} +0000"
+        data = message.encode()
+        self.write(f"commit {ref}\nmark :{mark}\n")
+        self.write(f"author {author[0]} <{author[1]}> {stamp}\ncommitter docctl <docctl@localhost> {stamp}\n")
+        self.write(f"data {len(data)}\n")
+        self.write(data)
+        self.write(f"from {parent}\n")
+        if merge:
+            self.write(f"merge {merge}\n")
+        for path, blob_mark in files:
+            self.write(f"M 100644 :{blob_mark} {path}\n")
+        self.write("\n")
+        return mark
+
+    def sha(self, mark: int) -> str:
+        self.write(f"get-mark :{mark}\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().decode().strip()
+
+    def close(self) -> None:
+        self.write("done\n")
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+        if self.proc.wait() != 0:
+            raise RuntimeError("git fast-import failed")
+
+
+def generate(root: Path, documents: int, revisions: int, *, progress=print) -> Instance:
+    """A new instance at ``root`` whose history holds ``documents`` × ``revisions`` releases."""
+    policy = parse_policy((asset_dir("docs_repo") / ".docctl" / "policy.yaml").read_text(encoding="utf-8"))
+    instance = Instance.create(root, admin_login="admin", admin_password=PASSWORD, policy=policy)
+    for login, (name, roles, units) in PEOPLE.items():
+        instance.users.add(
+            login, name=name, email=f"{login}@um.example.pl", roles=roles, units=units, password=PASSWORD
+        )
+    ident = {login: (name, f"{login}@um.example.pl") for login, (name, _, _) in PEOPLE.items()}
+    paragraphs = sample_paragraphs()
+    rng = random.Random(2026)
+    started = time.monotonic()
+    stream = _Stream(instance.store.path)
+    main = instance.store.head()
+    number = 0
+    for revision in range(1, revisions + 1):
+        for doc in range(1, documents + 1):
+            number += 1
+            doc_id = f"P-{doc:04d}"
+            when = START + timedelta(days=70 * (revision - 1), seconds=40 * doc)
+            body = f"# Procedura {doc}\n\n## 1. Cel\nRewizja {revision}.\n\n" + "\n\n".join(rng.sample(paragraphs, 6))
+            text = compose_document(Metadata(doc_id, f"Procedura {doc}", "procedure", "OR", 12), body).encode()
+            blob_sha, blob = _blob_sha(text), stream.blob(text)
+            main = _one_release(stream, ident, number, doc_id, revision, when, main, blob, blob_sha)
+        progress(f"revision round {revision}/{revisions}: {number} releases, {time.monotonic() - started:.0f} s")
+    stream.close()
+    # Derived data is rebuilt from the new history at the next start-up, as after `docctl reindex`.
+    with instance.workflow.change_index._connect() as conn:
+        conn.execute("DELETE FROM changes")
+        conn.execute("DELETE FROM change_meta")
+    shutil.rmtree(root / "search")
+    return instance
+
+
+def _one_release(stream, ident, number, doc_id, revision, when, main, blob, blob_sha) -> str:
+    """The commits of one change from creation to release; returns the new ``main`` mark."""
+    ref, path = f"refs/heads/changes/{number}", f"documents/{doc_id}.md"
+    title, reason = f"Procedura {doc_id[2:].lstrip('0')}", f"Przegląd {revision}"
+    base_commit = stream.sha(int(main[1:])) if main.startswith(":") else main
+
+    def carry(action: str, state: str, actor: str) -> list[tuple[str, str]]:
+        return [
+            ("Change", str(number)),
+            ("Action", action),
+            ("Document", doc_id),
+            ("Kind", "new" if revision == 1 else "revise"),
+            ("State", state),
+            ("Title", title),
+            ("Change-Reason", reason),
+            ("Base-Commit", base_commit),
+            ("Base-Revision", str(revision - 1)),
+            ("Prepared-by", f"{ident['author'][0]} <{ident['author'][1]}>"),
+            ("Prepared-by-Login", "author"),
+            ("Actor", actor),
+        ]
+
+    verb = "new document" if revision == 1 else "revise"
+    head = stream.commit(
+        ref,
+        author=ident["author"],
+        when=when,
+        message=format_message(f"Change {number}: {verb} {doc_id}", reason, carry("create", "draft", "author")),
+        parent=main,
+        files=[(path, blob)],
+    )
+    head = stream.commit(
+        ref,
+        author=ident["author"],
+        when=when + timedelta(minutes=1),
+        message=format_message(f"Change {number}: submit", "", carry("submit", "in_review", "author")),
+        parent=f":{head}",
+    )
+    signatures = []
+    for minutes, (login, role, meaning) in enumerate(
+        (("approver", "approver", "review"), ("qm", "quality_manager", "approval")), start=2
+    ):
+        at = when + timedelta(minutes=minutes)
+        signature = Signature(ident[login][0], ident[login][1], role, meaning, at, login, blob_sha)
+        signatures.append(signature)
+        trailers = carry("approve", "in_review", login) + [
+            ("Signed-by", f"{signature.name} <{signature.email}>"),
+            ("Signature-Meaning", meaning),
+            ("Role", role),
+            ("Content", blob_sha),
+            ("Signature", signature.trailer()),
+        ]
+        head = stream.commit(
+            ref,
+            author=ident[login],
+            when=at,
+            message=format_message(f"Change {number}: {meaning} signed by {signature.name}", "", trailers),
+            parent=f":{head}",
+        )
+    released_at = when + timedelta(minutes=3)
+    marker = stream.commit(
+        ref,
+        author=ident["qm"],
+        when=released_at,
+        message=format_message(f"Change {number}: released", "", carry("release", "released", "qm")),
+        parent=f":{head}",
+    )
+    trailers = [
+        ("Action", "release"),
+        ("Document", doc_id),
+        ("Revision", str(revision)),
+        ("Change", str(number)),
+        ("Effective-Date", released_at.date().isoformat()),
+        ("Change-Reason", reason),
+        ("Prepared-by", f"{ident['author'][0]} <{ident['author'][1]}>"),
+    ]
+    trailers += [("Approved-by", f"{s.name} <{s.email}>") for s in signatures]
+    trailers += [("Signature", s.trailer()) for s in signatures]
+    merge = stream.commit(
+        "refs/heads/main",
+        author=ident["qm"],
+        when=released_at,
+        message=format_message(f"Release {doc_id} revision {revision}: {title}", reason, trailers),
+        parent=main,
+        merge=f":{marker}",
+        files=[(path, blob)],
+    )
+    return f":{merge}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--documents", type=int, default=200)
+    parser.add_argument("--revisions", type=int, default=10)
+    args = parser.parse_args()
+    started = time.monotonic()
+    instance = generate(args.directory, args.documents, args.revisions, progress=lambda m: print(m, file=sys.stderr))
+    print(f"generated in {time.monotonic() - started:.0f} s; catching up catalog and search index…", file=sys.stderr)
+    instance.start()
+    print(f"ready in {time.monotonic() - started:.0f} s: {args.directory}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
