@@ -16,6 +16,8 @@ def create_app(
     instance_path: str | Path | None = None,
     test_config: dict | None = None,
     clock: Callable[[], datetime] | None = None,
+    *,
+    background: bool = False,
 ):
     """Flask application factory (after Flask's tutorial): ``create_app(instance, test_config)``."""
     import os
@@ -26,4 +28,4 @@ def create_app(
     root = Path(instance_path or os.environ.get("DOCCTL_INSTANCE", "instance")).resolve()
     kwargs = {"clock": clock} if clock else {}
     instance = Instance(root, overrides=test_config, **kwargs)
-    return build_app(instance, test_config or {})
+    return build_app(instance, test_config or {}, background=background)

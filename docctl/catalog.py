@@ -159,7 +159,7 @@ class Catalog:
             row = conn.execute("SELECT value FROM meta WHERE key='main'").fetchone()
         return row["value"] if row else None
 
-    def catch_up(self) -> list[MainRecord]:
+    def catch_up(self, *, notify: bool = True) -> list[MainRecord]:
         """Bring the catalog up to ``main``; returns the new records (oldest first).
 
         Cheap when nothing changed (a loose-ref read and one indexed select). When ``main`` no
@@ -191,8 +191,9 @@ class Catalog:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        for listener in self.listeners:
-            listener(records)
+        if notify:
+            for listener in self.listeners:
+                listener(records)
         return records
 
     def rebuild(self) -> int:
@@ -200,7 +201,9 @@ class Catalog:
         with self._connect() as conn:
             conn.execute("DELETE FROM records")
             conn.execute("DELETE FROM meta")
-        return len(self.catch_up())
+        # No listeners: whoever rebuilds the catalog rebuilds the indexes next (reindex built
+        # the search index twice before, issue 12).
+        return len(self.catch_up(notify=False))
 
     def _insert(self, conn: sqlite3.Connection, records: list[MainRecord]) -> None:
         last_meta: dict[str, tuple] = {}
@@ -337,6 +340,14 @@ class Catalog:
                 "SELECT DISTINCT doc_id FROM records WHERE seq>? AND doc_id IS NOT NULL", (row["seq"],)
             ).fetchall()
         return {r[0] for r in rows}
+
+    def seq_of(self, commit: str | None) -> int:
+        """Position of ``commit`` among the records; NotFound when the catalog never saw it."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT seq FROM records WHERE commit_sha=?", (commit or "",)).fetchone()
+        if row is None:
+            raise NotFound(f"commit {(commit or '')[:10]} is not on main")
+        return row["seq"]
 
     def all_records(self) -> list[sqlite3.Row]:
         self.catch_up()

@@ -10,6 +10,7 @@ import getpass
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -136,7 +137,7 @@ def serve(ctx, host, port, threads, demo_mode):
     if demo_mode:
         root = Path(tempfile.mkdtemp(prefix="docctl-demo-")) / "instance"
         _build_demo(root)
-    app = create_app(root)
+    app = create_app(root, background=True)
     click.echo(f"docctl serving {root} on http://{host}:{port}/")
     waitress.serve(app, host=host, port=port, threads=threads, ident="docctl")
 
@@ -244,14 +245,23 @@ def token_create(ctx, login, label):
 @click.pass_context
 @domain_errors
 def reindex(ctx):
-    """Rebuild the catalog and the search index from git."""
+    """Rebuild the catalog, the change index and both search indexes from git."""
     instance = _open(ctx)
+    started = time.monotonic()
     instance.catalog.rebuild()
     instance.workflow.rebuild_change_index()
     total = len(instance.catalog.all_document_ids())
-    with click.progressbar(length=max(total, 1), label="Indexing") as bar:
-        count = instance.indexer.rebuild(progress=lambda n: bar.update(1))
-    click.echo(f"Indexed {count} entries from {instance.catalog.recorded_commit()[:10]}.")
+    with click.progressbar(length=max(total, 1), label="Current revisions") as bar:
+        count = instance.indexer.rebuild_current(progress=lambda n: bar.update(1))
+    click.echo(f"Indexed {count} current entries in {time.monotonic() - started:.1f} s; search is ready.")
+    started = time.monotonic()
+    revisions = len(instance.catalog.all_records())
+    with click.progressbar(length=max(revisions, 1), label="All revisions") as bar:
+        count = instance.indexer.rebuild_all(progress=lambda n: bar.update(1))
+    click.echo(
+        f"Indexed {count} revisions (scope=all) in {time.monotonic() - started:.1f} s,"
+        f" from {instance.catalog.recorded_commit()[:10]}."
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,6 +69,13 @@ class Forbidden(DocctlError):
     http_status = 403
 
 
+class Unavailable(DocctlError):
+    """Raised by the search edge while the index of all revisions is still being built."""
+
+    code = "unavailable"
+    http_status = 503
+
+
 class TooLarge(DocctlError):
     """Raised by the edges when a request body or document exceeds the configured limit."""
 

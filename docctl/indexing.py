@@ -21,53 +21,99 @@ from .search import IndexEntry, SearchIndex
 
 
 class Indexer:
-    def __init__(self, catalog: Catalog, store: GitStore, index: SearchIndex, workflow) -> None:
+    """Two indexes shaped for the questions asked (issue 12): ``current`` holds, per document, the
+    revision in force and any approved later one (plus drafts), so the default search filters a
+    few thousand entries, not every revision ever released; ``all`` holds every released revision
+    for ``scope=all`` and may be built in the background."""
+
+    def __init__(
+        self, catalog: Catalog, store: GitStore, index: SearchIndex, workflow, all_index: SearchIndex | None = None
+    ) -> None:
         self.catalog = catalog
         self.store = store
         self.index = index
+        self.all_index = all_index
         self.workflow = workflow
+        self.today = workflow.today
 
-    def entries_for(self, doc_ids: Iterable[str], reader) -> list[IndexEntry]:
-        """Every released revision of these documents, with the interval each was in force."""
+    # -- entries -----------------------------------------------------------------------------
+    def entries_for(
+        self, doc_ids: Iterable[str], reader, *, shape: str = "all", after_seq: int = 0
+    ) -> list[IndexEntry]:
+        """Released revisions of these documents, each with the interval it is in force.
+
+        ``shape``: ``all`` (every revision), ``current`` (from the one in force today on) or
+        ``since`` (revisions recorded after ``after_seq``, and the one before each, whose
+        validity they close). Blobs are read only for the entries returned.
+        """
         entries: list[IndexEntry] = []
+        today = self.today().isoformat()
+        for doc_id, rows in self._rows_by_doc(doc_ids).items():
+            releases = [r for r in rows if r["action"] == "release"]
+            withdraw = next((r for r in rows if r["action"] == "withdraw"), None)
+            chosen = range(len(releases))
+            if shape == "current":
+                in_force = [i for i, r in enumerate(releases) if r["effective_date"] <= today]
+                chosen = range(in_force[-1] if in_force else 0, len(releases))
+            elif shape == "since":
+                fresh = [i for i, r in enumerate(releases) if r["seq"] > after_seq]
+                first = fresh[0] if fresh else len(releases) - 1  # a withdrawal closes the last one
+                chosen = range(max(first - 1, 0), len(releases))
+            for position in chosen:
+                entries.append(self._entry(doc_id, releases, position, withdraw, reader))
+        return entries
+
+    def _rows_by_doc(self, doc_ids: Iterable[str]) -> dict[str, list]:
         rows_by_doc: dict[str, list] = {}
         for row in self.catalog.all_records_for(doc_ids):
             rows_by_doc.setdefault(row["doc_id"], []).append(row)
-        for doc_id, rows in rows_by_doc.items():
-            releases = [r for r in rows if r["action"] == "release"]
-            withdraw = next((r for r in rows if r["action"] == "withdraw"), None)
-            for position, row in enumerate(releases):
-                following = releases[position + 1] if position + 1 < len(releases) else None
-                until = following["effective_date"] if following else (withdraw["effective_date"] if withdraw else None)
-                entries.append(
-                    IndexEntry(
-                        key=f"{doc_id}@{row['revision']}",
-                        doc_id=doc_id,
-                        title=row["title"] or doc_id,
-                        body=_body(reader.blob(row["blob"]).decode("utf-8", errors="replace")),
-                        type=row["type"] or "",
-                        unit=row["unit"] or "",
-                        revision=row["revision"],
-                        status="released",
-                        valid_from=_day(row["effective_date"]),
-                        valid_until=_day(until),
-                        withdrawn=following is None and withdraw is not None,
-                    )
-                )
-        return entries
+        return rows_by_doc
 
+    @staticmethod
+    def _entry(doc_id: str, releases: list, position: int, withdraw, reader) -> IndexEntry:
+        row = releases[position]
+        following = releases[position + 1] if position + 1 < len(releases) else None
+        until = following["effective_date"] if following else (withdraw["effective_date"] if withdraw else None)
+        return IndexEntry(
+            key=f"{doc_id}@{row['revision']}",
+            doc_id=doc_id,
+            title=row["title"] or doc_id,
+            body=_body(reader.blob(row["blob"]).decode("utf-8", errors="replace")),
+            type=row["type"] or "",
+            unit=row["unit"] or "",
+            revision=row["revision"],
+            status="released",
+            valid_from=_day(row["effective_date"]),
+            valid_until=_day(until),
+            withdrawn=following is None and withdraw is not None,
+        )
+
+    def _stale_current_keys(self, doc_ids: Iterable[str], kept: list[IndexEntry]) -> list[str]:
+        """Keys of revisions that left the current index (superseded since it was written)."""
+        keep = {e.key for e in kept}
+        keys = []
+        for doc_id, rows in self._rows_by_doc(doc_ids).items():
+            keys += [f"{doc_id}@{r['revision']}" for r in rows if r["action"] == "release"]
+        return [k for k in keys if k not in keep]
+
+    # -- after-commit listeners --------------------------------------------------------------
     def on_main_records(self, records: list[MainRecord]) -> None:
-        """After ``main`` moved: re-index the documents the new records touch."""
+        """After ``main`` moved: update both indexes for the documents the new records touch.
+
+        A release writes one new entry into each index and closes the previous revision's
+        validity (the ``all`` index) or drops it (the ``current`` one), in one writer commit each.
+        """
         touched = {r.doc_id for r in records if r.doc_id and r.action in ("release", "withdraw")}
         head = self.catalog.recorded_commit()
         if not self.index.exists():
-            self.rebuild()
+            self.rebuild_current()
             return
+        drafts = [f"change:{r.change}" for r in records if r.change]  # released drafts leave with it
         with self.store.reader() as reader:
-            entries = self.entries_for(touched, reader)
-        # The released drafts leave the index in the same writer commit (one commit per release).
-        drafts = [f"change:{r.change}" for r in records if r.change]
-        self.index.apply(entries, deletes=drafts, commit=head)
+            current = self.entries_for(touched, reader, shape="current")
+            self.index.apply(current, deletes=[*self._stale_current_keys(touched, current), *drafts], commit=head)
+            if self.all_index is not None and self.all_index.exists():
+                self._catch_up_all(reader)
 
     def on_change(self, change: Change) -> None:
         """Drafts are searchable by their authors; released or cancelled drafts leave the index."""
@@ -101,32 +147,55 @@ class Indexer:
             owner=change.author_login,
         )
 
+    # -- catching up and rebuilding ----------------------------------------------------------
     def catch_up(self) -> None:
-        """At start-up: rebuild a missing/broken index, else index what ``main`` gained since."""
+        """At start-up: rebuild a missing/broken current index, else index what ``main`` gained
+        since. (The ``all`` index is caught up here when present; built by :meth:`rebuild_all`.)"""
         self.catalog.catch_up()
         head = self.catalog.recorded_commit()
         if head is None:
             return
         if not self.index.exists():
-            self.rebuild()
-            return
-        indexed = self.index.indexed_commit()
+            self.rebuild_current()
+        elif self.index.indexed_commit() != head:
+            try:
+                touched = self.catalog.documents_touched_since(self.index.indexed_commit())
+            except NotFound:
+                self.rebuild_current()
+            else:
+                with self.store.reader() as reader:
+                    current = self.entries_for(touched, reader, shape="current")
+                    stale = self._stale_current_keys(touched, current)
+                    self.index.apply(current, deletes=stale, commit=head)
+        if self.all_index is not None and self.all_index.exists():
+            with self.store.reader() as reader:
+                self._catch_up_all(reader)
+
+    def _catch_up_all(self, reader) -> None:
+        head = self.catalog.recorded_commit()
+        indexed = self.all_index.indexed_commit()
         if indexed == head:
             return
         try:
             touched = self.catalog.documents_touched_since(indexed)
+            after = self.catalog.seq_of(indexed)
         except NotFound:
-            self.rebuild()
+            self.rebuild_all()
             return
-        with self.store.reader() as reader:
-            self.index.apply(self.entries_for(touched, reader), commit=head)
+        self.all_index.apply(self.entries_for(touched, reader, shape="since", after_seq=after), commit=head)
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
-        """``docctl reindex``: the whole index from git, swapped in atomically."""
+        """``docctl reindex``: both indexes from git (the current one first), each swapped in atomically."""
+        count = self.rebuild_current(progress)
+        if self.all_index is not None:
+            self.rebuild_all()
+        return count
+
+    def rebuild_current(self, progress: Callable[[int], None] | None = None) -> int:
         self.catalog.catch_up()
         head = self.catalog.recorded_commit() or ""
         with self.store.reader() as reader:
-            entries = self.entries_for(self.catalog.all_document_ids(), reader)
+            entries = self.entries_for(self.catalog.all_document_ids(), reader, shape="current")
         drafts = []
         for summary in self.workflow.list_changes():
             if summary.state in ("draft", "in_review") and summary.kind != "withdraw":
@@ -135,6 +204,15 @@ class Indexer:
                 except DocctlError:
                     continue
         return self.index.rebuild([*entries, *drafts], commit=head, progress=progress)
+
+    def rebuild_all(self, progress: Callable[[int], None] | None = None) -> int:
+        """Every released revision (``scope=all``); slow on a long history, so servers run it in
+        the background while the current index already answers."""
+        self.catalog.catch_up()
+        head = self.catalog.recorded_commit() or ""
+        with self.store.reader() as reader:
+            entries = self.entries_for(self.catalog.all_document_ids(), reader)
+        return self.all_index.rebuild(entries, commit=head, progress=progress)
 
 
 def _body(text: str) -> str:

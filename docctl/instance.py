@@ -14,9 +14,11 @@ Layout (the repository is the source of truth; the rest is either accounts or de
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -43,6 +45,7 @@ class Instance:
         self, root: Path | str, *, overrides: dict | None = None, clock: Callable[[], datetime] = utc_now
     ) -> None:
         self.root = Path(root)
+        self._building: threading.Thread | None = None
         self.settings = config.load(self.root, overrides)
         self.clock = clock
         self.store = GitStore(self.root / "repo.git")
@@ -66,7 +69,12 @@ class Instance:
             timezone_name=self.settings["TIMEZONE"],
             max_document_bytes=int(self.settings["MAX_DOCUMENT_BYTES"]),
         )
-        self.indexer = Indexer(self.catalog, self.store, self.search, self.workflow)
+        self.search_all = SearchIndex(
+            self.root / "search-all",
+            language=self.settings["SEARCH_LANGUAGE"],
+            lock_timeout=float(self.settings["SEARCH_LOCK_TIMEOUT"]),
+        )
+        self.indexer = Indexer(self.catalog, self.store, self.search, self.workflow, self.search_all)
         self.catalog.listeners.append(self.indexer.on_main_records)
         self.workflow.change_listeners.append(self.indexer.on_change)
 
@@ -84,12 +92,31 @@ class Instance:
     def today(self) -> date:
         return self.clock().astimezone(ZoneInfo(self.settings["TIMEZONE"])).date()
 
-    def start(self) -> None:
-        """Catch derived data up with git (server start-up and CLI commands)."""
+    def start(self, *, background: bool = False) -> None:
+        """Catch derived data up with git (server start-up and CLI commands).
+
+        The index of all revisions is slow to build on a long history (minutes at 2,000 × 20);
+        with ``background`` a server starts answering at once and builds it in a thread, while
+        ``scope=all`` searches say it is not ready yet.
+        """
         self.catalog.catch_up()
         if not self.workflow.change_index.is_built():
             self.workflow.rebuild_change_index()
         self.indexer.catch_up()
+        if self.search_all.exists():
+            return
+        if not background:
+            self.indexer.rebuild_all()
+            return
+        if self._building is None or not self._building.is_alive():
+            self._building = threading.Thread(target=self._build_all, name="docctl-index-all", daemon=True)
+            self._building.start()
+
+    def _build_all(self) -> None:
+        try:
+            self.indexer.rebuild_all()
+        except Exception:  # noqa: BLE001 - a background job: log it, the next start-up retries
+            logging.getLogger("docctl").exception("building the index of all revisions failed")
 
     @classmethod
     def create(
@@ -114,7 +141,15 @@ class Instance:
         try:
             return cls._create(root, admin_login, admin_password, admin_name, admin_email, policy, clock)
         except BaseException:
-            for name in ("repo.git", "secret_key", "users.sqlite3", "acks.sqlite3", "catalog.sqlite3", "search"):
+            for name in (
+                "repo.git",
+                "secret_key",
+                "users.sqlite3",
+                "acks.sqlite3",
+                "catalog.sqlite3",
+                "search",
+                "search-all",
+            ):
                 target = root / name
                 if target.is_dir():
                     shutil.rmtree(target, ignore_errors=True)

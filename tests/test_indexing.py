@@ -22,7 +22,7 @@ def test_only_the_current_revision_by_default_and_all_on_request(instance, peopl
     release(instance, people, text=DOC + "\nStary wymóg: faks.\n")
     release(instance, people, text=DOC + "\nNowy wymóg: poczta elektroniczna.\n", reason="Bez faksu")
     assert ids(instance, "faks") == []
-    hits = instance.search.search("faks", at=instance.today(), scope="all").hits
+    hits = instance.search_all.search("faks", at=instance.today(), scope="all").hits
     assert [(h.doc_id, h.revision) for h in hits] == [("P-01", 1)]
 
 
@@ -85,3 +85,38 @@ def test_rebuild_from_a_deleted_or_corrupted_index(instance, people):
         path.write_bytes(b"garbage")
     instance.start()
     assert ids(instance, "reklamacji") == ["P-01"]
+
+
+def test_a_release_writes_one_entry_per_index_whatever_the_history(instance, people, monkeypatch):
+    """Issue 12: revision 6 indexes revision 6 (and closes revision 5 in the all-revisions index),
+    not every revision of the document again."""
+    from docctl.search import SearchIndex
+
+    for n in range(1, 6):
+        release(instance, people, text=DOC + f"\nWydanie {n}.\n", reason=f"Wydanie {n}")
+    calls = []
+    original = SearchIndex.apply
+
+    def spy(self, upserts, deletes=(), *, commit=None):
+        upserts = list(upserts)
+        calls.append((self.path.name, sorted(e.key for e in upserts)))
+        return original(self, upserts, deletes, commit=commit)
+
+    monkeypatch.setattr(SearchIndex, "apply", spy)
+    release(instance, people, text=DOC + "\nWydanie 6.\n", reason="Wydanie 6")
+    released = [c for c in calls if c[1] and not c[1][0].startswith("change:")]
+    assert released == [("search", ["P-01@6"]), ("search-all", ["P-01@5", "P-01@6"])]
+    assert len(instance.search.keys()) == 1 and len(instance.search_all.keys()) == 6
+    assert ids(instance, "wydanie") == ["P-01"]
+    old = instance.search_all.search("wydanie", at=instance.today(), scope="all").hits
+    assert sorted(h.revision for h in old) == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_all_revisions_index_catches_up_and_rebuilds(instance, people):
+    release(instance, people)
+    shutil.rmtree(instance.root / "search-all")
+    release(instance, people, text=DOC + "\nDrugie.\n", reason="Drugie")  # all index missing: skipped
+    assert not instance.search_all.exists()
+    instance.start()  # builds it (servers do it in the background)
+    assert sorted(instance.search_all.keys()) == ["P-01@1", "P-01@2"]
+    assert instance.search_all.indexed_commit() == instance.store.head()

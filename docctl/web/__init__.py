@@ -11,7 +11,7 @@ from ..instance import Instance
 from . import api, auth, changes, documents, errors, home, search
 
 
-def build_app(instance: Instance, test_config: dict) -> Flask:
+def build_app(instance: Instance, test_config: dict, *, background: bool = False) -> Flask:
     app = Flask("docctl", template_folder=str(asset_dir("templates")), static_folder=str(asset_dir("static")))
     app.jinja_env.undefined = StrictUndefined
     app.config.update(
@@ -26,7 +26,7 @@ def build_app(instance: Instance, test_config: dict) -> Flask:
     )
     app.config.update({k: v for k, v in test_config.items() if k.isupper()})
     app.extensions["docctl"] = instance
-    instance.start()
+    instance.start(background=background)
     for module in (auth, errors, home, documents, changes, search, api):
         module.init_app(app)
     return app

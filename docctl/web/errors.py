@@ -18,6 +18,7 @@ _CODES = {
     413: "too_large",
     422: "invalid",
     429: "throttled",
+    503: "unavailable",
 }
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from ..documents import TYPES
-from ..errors import Invalid
+from ..errors import Invalid, Unavailable
 from .context import can_read, instance, int_arg
 
 bp = Blueprint("search", __name__)
@@ -27,7 +27,12 @@ def run_search(args):
         raise Invalid(f"unknown type {doc_type!r}")
     page = max(int_arg(args.get("page", 1), "page"), 1)
     login = current_user.login if current_user.is_authenticated else None
-    return instance().search.search(
+    index = instance().search
+    if scope == "all":
+        index = instance().search_all
+        if not index.exists():
+            raise Unavailable("the index of all revisions is still being built; search the current revisions or retry")
+    return index.search(
         args.get("q", "")[:500],
         at=instance().today(),
         scope=scope,
