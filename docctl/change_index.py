@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS changes (
 CREATE INDEX IF NOT EXISTS changes_by_state ON changes (state, number);
 """
 OPEN_STATES = ("draft", "in_review")
+_INSERT = "INSERT OR REPLACE INTO changes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _SUMMARY_FIELDS = [f.name for f in fields(ChangeSummary)]
 
 
@@ -58,52 +59,20 @@ class ChangeIndex:
     # -- writing -----------------------------------------------------------------------------
     def record(self, change: Change, doc_type: str, unit: str) -> None:
         """Store what the lists and the signing rules need of ``change`` (its current head)."""
-        events = [
-            [
-                e.action,
-                e.actor_login,
-                e.signature.role if e.signature else "",
-                e.signature.meaning if e.signature else "",
-                e.voided,
-            ]
-            for e in change.events
-            if e.action in ("create", "edit", "update", "approve")
-        ]
         with self._connect() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO changes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    change.number,
-                    change.head,
-                    change.state,
-                    change.kind,
-                    change.doc_id,
-                    change.title,
-                    change.reason,
-                    change.author,
-                    change.author_login,
-                    change.base_commit,
-                    change.base_revision,
-                    change.effective_date.isoformat() if change.effective_date else None,
-                    change.updated_at.isoformat(),
-                    change.blob,
-                    doc_type,
-                    unit,
-                    json.dumps(events),
-                ),
-            )
+            conn.execute(_INSERT, _row(change, doc_type, unit))
 
     def rebuild(self, changes) -> int:
-        """Forget every row and store ``changes`` (an iterable of (Change, type, unit))."""
+        """Forget every row and store ``changes`` (an iterable of (Change, type, unit)), in one
+        transaction (a connection per row took 140 s for 40,000 changes)."""
+        rows = [_row(*item) for item in changes]
         with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
             conn.execute("DELETE FROM changes")
-        count = 0
-        for change, doc_type, unit in changes:
-            self.record(change, doc_type, unit)
-            count += 1
-        with self._connect() as conn:
+            conn.executemany(_INSERT, rows)
             conn.execute("INSERT OR REPLACE INTO change_meta VALUES ('built', '1')")
-        return count
+            conn.execute("COMMIT")
+        return len(rows)
 
     def is_built(self) -> bool:
         with self._connect() as conn:
@@ -134,6 +103,39 @@ class ChangeIndex:
         with self._connect() as conn:
             row = conn.execute("SELECT max(number) FROM changes").fetchone()
         return row[0] or 0
+
+
+def _row(change: Change, doc_type: str, unit: str) -> tuple:
+    events = [
+        [
+            e.action,
+            e.actor_login,
+            e.signature.role if e.signature else "",
+            e.signature.meaning if e.signature else "",
+            e.voided,
+        ]
+        for e in change.events
+        if e.action in ("create", "edit", "update", "approve")
+    ]
+    return (
+        change.number,
+        change.head,
+        change.state,
+        change.kind,
+        change.doc_id,
+        change.title,
+        change.reason,
+        change.author,
+        change.author_login,
+        change.base_commit,
+        change.base_revision,
+        change.effective_date.isoformat() if change.effective_date else None,
+        change.updated_at.isoformat(),
+        change.blob,
+        doc_type,
+        unit,
+        json.dumps(events),
+    )
 
 
 def _summary(row) -> ChangeSummary:

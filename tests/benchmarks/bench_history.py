@@ -1,0 +1,212 @@
+"""Benchmark at scale (issue 12): generated histories served by `docctl serve --threads 8`, loaded
+by wrk with 8 clients, beside the floors (`git cat-file --batch`, `git grep -i`).
+
+    pytest -m benchmark -s tests/benchmarks/bench_history.py
+    DOCCTL_BENCH_SIZES=200x10 DOCCTL_BENCH_KEEP=/tmp/hist pytest -m benchmark -s tests/benchmarks/bench_history.py
+
+Prints p50 / p99 / req/s per route and size, release latency, start-up, reindex of the current
+revisions and peak server RSS. Asserts nothing about speed; the numbers go into issue notes.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from history import PASSWORD, generate  # noqa: E402
+
+pytestmark = pytest.mark.benchmark
+WRK = shutil.which("wrk")
+SEARCHES = {
+    "search one word": "audytów",
+    "search two words": "przegląd systemu",
+    "search phrase": '"działania korygujące"',
+    "search inflected": "niezgodność",
+    "search no diacritics": "zarzadzania",
+}
+
+
+def _serve(root: Path, port: int):
+    env = {**os.environ, "DOCCTL_INSTANCE": str(root)}
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "docctl.cli", "serve", "--port", str(port), "--threads", "8"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1):  # noqa: S310 - our own loopback server
+                break
+        except OSError:
+            time.sleep(0.05)
+    return proc, base, time.monotonic() - started
+
+
+def _session(base: str) -> tuple[str, urllib.request.OpenerDirector]:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(base + "/login") as response:
+        page = response.read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    data = urllib.parse.urlencode({"login": "qm", "password": PASSWORD, "csrf_token": token}).encode()
+    opener.open(base + "/login", data=data).close()
+    return "; ".join(f"{c.name}={c.value}" for c in jar), opener
+
+
+def _wrk(base: str, path: str, cookie: str, seconds: int = 4) -> dict:
+    out = subprocess.run(
+        [WRK, "-t2", "-c8", f"-d{seconds}s", "--latency", "-H", f"Cookie: {cookie}", base + path],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "p50": latency.get("50"),
+        "p99": latency.get("99"),
+        "rps": rate,
+        "errors": non2xx.group(1) if non2xx else "0",
+    }
+
+
+def _timed(fn, repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
+def _release_latency(base: str, root: Path, documents: int) -> list[float]:
+    """Last signature → released, through the JSON API, on ten documents."""
+    from docctl.instance import Instance
+
+    instance = Instance(root)
+    tokens = {who: instance.users.create_token(who) for who in ("author", "approver", "qm")}
+
+    def call(who, method, path, body=None):
+        request = urllib.request.Request(  # noqa: S310 - our own loopback server
+            base + "/api/v1" + path,
+            data=json.dumps(body or {}).encode(),
+            method=method,
+            headers={"Authorization": f"Bearer {tokens[who]}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request) as response:  # noqa: S310 - our own loopback server
+            return json.load(response)
+
+    samples = []
+    for doc in range(1, 11):
+        doc_id = f"P-{doc * (documents // 10):04d}"
+        text = f"# Procedura\n\nWydanie z pomiaru {doc}: nadzór nad zapisami.\n"
+        number = call("author", "POST", "/changes", {"document_id": doc_id, "markdown": text, "reason": "Pomiar"})[
+            "number"
+        ]
+        call("author", "POST", f"/changes/{number}/submit")
+        call("approver", "POST", f"/changes/{number}/approve", {"password": PASSWORD})
+        t0 = time.perf_counter()
+        assert call("qm", "POST", f"/changes/{number}/approve", {"password": PASSWORD})["state"] == "released"
+        samples.append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    now = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+    peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+    return now, peak
+
+
+def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> None:
+    keep = os.environ.get("DOCCTL_BENCH_KEEP")
+    root = (Path(keep) if keep else tmp) / f"h{documents}x{revisions}"
+    if not (root / "repo.git").exists():
+        t0 = time.monotonic()
+        generate(root, documents, revisions, progress=lambda _: None)
+        print(f"\n== {documents} x {revisions}: generated in {time.monotonic() - t0:.0f} s")
+        from docctl.instance import Instance
+
+        t0 = time.monotonic()
+        Instance(root).start()
+        print(f"   first start-up (catalog, change index, both search indexes): {time.monotonic() - t0:.1f} s")
+    proc, base, startup = _serve(root, port)
+    try:
+        print(f"\n== {documents} x {revisions}: server start-up {startup:.2f} s (ready for /healthz)")
+        cookie, _ = _session(base)
+        doc = f"P-{documents // 2:04d}"
+        routes = {
+            "current page": f"/documents/{doc}",
+            "JSON document": f"/api/v1/documents/{doc}",
+            "old revision": f"/documents/{doc}/revisions/{max(revisions - 1, 1)}",
+            "history": f"/documents/{doc}/history",
+            "diff": f"/documents/{doc}/diff?from={max(revisions - 1, 1)}&to={revisions}",
+            "master list": "/documents",
+            "my tasks": "/",
+            **{name: "/api/v1/search?q=" + urllib.parse.quote(q) for name, q in SEARCHES.items()},
+            "search page": "/search?q=" + urllib.parse.quote("audytów"),
+        }
+        print(f"   {'route':24s} {'p50':>9s} {'p99':>9s} {'req/s':>8s}  non-2xx")
+        for name, path in routes.items():
+            r = _wrk(base, path, cookie)
+            print(f"   {name:24s} {r['p50']:>9s} {r['p99']:>9s} {r['rps']:8.0f}  {r['errors']}")
+        release = _release_latency(base, root, documents)
+        p50, worst = statistics.median(release), max(release)
+        print(f"   release (last signature → released): p50 {p50:.0f} ms, max {worst:.0f} ms")
+        now, peak = _rss_mb(proc.pid)
+        print(f"   server RSS after the load: {now:.0f} MB (peak {peak:.0f} MB)")
+        _floors(root, doc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _floors(root: Path, doc: str) -> None:
+    git = ["git", f"--git-dir={root / 'repo.git'}"]
+    blob = subprocess.run([*git, "rev-parse", f"main:documents/{doc}.md"], capture_output=True, text=True).stdout
+    batch = subprocess.Popen([*git, "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def read_blob():
+        batch.stdin.write(blob.encode())
+        batch.stdin.flush()
+        size = int(batch.stdout.readline().split()[2])
+        batch.stdout.read(size + 1)
+
+    cat = _timed(read_blob, 200)
+    batch.stdin.close()
+    batch.stdout.close()
+    batch.wait()
+    print(f"   floor git cat-file --batch (one blob): p50 {statistics.median(cat):.3f} ms")
+    for name in ("search one word", "search two words"):
+        words = SEARCHES[name].split()
+        pattern = ["-e", words[0]] + sum((["--and", "-e", w] for w in words[1:]), [])
+
+        def grep(pattern=pattern):
+            subprocess.run([*git, "grep", "-i", "-l", *pattern, "main", "--", "documents/"], capture_output=True)
+
+        samples = _timed(grep, 10)
+        print(f"   floor git grep -i ({name}): p50 {statistics.median(samples):.0f} ms")
+
+
+@pytest.mark.skipif(WRK is None, reason="wrk is not installed (Debian package wrk)")
+def test_history_at_scale(tmp_path):
+    sizes = os.environ.get("DOCCTL_BENCH_SIZES", "200x10,2000x20")
+    for port, size in enumerate(sizes.split(","), start=18400):
+        documents, revisions = (int(x) for x in size.split("x"))
+        _bench_size(tmp_path, documents, revisions, port)
