@@ -68,4 +68,5 @@ def healthz():
         catalog=inst.catalog.recorded_commit(),
         search_index=inst.search.indexed_commit(),
         search_fresh=inst.search.indexed_commit() == head,
+        search_all_index=inst.search_all.indexed_commit(),  # None while it is being built
     )
