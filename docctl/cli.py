@@ -123,23 +123,27 @@ def _build_demo(target: Path):
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int, help="Threads per worker process.")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Server processes (default: the number of cores). 1: one waitress process.",
+)
 @click.option("--demo", "demo_mode", is_flag=True, help="Serve a fresh demo instance (in a temporary folder).")
 @click.pass_context
 @domain_errors
-def serve(ctx, host, port, threads, demo_mode):
-    """Serve the web interface and API with waitress (a production WSGI server)."""
-    import waitress
-
-    from . import create_app
-
+def serve(ctx, host, port, threads, workers, demo_mode):
+    """Serve the web interface and API with production WSGI servers (gunicorn, or waitress for one process)."""
     root = _instance_dir(ctx)
     if demo_mode:
         root = Path(tempfile.mkdtemp(prefix="docctl-demo-")) / "instance"
         _build_demo(root)
-    app = create_app(root, background=True)
-    click.echo(f"docctl serving {root} on http://{host}:{port}/")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="docctl")
+    workers = workers or os.cpu_count() or 1
+    click.echo(f"docctl serving {root} on http://{host}:{port}/ ({workers} process(es) × {threads} threads)")
+    from .server import serve as run_server
+
+    run_server(root, host=host, port=port, workers=workers, threads=threads)
 
 
 @main.group()

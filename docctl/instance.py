@@ -115,6 +115,8 @@ class Instance:
     def _build_all(self) -> None:
         try:
             self.indexer.rebuild_all()
+        except Conflict:  # another worker process holds the writer lock: it is building it
+            logging.getLogger("docctl").info("the index of all revisions is being built by another process")
         except Exception:  # noqa: BLE001 - a background job: log it, the next start-up retries
             logging.getLogger("docctl").exception("building the index of all revisions failed")
 

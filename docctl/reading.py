@@ -96,6 +96,7 @@ class Reader:
         self.instance = instance
         self.link_prefix = link_prefix.rstrip("/")
         self._links: tuple[tuple | None, LinkTargets] = (None, LinkTargets())
+        self._states: tuple[tuple, list[DocumentState]] | None = None
 
     # -- documents ---------------------------------------------------------------------------
     def document(self, doc_id: str, at: date | None = None) -> DocumentPage:
@@ -136,8 +137,25 @@ class Reader:
         unit: str | None = None,
         include_obsolete: bool = False,
     ) -> list[DocumentState]:
-        states = self.instance.catalog.master_list(at or self.instance.today(), include_obsolete=include_obsolete)
-        return [s for s in states if (not doc_type or s.shown.type == doc_type) and (not unit or s.shown.unit == unit)]
+        states = self._register(at or self.instance.today())
+        return [
+            s
+            for s in states
+            if (include_obsolete or s.status != "obsolete")
+            and (not doc_type or s.shown.type == doc_type)
+            and (not unit or s.shown.unit == unit)
+        ]
+
+    def _register(self, at: date) -> list[DocumentState]:
+        """Every document's state on ``at``, computed once per (``main`` head, day) and shared by
+        the master list, my tasks (reviews due) and document links (issue 12)."""
+        catalog = self.instance.catalog
+        catalog.catch_up()
+        key = (catalog.recorded_commit(), at)
+        cached = self._states
+        if cached is None or cached[0] != key or key[0] is None:
+            cached = self._states = (key, catalog.master_list(at, include_obsolete=True))
+        return cached[1]
 
     # -- changes ---------------------------------------------------------------------------
     def change_page(self, number: int, person) -> ChangePage:
@@ -240,7 +258,7 @@ class Reader:
         today = self.instance.today()
         head = self.instance.catalog.recorded_commit()
         if self._links[0] != (head, today) or head is None:
-            states = self.instance.catalog.master_list(today, include_obsolete=True)
+            states = self._register(today)
             targets = LinkTargets(
                 known_ids=frozenset(s.doc_id for s in states),
                 prefix=self.link_prefix,

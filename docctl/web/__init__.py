@@ -23,6 +23,7 @@ def build_app(instance: Instance, test_config: dict, *, background: bool = False
         WTF_CSRF_CHECK_DEFAULT=False,  # checked in auth.before_request, skipped for bearer tokens
         WTF_CSRF_TIME_LIMIT=None,
         JSON_SORT_KEYS=False,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,  # static files: cached an hour by browsers
     )
     app.config.update({k: v for k, v in test_config.items() if k.isupper()})
     app.extensions["docctl"] = instance
