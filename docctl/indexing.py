@@ -105,14 +105,14 @@ class Indexer:
         """
         touched = {r.doc_id for r in records if r.doc_id and r.action in ("release", "withdraw")}
         head = self.catalog.recorded_commit()
-        if not self.index.exists():
+        if not self.index.present():
             self.rebuild_current()
             return
         drafts = [f"change:{r.change}" for r in records if r.change]  # released drafts leave with it
         with self.store.reader() as reader:
             current = self.entries_for(touched, reader, shape="current")
             self.index.apply(current, deletes=[*self._stale_current_keys(touched, current), *drafts], commit=head)
-            if self.all_index is not None and self.all_index.exists():
+            if self.all_index is not None and self.all_index.present():
                 self._catch_up_all(reader)
 
     def on_change(self, change: Change) -> None:

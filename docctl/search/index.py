@@ -157,6 +157,10 @@ class SearchIndex:
                 gc.collect()
         return healthy
 
+    def present(self) -> bool:
+        """A live generation is there (cheap; :meth:`exists` also proves it readable)."""
+        return self._live() is not None
+
     def indexed_commit(self) -> str | None:
         live = self._live()
         if live is None:
@@ -219,10 +223,14 @@ class SearchIndex:
             ix = index.open_dir(str(live))
             writer = ix.writer()
             try:
-                for key in deletes:
-                    writer.delete_by_term("key", key)
+                # One reader finds every key to replace: delete_by_term/update_document open
+                # every segment again per call (0.7 s of a release at 2,000 × 20, issue 12).
+                with writer.searcher() as searcher:
+                    for key in {*deletes, *(entry.key for entry in upserts)}:
+                        for docnum in searcher.document_numbers(key=key):
+                            writer.delete_document(docnum)
                 for entry in upserts:
-                    writer.update_document(**self._fields(entry))
+                    writer.add_document(**self._fields(entry))
             except BaseException:
                 writer.cancel()
                 raise

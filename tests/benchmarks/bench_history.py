@@ -128,9 +128,13 @@ def _release_latency(base: str, root: Path, documents: int) -> list[float]:
 
 
 def _rss_mb(pid: int) -> tuple[float, float]:
-    status = Path(f"/proc/{pid}/status").read_text()
-    now = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
-    peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+    """RSS now and peak, summed over the server process and its worker processes."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    now = peak = 0.0
+    for each in [pid, *map(int, children)]:
+        status = Path(f"/proc/{each}/status").read_text()
+        now += int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+        peak += int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
     return now, peak
 
 
@@ -170,7 +174,7 @@ def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> None:
         p50, worst = statistics.median(release), max(release)
         print(f"   release (last signature → released): p50 {p50:.0f} ms, max {worst:.0f} ms")
         now, peak = _rss_mb(proc.pid)
-        print(f"   server RSS after the load: {now:.0f} MB (peak {peak:.0f} MB)")
+        print(f"   server RSS after the load (all processes): {now:.0f} MB (peaks summed {peak:.0f} MB)")
         _floors(root, doc)
     finally:
         proc.terminate()
