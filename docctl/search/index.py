@@ -34,6 +34,7 @@ from .analysis import POLISH_STOP_WORDS, fold, folded_analyzer, stemmed_analyzer
 
 FOREVER = 99991231
 MERGE_AFTER_SEGMENTS = 8
+RESULTS_PER_SEARCHER = 256  # answers kept per thread and index version
 _ID_QUERY = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+")
 _MARKUP = re.compile(r"(^|\n)\s{0,3}(#{1,6}|[-*+]|\d+\.|>|\|)\s?|[*_`|]+|:?-{3,}:?|\[([^\]]*)\]\([^)]*\)", re.M)
 
@@ -335,8 +336,21 @@ class SearchIndex:
         if not q or not re.search(r"\w", q):
             return SearchResults(q, 0, page, per_page, [], {}, None)
         ix = self._open()
-        query = self._parse(ix, q)
         searcher, filters = self._searcher(ix)
+        # Answers live as long as this searcher: any write to the index starts a new one, so a
+        # repeated query (the same word typed by many people) is answered from memory.
+        cache_key = ("results", q, at, scope, include_obsolete, user, doc_type, unit, page, per_page)
+        cached = filters.get(cache_key)
+        if cached is not None:
+            return cached
+        if sum(1 for k in filters if k[0] == "results") >= RESULTS_PER_SEARCHER:
+            for k in [k for k in filters if k[0] == "results"]:
+                del filters[k]
+        filters[cache_key] = answer = self._search(searcher, filters, self._parse(ix, q), q, cache_key)
+        return answer
+
+    def _search(self, searcher, filters: dict, query, q: str, key: tuple) -> SearchResults:
+        _, _, at, scope, include_obsolete, user, doc_type, unit, page, per_page = key
         allowed = self._allowed(searcher, filters, (at, scope, include_obsolete, user, doc_type, unit))
         in_force = (
             allowed
