@@ -146,15 +146,19 @@ class Reader:
             and (not unit or s.shown.unit == unit)
         ]
 
+    def register_key(self, at: date | None = None) -> tuple:
+        """What the register depends on: ``main``'s head (after catching up) and the day."""
+        catalog = self.instance.catalog
+        catalog.catch_up()
+        return (catalog.recorded_commit(), at or self.instance.today())
+
     def _register(self, at: date) -> list[DocumentState]:
         """Every document's state on ``at``, computed once per (``main`` head, day) and shared by
         the master list, my tasks (reviews due) and document links (issue 12)."""
-        catalog = self.instance.catalog
-        catalog.catch_up()
-        key = (catalog.recorded_commit(), at)
+        key = self.register_key(at)
         cached = self._states
         if cached is None or cached[0] != key or key[0] is None:
-            cached = self._states = (key, catalog.master_list(at, include_obsolete=True))
+            cached = self._states = (key, self.instance.catalog.master_list(at, include_obsolete=True))
         return cached[1]
 
     # -- changes ---------------------------------------------------------------------------

@@ -94,3 +94,13 @@ def test_overdue_review_shows_on_the_document_header(client, auth, history, cloc
     assert "periodic review overdue" in html
     clock.set_day(date(2026, 7, 1))
     assert "periodic review overdue" not in client.get("/documents/P-01").get_data(as_text=True)
+
+
+def test_the_cached_register_follows_releases_and_days(client, auth, history, people, clock):
+    auth.login("reader")
+    assert "P-04" not in client.get("/documents").get_data(as_text=True)
+    release(history, people, doc_id="P-04", title="Czwarta", text="# Czwarta\n\nTekst.\n")
+    assert "P-04" in client.get("/documents").get_data(as_text=True)
+    clock.set_day(date(2026, 6, 2))  # P-01 r3 comes into force: the same head, another day
+    row = client.get("/documents").get_data(as_text=True).split('href="/documents/P-01"')[1].split("</tr>")[0]
+    assert "<td>3</td>" in row
