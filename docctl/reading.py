@@ -119,9 +119,8 @@ class Reader:
             raise Invalid("choose two different revisions to compare")
         catalog = self.instance.catalog
         a, b = catalog.revision(doc_id, old), catalog.revision(doc_id, new)
-        with self.instance.store.reader() as reader:
-            text_a = decode_text(reader.blob(a.blob))
-            text_b = decode_text(reader.blob(b.blob))
+        store = self.instance.store
+        text_a, text_b = decode_text(store.read_blob(a.blob)), decode_text(store.read_blob(b.blob))
         return {
             "from": old,
             "to": new,

@@ -22,6 +22,8 @@ import contextlib
 import os
 import re
 import subprocess
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -142,6 +144,7 @@ class GitStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._packed: tuple[tuple, dict[str, str]] | None = None
+        self._blobs = _BlobCache(BLOB_CACHE_BYTES)
 
     # -- setup -------------------------------------------------------------------------------
     @classmethod
@@ -259,9 +262,15 @@ class GitStore:
         return sha
 
     def read_blob(self, sha: str) -> bytes:
-        """Like ``git cat-file blob SHA`` (one short-lived process; see :meth:`reader` for many)."""
-        with self.reader() as reader:
-            return reader.blob(sha)
+        """Like ``git cat-file blob SHA``: from the in-memory blob cache, else one short-lived
+        process (see :meth:`reader` for many). A blob id names immutable content, so a cached
+        blob is never stale; a process per read cost the JSON document half its time (issue 12)."""
+        data = self._blobs.get(sha)
+        if data is None:
+            with self.reader() as reader:
+                data = reader.blob(sha)
+            self._blobs.put(sha, data)
+        return data
 
     def read_file(self, commit: str, path: str) -> bytes:
         return self.read_blob(self.blob_id(commit, path))
@@ -495,6 +504,36 @@ class GitStore:
 
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+BLOB_CACHE_BYTES = 32 * 1024 * 1024
+
+
+class _BlobCache:
+    """A thread-safe LRU of blob contents by id, bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, sha: str) -> bytes | None:
+        with self._lock:
+            data = self._entries.get(sha)
+            if data is not None:
+                self._entries.move_to_end(sha)
+            return data
+
+    def put(self, sha: str, data: bytes) -> None:
+        if len(data) > self.max_bytes // 8:
+            return
+        with self._lock:
+            if sha in self._entries:
+                return
+            self._entries[sha] = data
+            self._size += len(data)
+            while self._size > self.max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self._size -= len(dropped)
 
 
 class BlobReader:
