@@ -238,13 +238,17 @@ class Reader:
         horizon = today + timedelta(days=int(self.instance.settings["REVIEW_DUE_SOON_DAYS"]))
         policy = self.instance.workflow.policy()
         due = []
+        mine: dict[tuple[str, str], bool] = {}  # (type, unit) → may this person review it
         for state in self.master_list(today, unit=unit):
             if state.review_due is None or state.review_due > horizon or state.current is None:
                 continue
-            if user is not None and not any(
-                signing.can_fulfil(user, r, state.current.unit) for r in policy.requirements_for(state.current.type)
-            ):
-                continue
+            kind = (state.current.type, state.current.unit)
+            if user is not None:
+                if kind not in mine:
+                    requirements = policy.requirements_for(kind[0])
+                    mine[kind] = any(signing.can_fulfil(user, r, kind[1]) for r in requirements)
+                if not mine[kind]:
+                    continue
             due.append(state)
         return sorted(due, key=lambda s: s.review_due)
 

@@ -30,7 +30,8 @@ def _units(inst) -> dict:
 @bp.route("/")
 @login_required
 def index():
-    return render_template("home/index.html", tasks=reader().tasks(user()))
+    person = user()._get_current_object()  # the User itself: thousands of checks, no proxy each
+    return render_template("home/index.html", tasks=reader().tasks(person))
 
 
 @bp.route("/reviews")
