@@ -127,6 +127,25 @@ def _release_latency(base: str, root: Path, documents: int) -> list[float]:
     return samples
 
 
+def _cold_searches(root: Path) -> None:
+    """Distinct queries in-process (wrk repeats one query, which the server answers from its
+    per-index-version cache): what a query costs the first time."""
+    from history import sample_paragraphs
+
+    from docctl.instance import Instance
+
+    instance = Instance(root)
+    words = sorted({w for p in sample_paragraphs() for w in re.findall(r"\w{6,}", p.lower())})[::7][:40]
+    samples = _timed(lambda it=iter(words): instance.search.search(next(it), at=instance.today()), len(words))
+    pairs = iter(zip(words, words[1:], strict=False))
+    two = _timed(lambda: instance.search.search(" ".join(next(pairs)), at=instance.today()), 30)
+    for name, values in (("one word", samples), ("two words", two)):
+        ordered = sorted(values)
+        p95 = ordered[int(0.95 * (len(ordered) - 1))]
+        label = f"search uncached, {name} (in-process, {len(values)} distinct)"
+        print(f"   {label}: p50 {statistics.median(values):.0f} ms, p95 {p95:.0f} ms")
+
+
 def _rss_mb(pid: int) -> tuple[float, float]:
     """RSS now and peak, summed over the server process and its worker processes."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -170,6 +189,7 @@ def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> None:
         for name, path in routes.items():
             r = _wrk(base, path, cookie)
             print(f"   {name:24s} {r['p50']:>9s} {r['p99']:>9s} {r['rps']:8.0f}  {r['errors']}")
+        _cold_searches(root)
         release = _release_latency(base, root, documents)
         p50, worst = statistics.median(release), max(release)
         print(f"   release (last signature → released): p50 {p50:.0f} ms, max {worst:.0f} ms")
