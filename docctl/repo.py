@@ -163,6 +163,7 @@ class GitStore:
             ("receive.denyDeletes", "true"),
             ("gc.reflogExpire", "never"),
             ("gc.reflogExpireUnreachable", "never"),
+            ("gc.autoDetach", "false"),  # docctl runs gc itself, under its write lock
         ):
             store._git("config", key, value)
         return store
@@ -471,6 +472,13 @@ class GitStore:
                     detail={"git": err[:300]},
                 )
             raise GitError(f"git update-ref failed: {err[:500]}")
+
+    def maintain(self) -> None:
+        """Like ``git gc --auto``: pack loose objects and refs once enough have piled up (a no-op
+        check otherwise). Run under :meth:`write_lock`, so it never overlaps a docctl write;
+        reflogs never expire (configured at creation), so nothing auditors need is pruned."""
+        with self.write_lock(timeout=5.0):
+            self._git("-c", "gc.autoDetach=false", "gc", "--auto", "--quiet")
 
     def write_lock(self, timeout: float = 30.0):
         """Serialize writers across threads and processes (``flock`` on a lock file).

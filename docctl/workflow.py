@@ -9,6 +9,7 @@ committer. States: draft → in_review → released; reject → draft; cancel en
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import date, datetime
@@ -317,7 +318,10 @@ class Workflow:
             else:
                 self._release(updated, signed, change.head, actor)
         self.catalog.catch_up()  # after-commit: catalog, then its listeners (search index)
-        return self._changed(number)
+        changed = self._changed(number)
+        if changed.state == "released":
+            self._upkeep()
+        return changed
 
     def update_to_current(
         self,
@@ -561,6 +565,15 @@ class Workflow:
             [(change_ref(change.number), commit, change.head)], reason=f"docctl: {action} change {change.number}"
         )
         return commit
+
+    def _upkeep(self) -> None:
+        """After a release, let git pack the repository when loose objects have piled up
+        (issue 12: years of releases left hundreds of thousands of loose objects). Best effort:
+        a busy repository or a failed gc never fails the release that already landed."""
+        try:
+            self.store.maintain()
+        except (Conflict, DocctlError):
+            logging.getLogger("docctl").warning("repository upkeep skipped", exc_info=True)
 
     def _commit(self, tree: str, parents: list[str], message: str, actor: signing.Person) -> str:
         return self.store.commit_tree(

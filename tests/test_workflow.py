@@ -397,3 +397,38 @@ def test_several_processes_release_at_once(tmp_path, clock):
     again = Instance(tmp_path / "inst")
     assert sorted(again.catalog.known_ids()) == ids
     again.store.fsck()
+
+
+def test_releases_keep_the_repository_packed_and_the_reflogs(instance, people, monkeypatch, tmp_path):
+    """Issue 12: git gc --auto runs after every release under the write lock; reflogs stay."""
+    import subprocess
+
+    from docctl.repo import GitStore
+
+    calls = []
+    original = GitStore.maintain
+    monkeypatch.setattr(GitStore, "maintain", lambda self: calls.append(1) or original(self))
+    release(instance, people)
+    assert calls == [1]
+    git = ["git", "--git-dir", str(instance.store.path)]
+    paths = []
+    for n in range(3000):  # years of loose objects, as gc --auto samples them
+        paths.append(tmp_path / f"o{n}")
+        paths[-1].write_text(f"obiekt {n}\n")
+    subprocess.run(
+        [*git, "hash-object", "-w", "--stdin-paths"], input="\n".join(map(str, paths)), text=True, check=True
+    )
+    subprocess.run([*git, "config", "gc.auto", "256"], check=True)
+    release(instance, people, text=DOC + "\nDrugie.\n", reason="Drugie")
+    assert calls == [1, 1]
+    counts = dict(
+        line.split(": ")
+        for line in subprocess.run([*git, "count-objects", "-v"], capture_output=True, text=True).stdout.splitlines()
+    )
+    # History is packed; the 3,000 unreachable blobs stay loose until gc's prune grace period.
+    assert int(counts["packs"]) >= 1 and int(counts["in-pack"]) > 20
+    assert not (instance.store.path / "refs/heads/main").exists()  # refs packed too, and still read
+    reflog = subprocess.run([*git, "reflog", "show", "main"], capture_output=True, text=True, check=True).stdout
+    assert len(reflog.splitlines()) == 3  # init + two releases, none pruned
+    assert instance.catalog.revisions("P-01")[0].revision == 2
+    assert instance.workflow.get(1).state == "released"
