@@ -268,5 +268,30 @@ def reindex(ctx):
     )
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON (as GET /api/v1/audit/verify)")
+@click.pass_context
+@domain_errors
+def verify(ctx, as_json):
+    """Check the whole history from git: exit 0 only when nothing bypassed the workflow."""
+    import json
+
+    instance = _open(ctx)
+    started = time.monotonic()
+    report = instance.verify(progress=lambda line: None if as_json else click.echo(line, err=True))
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    else:
+        for problem in report.problems:
+            where = f" [{problem.document_id}]" if problem.document_id else ""
+            click.echo(f"PROBLEM {problem.commit[:12] or '-':12}{where} {problem.problem}")
+        verdict = "the history holds" if report.ok else f"{len(report.problems)} problem(s)"
+        click.echo(
+            f"Checked {report.commits} commits, {report.releases} releases and withdrawals, "
+            f"{report.signatures} signatures in {time.monotonic() - started:.1f} s: {verdict}."
+        )
+    ctx.exit(0 if report.ok else 1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))

@@ -35,6 +35,8 @@ from .render import RenderCache
 from .repo import GitStore, Identity
 from .search import SearchIndex
 from .users import UserStore, check_password_policy, validate_person
+from .verify import AccountHistory
+from .verify import verify as verify_history
 from .workflow import Workflow
 
 
@@ -91,6 +93,11 @@ class Instance:
 
     def today(self) -> date:
         return self.clock().astimezone(ZoneInfo(self.settings["TIMEZONE"])).date()
+
+    def verify(self, *, progress=lambda _: None):
+        """Check the whole history from git and the account journal (``docctl verify``)."""
+        accounts = AccountHistory(self.users.list(), self.users.created(), self.users.account_events())
+        return verify_history(self.store, accounts, progress=progress)
 
     def start(self, *, background: bool = False) -> None:
         """Catch derived data up with git (server start-up and CLI commands).

@@ -363,6 +363,100 @@ class GitStore:
                 out[commit.sha] = commit
         return out
 
+    def walk(
+        self,
+        refs: list[str],
+        *,
+        change_branches: bool = False,
+        first_parent: bool = False,
+        paths: bool = False,
+        bodies: bool = True,
+    ) -> Iterator[tuple[Commit, dict[str, str | None]]]:
+        """Every commit reachable from ``refs`` (and every change branch), newest first, streamed.
+
+        Like ``git log [--first-parent] [--raw] REFS [--glob=refs/heads/changes/*]``: one process
+        for a whole history (verification and rebuilds read 240,000 commits this way in seconds,
+        where a process per commit would take an hour). With ``paths``, each commit comes with
+        the files it changed against its first parent: path → new blob id (None when deleted).
+        Without ``bodies`` the message is left out (trailers stay): a third of the memory.
+        """
+        fmt = self._FORMAT[:-4] if bodies else self._FORMAT[:-4].replace("%B", "")
+        args = ["log", f"--format=%x1e{fmt}%x1d", "--no-abbrev"]
+        if first_parent:
+            args.append("--first-parent")
+        if paths:
+            args += ["--raw", "--diff-merges=first-parent", "--no-renames"]
+        args += [r if _SHA_RE.fullmatch(r) else _check_ref(r) for r in refs]
+        if change_branches:
+            args.append("--glob=refs/heads/changes/*")
+        cmd = ["git", "-c", "core.quotePath=false", f"--git-dir={self.path}", *args, "--"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_clean_env())
+        try:
+            pending = b""
+            while chunk := proc.stdout.read(1 << 20):
+                records = (pending + chunk).split(b"\x1e")
+                pending = records.pop()
+                for record in records:
+                    if record.strip():
+                        yield _walked(record)
+            if pending.strip():
+                yield _walked(pending)
+        finally:
+            proc.stdout.close()
+            err = proc.stderr.read()
+            proc.stderr.close()
+            if proc.wait() not in (0, -13):
+                raise GitError(f"git log failed: {err.decode(errors='replace').strip()[:500]}")
+
+    def blobs(self, shas: list[str]) -> Iterator[tuple[str, bytes]]:
+        """Many blobs through one ``git cat-file --batch``, requests written ahead of the reads
+        (pipelined: a round trip per blob made a rebuild of 40,000 releases take a minute)."""
+        wanted = [_check_sha(s) for s in shas]
+        if not wanted:
+            return
+        cmd = ["git", f"--git-dir={self.path}", "cat-file", "--batch"]
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_clean_env()
+        )
+
+        def feed() -> None:
+            try:
+                proc.stdin.write("".join(s + "\n" for s in wanted).encode())
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        try:
+            for sha in wanted:
+                header = proc.stdout.readline().split()
+                if len(header) != 3:
+                    raise NotFound(f"object {sha[:10]} not found")
+                data = proc.stdout.read(int(header[2]))
+                proc.stdout.read(1)
+                yield sha, data
+        finally:
+            proc.stdout.close()
+            proc.kill()
+            proc.wait()
+            writer.join()
+
+    def reflog(self, ref: str = "refs/heads/main") -> list[RefMove]:
+        """Every recorded move of ``ref``, oldest first (``core.logAllRefUpdates=always``)."""
+        path = self.path / "logs" / _check_ref(ref)
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+        moves = []
+        for number, line in enumerate(lines):
+            head, _, message = line.partition("\t")
+            parts = head.split(" ", 2)
+            if len(parts) == 3:
+                moves.append(RefMove(number, parts[0], parts[1], parts[2], message))
+        return moves
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         """Like ``git merge-base --is-ancestor A D``."""
         code = self._status("merge-base", "--is-ancestor", _check_sha(ancestor), _check_sha(descendant))
@@ -509,6 +603,51 @@ class GitStore:
         if proc.returncode < 0 or proc.returncode > 127:
             raise GitError(f"git merge-file failed: {proc.stderr.decode(errors='replace')}")
         return proc.stdout, proc.returncode
+
+
+@dataclass(frozen=True)
+class RefMove:
+    """One line of a reflog: the ref moved from ``old`` to ``new``, by whom, with what message."""
+
+    index: int
+    old: str
+    new: str
+    who: str
+    message: str
+
+
+def _walked(record: bytes) -> tuple[Commit, dict[str, str | None]]:
+    text = record.decode("utf-8", errors="replace")
+    header, _, raw = text.partition("\x1d")
+    sha, tree, parents, an, ae, ad, cn, ce, cd, body, trailers = header.split("\x1f")
+    parsed = []
+    for line in trailers.splitlines():
+        if ": " in line:
+            key, value = line.split(": ", 1)
+            parsed.append((key.strip(), value.strip()))
+    commit = Commit(
+        sha,
+        tree,
+        tuple(parents.split()),
+        Identity.__new__(Identity),
+        Identity.__new__(Identity),
+        datetime.fromisoformat(ad),
+        datetime.fromisoformat(cd),
+        body,
+        tuple(parsed),
+    )
+    # Identities as recorded, unvalidated: verification must read whatever is there.
+    object.__setattr__(commit.author, "name", an)
+    object.__setattr__(commit.author, "email", ae)
+    object.__setattr__(commit.committer, "name", cn)
+    object.__setattr__(commit.committer, "email", ce)
+    changed: dict[str, str | None] = {}
+    for line in raw.splitlines():
+        if line.startswith(":"):
+            meta, _, path = line.partition("\t")
+            fields = meta.split()
+            changed[path] = None if fields[4] == "D" else fields[3]
+    return commit, changed
 
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

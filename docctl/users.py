@@ -224,6 +224,11 @@ class UserStore:
             ).fetchall()
         return [dict(r) for r in rows]
 
+    def created(self) -> dict[str, datetime]:
+        """When each account was created (verification: nobody signs before they exist)."""
+        with self._db() as conn:
+            return {r[0]: datetime.fromisoformat(r[1]) for r in conn.execute("SELECT login, created_at FROM users")}
+
     # -- passwords ---------------------------------------------------------------------------
     def authenticate(self, login: str, password: str) -> User:
         """Log in. The same answer for an unknown login and a wrong password."""

@@ -1,0 +1,340 @@
+"""Verification of the whole history: does git show that nothing bypassed the workflow?
+
+An auditor should trust docctl because they need not trust it: every rule below is checked from
+git alone (plus the account journal for "did the signer hold that role then"), never from the
+catalog or the search index, which are derived and could be wrong. The walk is two ``git log``
+processes and one ``cat-file --batch`` (front matter of each released blob), so 40,000 releases
+are checked in seconds, not a process per commit.
+
+What is checked (issue 18), each problem named with its commit:
+- every commit on ``main`` (first parent) is a docctl step: init, policy, release, withdrawal or
+  review, with the trailers that step requires, touching only what that step may touch;
+- revisions of a document are consecutive; a withdrawal names the revision it withdraws;
+- a release merges the change it names, and the change's valid signatures meet the policy in force
+  at that commit; no signer prepared or edited the change; every signer held the role (and the
+  unit) they signed in at the time; every valid signature's ``Content`` is the blob released; the
+  ``Approved-by`` trailers name exactly those signatures (a forged trailer shows);
+- every commit on a change branch belongs to that change (``Change: <N>``, an ``Action``);
+- the reflog of ``main``: each move is docctl's, one recorded step from the previous head, and
+  every commit on ``main`` got there that way (a force-move, a rewrite or a commit added with plain
+  git shows here even when the commit itself looks right).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+
+from . import signing
+from .changes import EDIT_ACTIONS, read_events
+from .documents import DOCUMENTS_DIR, parse_document
+from .errors import DocctlError
+from .policy import POLICY_PATH, Policy, parse_policy
+from .records import ACTIONS_ON_MAIN
+from .repo import ZERO_SHA, Commit, GitStore
+
+MAIN = "refs/heads/main"
+RELEASE_TRAILERS = ("Document", "Revision", "Change", "Effective-Date", "Change-Reason", "Approved-by", "Signature")
+REVIEW_TRAILERS = ("Document", "Revision", "Signature")
+
+
+@dataclass(frozen=True)
+class Problem:
+    commit: str
+    problem: str
+    document_id: str | None = None
+
+    def as_json(self) -> dict:
+        data = {"commit": self.commit, "problem": self.problem}
+        if self.document_id:
+            data["document_id"] = self.document_id
+        return data
+
+
+@dataclass
+class Report:
+    problems: list[Problem] = field(default_factory=list)
+    commits: int = 0
+    releases: int = 0
+    signatures: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "checked": {"commits": self.commits, "releases": self.releases, "signatures": self.signatures},
+            "problems": [p.as_json() for p in self.problems],
+        }
+
+
+class AccountHistory:
+    """Who held which role and unit when, from the accounts and their append-only journal.
+
+    Roles live in the accounts database, not in git; what a signer held "then" is: the account
+    existed, and the role (unit) is held now and was not granted only after the signature, or
+    was granted before it. A role removed since leaves no trace to contradict, so it is believed.
+    """
+
+    def __init__(self, people: Iterable, created: dict[str, datetime], grants: Iterable[dict]) -> None:
+        self.people = {p.login: p for p in people}
+        self.created = created
+        self.granted: dict[tuple[str, str], list[datetime]] = {}
+        for event in grants:
+            if event["event"] != "grant":
+                continue
+            for item in event["detail"].split(", "):
+                kind, _, value = item.partition(" ")
+                self.granted.setdefault((event["login"], f"{kind}:{value}"), []).append(
+                    datetime.fromisoformat(event["at"])
+                )
+
+    def lacked(self, login: str, role: str, unit: str | None, at: datetime) -> str | None:
+        person = self.people.get(login)
+        if person is None:
+            return f"signer {login or '(no login)'} is not a known account"
+        created = self.created.get(login)
+        if created is not None and created > at:
+            return f"signer {login}'s account was created after the signature ({created.date()})"
+        for key, label in ((f"role:{role}", f"role {role}"), (f"unit:{unit}", f"unit {unit}")):
+            if unit is None and key.startswith("unit:"):
+                continue
+            grants = self.granted.get((login, key), [])
+            if grants and min(grants) > at:
+                return f"signer {login} was given {label} only on {min(grants).date()}, after signing"
+        return None
+
+
+def verify(
+    store: GitStore, accounts: AccountHistory | None = None, *, progress: Callable[[str], None] = lambda _: None
+):
+    """Check the whole history; returns a :class:`Report` (``ok`` only when every rule holds)."""
+    report = Report()
+    try:
+        main = list(store.walk([MAIN], first_parent=True, paths=True))[::-1]
+    except DocctlError as exc:
+        report.problems.append(Problem("", f"main cannot be read: {exc}"))
+        return report
+    progress(f"{len(main)} commits on main (first parent)")
+    commits = {c.sha: c for c, _ in store.walk([MAIN], change_branches=True, bodies=False)}
+    report.commits = len(commits)
+    progress(f"{len(commits)} commits in all")
+    blobs = _front_matter(store, main)
+    _check_main(report, store, main, commits, blobs, accounts)
+    _check_change_branches(report, store, commits)
+    _check_reflog(report, store, main)
+    return report
+
+
+def _front_matter(store: GitStore, main) -> dict[str, tuple[str, str, str] | None]:
+    """Released blob → (id, type, unit) from its front matter; None when it does not parse."""
+    wanted = sorted(
+        {blob for _, changed in main for path, blob in changed.items() if blob and path.startswith(DOCUMENTS_DIR + "/")}
+    )
+    out: dict[str, tuple[str, str, str] | None] = {}
+    for sha, data in store.blobs(wanted):
+        try:
+            meta = parse_document(data.decode("utf-8")).meta
+            out[sha] = (meta.id, meta.type, meta.unit)
+        except (DocctlError, UnicodeDecodeError):
+            out[sha] = None
+    return out
+
+
+def _check_main(report: Report, store: GitStore, main, commits: dict[str, Commit], blobs, accounts) -> None:
+    policy: Policy | None = None
+    revisions: dict[str, int] = {}
+    meta_of: dict[str, tuple[str, str]] = {}
+    withdrawn: set[str] = set()
+    add = report.problems.append
+    for index, (commit, changed) in enumerate(main):
+        action = commit.trailer("Action") or ""
+        if index == 0:
+            if action != "init" or commit.parents:
+                add(Problem(commit.sha, "the first commit on main is not docctl's initialization"))
+        elif action == "init":
+            add(Problem(commit.sha, "a second initialization on main"))
+        if action not in ACTIONS_ON_MAIN:
+            add(Problem(commit.sha, f"not a docctl step (Action {action or 'missing'}): {commit.subject[:80]}"))
+            continue
+        if action in ("init", "policy"):
+            others = [p for p in changed if p != POLICY_PATH]
+            if others:
+                add(Problem(commit.sha, f"a policy commit changes documents: {', '.join(sorted(others)[:3])}"))
+            if POLICY_PATH in changed and changed[POLICY_PATH] is not None:
+                policy = _policy_at(report, store, commit, changed[POLICY_PATH], policy)
+            continue
+        doc_id = commit.trailer("Document")
+        if action == "review":
+            _check_review(report, commit, changed, doc_id, revisions, withdrawn)
+            continue
+        report.releases += 1
+        missing = [key for key in RELEASE_TRAILERS if not commit.trailer(key)]
+        if missing:
+            add(Problem(commit.sha, f"{action} without required trailers: {', '.join(missing)}", doc_id))
+        if not doc_id:
+            continue
+        path = f"{DOCUMENTS_DIR}/{doc_id}.md"
+        revision = commit.trailer("Revision") or ""
+        number = int(revision) if revision.isdigit() else None
+        last = revisions.get(doc_id, 0)
+        blob = None
+        if action == "release":
+            blob = changed.get(path)
+            if set(changed) != {path} or blob is None:
+                add(Problem(commit.sha, f"the release of {doc_id} does not change exactly {path}", doc_id))
+            expected = last + 1
+            if number != expected:
+                add(Problem(commit.sha, f"revision {revision} of {doc_id} follows revision {last}", doc_id))
+            front = blobs.get(blob) if blob else None
+            if blob and front is None:
+                add(Problem(commit.sha, f"the released {path} has no valid front matter", doc_id))
+            elif front:
+                if front[0] != doc_id:
+                    add(Problem(commit.sha, f"{path} says it is {front[0]}", doc_id))
+                meta_of[doc_id] = (front[1], front[2])
+            revisions[doc_id] = number or expected
+            withdrawn.discard(doc_id)
+        else:
+            if set(changed) != {path} or changed.get(path) is not None:
+                add(Problem(commit.sha, f"the withdrawal of {doc_id} does not remove exactly {path}", doc_id))
+            if number != last:
+                add(Problem(commit.sha, f"the withdrawal names revision {revision}; {doc_id} is at {last}", doc_id))
+            withdrawn.add(doc_id)
+        doc_type, unit = meta_of.get(doc_id, ("", ""))
+        _check_signatures(report, commit, commits, doc_id, doc_type, unit, blob, policy, accounts)
+
+
+def _policy_at(report: Report, store: GitStore, commit: Commit, blob: str, previous: Policy | None) -> Policy | None:
+    try:
+        return parse_policy(store.read_blob(blob))
+    except DocctlError as exc:
+        report.problems.append(Problem(commit.sha, f"the policy file does not parse: {exc}"))
+        return previous
+
+
+def _check_review(report, commit, changed, doc_id, revisions, withdrawn) -> None:
+    add = report.problems.append
+    missing = [key for key in REVIEW_TRAILERS if not commit.trailer(key)]
+    if missing:
+        add(Problem(commit.sha, f"review without required trailers: {', '.join(missing)}", doc_id))
+    if changed:
+        add(Problem(commit.sha, "a review changes files (a review records no new content)", doc_id))
+    if doc_id and (doc_id not in revisions or doc_id in withdrawn):
+        add(Problem(commit.sha, f"a review of {doc_id}, which has no revision in force", doc_id))
+    elif doc_id and commit.trailer("Revision") != str(revisions[doc_id]):
+        add(Problem(commit.sha, f"the review names revision {commit.trailer('Revision')} of {doc_id}", doc_id))
+
+
+def _check_signatures(report, commit, commits, doc_id, doc_type, unit, blob, policy, accounts) -> None:
+    add = report.problems.append
+    change_no = commit.trailer("Change") or ""
+    if len(commit.parents) != 2:
+        add(Problem(commit.sha, f"the release of {doc_id} is not a merge of change {change_no}", doc_id))
+        return
+    own = []
+    cursor = commits.get(commit.parents[1])
+    while cursor is not None and cursor.trailer("Change") == change_no:
+        own.append(cursor)
+        cursor = commits.get(cursor.parents[0]) if cursor.parents else None
+    if not own:
+        add(Problem(commit.sha, f"the merged branch is not change {change_no}", doc_id))
+        return
+    own.reverse()
+    events = read_events(own)
+    editors = {e.actor_login for e in events if e.action in EDIT_ACTIONS}
+    valid = [e for e in events if e.action == "approve" and not e.voided and e.signature]
+    report.signatures += len(valid)
+    withdrawal = commit.trailer("Action") == "withdraw"
+    content = _first_content(events) if withdrawal else blob
+    for event in valid:
+        sig = event.signature
+        who = f"{sig.name} <{sig.email}>"
+        if event.actor_login in editors:
+            add(Problem(event.commit, f"{who} signed change {change_no} after preparing or editing it", doc_id))
+        if content and event.content != content:
+            add(
+                Problem(
+                    event.commit, f"{who} signed content {event.content[:10]}, not the released {content[:10]}", doc_id
+                )
+            )
+        if policy is not None:
+            requirement = next(
+                (r for r in policy.requirements_for(doc_type) if (r.role, r.meaning) == (sig.role, sig.meaning)), None
+            )
+            if requirement is None and doc_type:
+                add(Problem(event.commit, f"{who} signed as {sig.role} ({sig.meaning}), not a role {doc_type} needs"))
+            if accounts is not None:
+                scoped_unit = unit if requirement is not None and requirement.unit_scoped else None
+                lacked = accounts.lacked(event.actor_login, sig.role, scoped_unit, event.at)
+                if lacked:
+                    add(Problem(event.commit, lacked, doc_id))
+    if policy is not None and doc_type:
+        outstanding = signing.outstanding(policy, doc_type, unit, SimpleNamespace(signatures=tuple(valid)))
+        for requirement in outstanding:
+            add(Problem(commit.sha, f"released without the signature required: {requirement.describe(unit)}", doc_id))
+    signed = sorted(f"{e.signature.name} <{e.signature.email}>" for e in valid)
+    approved = sorted(commit.trailer_values("Approved-by"))
+    if approved != signed:
+        extra = sorted(set(approved) - set(signed))
+        add(
+            Problem(
+                commit.sha,
+                f"Approved-by names {', '.join(extra) or 'fewer people'} beyond the valid signatures on change "
+                f"{change_no} ({', '.join(signed) or 'none'})",
+                doc_id,
+            )
+        )
+
+
+def _first_content(events) -> str:
+    return next((e.content for e in events if e.content), "")
+
+
+def _check_change_branches(report: Report, store: GitStore, commits: dict[str, Commit]) -> None:
+    for ref, head in store.refs("refs/heads/changes/").items():
+        number = ref.rsplit("/", 1)[1]
+        cursor = commits.get(head)
+        while cursor is not None and cursor.trailer("Change") == number:
+            if not cursor.trailer("Action"):
+                report.problems.append(Problem(cursor.sha, f"a commit on change {number} without an Action"))
+            cursor = commits.get(cursor.parents[0]) if cursor.parents else None
+        if cursor is not None and cursor.trailer("Change") not in (None, number) and cursor.sha == head:
+            report.problems.append(Problem(head, f"{ref} points at a commit of change {cursor.trailer('Change')}"))
+        elif cursor is not None and not _is_main_step(cursor):
+            report.problems.append(Problem(cursor.sha, f"a commit on change {number} not recorded by docctl"))
+
+
+def _is_main_step(commit: Commit) -> bool:
+    """The base a change starts from: a commit on main (or, for an update, a release)."""
+    return (commit.trailer("Action") or "") in ACTIONS_ON_MAIN
+
+
+def _check_reflog(report: Report, store: GitStore, main) -> None:
+    add = report.problems.append
+    moves = store.reflog(MAIN)
+    if not moves:
+        add(Problem("", "main has no reflog: how it moved cannot be checked"))
+        return
+    position = {commit.sha: index for index, (commit, _) in enumerate(main)}
+    parent = {commit.sha: (commit.parents[0] if commit.parents else ZERO_SHA) for commit, _ in main}
+    reached = set()
+    for move in moves:
+        where = f"reflog entry {move.index} ({move.message[:60] or 'no message'})"
+        if not move.message.startswith("docctl"):
+            add(Problem(move.new, f"main moved by something other than docctl: {where}"))
+        if move.new not in position:
+            add(Problem(move.new, f"main was moved to a commit no longer in its history (rewritten): {where}"))
+            continue
+        if parent[move.new] != move.old:
+            add(Problem(move.new, f"main jumped from {move.old[:10]} instead of moving one step: {where}"))
+        reached.add(move.new)
+    for commit, _ in main:
+        if commit.sha not in reached:
+            add(Problem(commit.sha, "on main without a recorded move of main to it (added outside docctl)"))
+    if moves[-1].new != main[-1][0].sha:
+        add(Problem(main[-1][0].sha, "main's last recorded move does not lead to its head"))
