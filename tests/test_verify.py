@@ -85,9 +85,8 @@ def test_a_force_moved_main_is_named(history):
 def test_a_forged_signature_trailer_is_named(history):
     """A release rewritten to claim an approval nobody gave on the change branch."""
     head = git(history, "rev-parse", "main")
-    release_commit = git(
-        history, "log", "-1", "--format=%H", "--all-match", "--grep=^Action: release$", "--grep=^Document: IR-01$", "main"
-    )
+    wanted = ("--all-match", "--grep=^Action: release$", "--grep=^Document: IR-01$")
+    release_commit = git(history, "log", "-1", "--format=%H", *wanted, "main")
     assert release_commit != head  # the review came after it
     message = git(history, "log", "-1", "--format=%B", release_commit).rstrip("\n")
     message += "\nApproved-by: Szef Wszystkich <szef@um.example.pl>\n"
