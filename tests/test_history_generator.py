@@ -54,3 +54,10 @@ def test_a_generated_history_is_served_and_continued(generated):
     assert generated.catalog.revisions("P-0002")[0].revision == 3
     hits = generated.search.search("trzecia", at=generated.today()).hits
     assert [(h.doc_id, h.revision) for h in hits] == [("P-0002", 3)]
+
+
+def test_a_generated_history_verifies_as_grown_through_docctl(generated):
+    """Same commits, same reflog of main: `docctl verify` finds nothing to report."""
+    report = generated.verify()
+    assert report.ok, report.problems[:5]
+    assert report.releases == 6 and report.signatures == 12

@@ -113,6 +113,8 @@ def generate(root: Path, documents: int, revisions: int, *, progress=print) -> I
         instance.users.add(
             login, name=name, email=f"{login}@um.example.pl", roles=roles, units=units, password=PASSWORD
         )
+    with instance.users._db() as conn:  # the people existed when the generated history began
+        conn.execute("UPDATE users SET created_at=?", ((START - timedelta(days=1)).isoformat(),))
     ident = {login: (name, f"{login}@um.example.pl") for login, (name, _, _) in PEOPLE.items()}
     paragraphs = sample_paragraphs()
     rng = random.Random(2026)
@@ -131,6 +133,7 @@ def generate(root: Path, documents: int, revisions: int, *, progress=print) -> I
             main = _one_release(stream, ident, number, doc_id, revision, when, main, blob, blob_sha)
         progress(f"revision round {revision}/{revisions}: {number} releases, {time.monotonic() - started:.0f} s")
     stream.close()
+    _write_reflog(instance.store.path)
     # Derived data is rebuilt from the new history at the next start-up, as after `docctl reindex`.
     with instance.workflow.change_index._connect() as conn:
         conn.execute("DELETE FROM changes")
@@ -227,6 +230,35 @@ def _one_release(stream, ident, number, doc_id, revision, when, main, blob, blob
         files=[(path, blob)],
     )
     return f":{merge}"
+
+
+def _write_reflog(git_dir: Path) -> None:
+    """The reflog of ``main`` as docctl's own writes leave it: one entry per release, each from
+    the previous head (fast-import records one jump for the whole stream, which `verify` would
+    rightly report as main moved outside docctl)."""
+    out = subprocess.run(
+        [
+            "git",
+            f"--git-dir={git_dir}",
+            "log",
+            "--first-parent",
+            "--reverse",
+            "--format=%H %P%x1f%cn <%ce> %ct +0000%x1f%s",
+            "main",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = []
+    for record in out.splitlines():
+        shas, who, subject = record.split("\x1f")
+        new, *parents = shas.split()
+        old = parents[0] if parents else "0" * 40
+        verb = subject.split(" ", 3)
+        message = "docctl: init" if not parents else f"docctl: {verb[0].lower()} {verb[1]} r{verb[3].split(':')[0]}"
+        lines.append(f"{old} {new} {who}\t{message}\n")
+    (git_dir / "logs" / "refs" / "heads" / "main").write_text("".join(lines))
 
 
 def main() -> None:
