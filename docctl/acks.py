@@ -72,6 +72,32 @@ class AckStore:
         with self._db() as conn:
             return [_ack(r) for r in conn.execute(query + " ORDER BY at", args)]
 
+    def newest(
+        self, *, since=None, until=None, document_ids=None, login: str | None = None, limit: int
+    ) -> list[Acknowledgement]:
+        """The newest ``limit`` confirmations matching the filters (the audit trail's page)."""
+        clauses, args = [], []
+        if since is not None:
+            clauses.append("at >= ?")
+            args.append(since.isoformat())
+        if until is not None:
+            clauses.append("at < ?")
+            args.append(until.isoformat())
+        if login is not None:
+            clauses.append("login = ?")
+            args.append(login)
+        if document_ids is not None:
+            ids = sorted(document_ids)[:900] or [""]
+            clauses.append(f"document_id IN ({','.join('?' * len(ids))})")
+            args += ids
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._db() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM acknowledgements{where} ORDER BY at DESC LIMIT ?",  # noqa: S608 - fixed clauses
+                [*args, int(limit)],
+            ).fetchall()
+        return [_ack(r) for r in rows]
+
     def for_user(self, login: str) -> list[Acknowledgement]:
         with self._db() as conn:
             return [_ack(r) for r in conn.execute("SELECT * FROM acknowledgements WHERE login=? ORDER BY at", (login,))]

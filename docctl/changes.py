@@ -16,6 +16,8 @@ from .repo import Commit
 STATES = ("draft", "in_review", "released", "cancelled")
 KINDS = ("new", "revise", "withdraw")
 EDIT_ACTIONS = ("create", "edit", "update")
+# What reading a change's events needs of each commit (whole-history rebuilds keep only these).
+STEP_TRAILERS = frozenset({"Change", "Action", "State", "Actor", "Content", "Signature"})
 
 
 def change_ref(number: int) -> str:
@@ -147,7 +149,8 @@ def read_events(commits: list[Commit]) -> tuple[ChangeEvent, ...]:
             except ValueError:
                 signature = None
         body = commit.message.split("\n\n", 1)[1] if "\n\n" in commit.message else ""
-        comment = "\n".join(line for line in body.splitlines() if not _is_trailer_line(line, commit)).strip()
+        keys = {k for k, _ in commit.trailers}
+        comment = "\n".join(line for line in body.splitlines() if not _is_trailer_line(line, keys)).strip()
         name, email = parse_identity(f"{commit.author.name} <{commit.author.email}>")
         events.append(
             ChangeEvent(
@@ -181,6 +184,6 @@ def _void(event: ChangeEvent) -> ChangeEvent:
     return ChangeEvent(**{**event.__dict__, "voided": True})
 
 
-def _is_trailer_line(line: str, commit: Commit) -> bool:
+def _is_trailer_line(line: str, keys: set[str]) -> bool:
     key, sep, _ = line.partition(": ")
-    return bool(sep) and any(k == key for k, _ in commit.trailers)
+    return bool(sep) and key in keys

@@ -30,6 +30,7 @@ from .catalog import Catalog
 from .clock import utc_now
 from .errors import ConfigError, Conflict
 from .indexing import Indexer
+from .locks import exclusive
 from .policy import Policy, default_policy
 from .render import RenderCache
 from .repo import GitStore, Identity
@@ -107,25 +108,44 @@ class Instance:
         ``scope=all`` searches say it is not ready yet.
         """
         self.catalog.catch_up()
+        if not self.catalog.trail.main_built():
+            self.catalog.fill_trail()  # an instance from before the audit trail (issue 18)
         if not self.workflow.change_index.is_built():
             self.workflow.rebuild_change_index()
         self.indexer.catch_up()
-        if self.search_all.exists():
+        if self.search_all.exists() and self.catalog.trail.changes_built():
             return
         if not background:
-            self.indexer.rebuild_all()
+            if not self.catalog.trail.changes_built():
+                self.workflow.rebuild_change_trail()
+            if not self.search_all.exists():
+                self.indexer.rebuild_all()
             return
         if self._building is None or not self._building.is_alive():
-            self._building = threading.Thread(target=self._build_all, name="docctl-index-all", daemon=True)
+            self._building = threading.Thread(target=self._build_history, name="docctl-history", daemon=True)
             self._building.start()
 
-    def _build_all(self) -> None:
+    def _build_history(self) -> None:
+        """Derived data over the whole history (minutes at 2,000 × 20): the change steps of the
+        audit trail, then the index of all revisions. One process builds each; the others skip."""
+        log = logging.getLogger("docctl")
+        try:
+            if not self.catalog.trail.changes_built():
+                with exclusive(self.root / "trail-build.lock", timeout=0, busy="trail being built"):
+                    if not self.catalog.trail.changes_built():
+                        self.workflow.rebuild_change_trail()
+        except Conflict:
+            log.info("the audit trail is being built by another process")
+        except Exception:  # noqa: BLE001 - a background job: log it, the next start-up retries
+            log.exception("building the audit trail failed")
+        if self.search_all.exists():
+            return
         try:
             self.indexer.rebuild_all()
         except Conflict:  # another worker process holds the writer lock: it is building it
-            logging.getLogger("docctl").info("the index of all revisions is being built by another process")
+            log.info("the index of all revisions is being built by another process")
         except Exception:  # noqa: BLE001 - a background job: log it, the next start-up retries
-            logging.getLogger("docctl").exception("building the index of all revisions failed")
+            log.exception("building the index of all revisions failed")
 
     @classmethod
     def create(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from . import signing
+from .audit_trail import TrailEvent, TrailQuery, trail_page
 from .catalog import DocumentState, Revision
 from .changes import Change, ChangeSummary
 from .documents import Metadata, decode_text, parse_document, split_front_matter
@@ -97,6 +98,39 @@ class Reader:
         self.link_prefix = link_prefix.rstrip("/")
         self._links: tuple[tuple | None, LinkTargets] = (None, LinkTargets())
         self._states: tuple[tuple, list[DocumentState]] | None = None
+        self._verified: tuple[tuple, object] | None = None
+
+    # -- auditors ----------------------------------------------------------------------------
+    def audit_events(self, query: TrailQuery) -> tuple[list[TrailEvent], bool]:
+        """One page of the audit trail (newest first) and whether there is a next page."""
+        inst = self.instance
+        inst.catalog.catch_up()
+        names = {p.login: p.name for p in inst.users.list()}
+        return trail_page(inst.catalog.trail, inst.acks, query, units=inst.catalog.units_by_document(), names=names)
+
+    def audit_complete(self) -> bool:
+        """False while a server reads the change steps of a long history in the background."""
+        return self.instance.catalog.trail.changes_built()
+
+    def audit_export(self, query: TrailQuery):
+        """Every event matching ``query`` (CSV export): the trail, then read confirmations."""
+        self.instance.catalog.catch_up()
+        return self.instance.catalog.trail.iter_events(query)
+
+    def verification(self, *, run: bool):
+        """The last verification report while nothing was written since, or a new one with ``run``.
+
+        Verification walks the whole history (seconds at 2,000 × 20), so a page shows the
+        report made for the current state of the repository and runs again only when asked.
+        """
+        key = (self.instance.store.head(), self.instance.catalog.trail.last_row())
+        if self._verified is not None and self._verified[0] == key:
+            return self._verified[1]
+        if not run:
+            return None
+        report = self.instance.verify()
+        self._verified = (key, report)
+        return report
 
     # -- documents ---------------------------------------------------------------------------
     def document(self, doc_id: str, at: date | None = None) -> DocumentPage:

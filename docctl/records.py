@@ -68,6 +68,8 @@ class MainRecord:
     prepared_by: str
     reason: str
     signatures: tuple[Signature, ...]
+    actor_login: str = ""
+    subject: str = ""
 
 
 def read_main_record(commit: Commit) -> MainRecord:
@@ -97,4 +99,6 @@ def read_main_record(commit: Commit) -> MainRecord:
         prepared_by=commit.trailer("Prepared-by", "") or "",
         reason=commit.trailer("Change-Reason", "") or commit.trailer("Review-Comment", "") or "",
         signatures=tuple(signatures),
+        actor_login=commit.trailer("Actor", "") or "",
+        subject=commit.subject,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -124,8 +125,9 @@ def _run(instance, command: str, **names: str) -> str:
 def test_readme_git_commands_tell_the_story_of_the_demo(demo):
     instance, _ = demo
     commands = _readme_git_commands()
-    assert len(commands) == 6, commands
-    by_purpose = dict(zip(("main", "document", "show", "diff", "change", "signed"), commands, strict=True))
+    assert len(commands) == 9, commands
+    purposes = ("main", "document", "show", "diff", "change", "signed", "covered", "released", "register")
+    by_purpose = dict(zip(purposes, commands, strict=True))
     revisions = instance.catalog.revisions("P-05")
     older, newer = revisions[-1].commit, revisions[0].commit
 
@@ -150,3 +152,21 @@ def test_readme_git_commands_tell_the_story_of_the_demo(demo):
     ]
 
     assert _run(instance, by_purpose["signed"]).strip() == instance.store.blob_id(newer, "documents/P-05.md")
+
+
+def test_readme_git_commands_check_signatures_and_the_register(demo):
+    """The auditor's plain-git answers agree with docctl's (issue 18)."""
+    instance, _ = demo
+    commands = dict(zip(("covered", "released", "register"), _readme_git_commands()[6:], strict=True))
+    number = int(commands["covered"].split("changes/", 1)[1].split()[0])
+    change = instance.workflow.get(number)
+    covered = [line.split()[-1] for line in _run(instance, commands["covered"]).splitlines()]
+    assert covered == [e.content for e in reversed(change.signatures)]
+    released = _run(instance, commands["released"]).strip()
+    assert set(covered) == {released} == {instance.catalog.revision(change.doc_id, 1).blob}
+
+    day = commands["register"].split("--before='", 1)[1].split()[0]
+    on_main = {line.rsplit("/", 1)[1][:-3] for line in _run(instance, commands["register"]).splitlines()}
+    register = instance.catalog.master_list(date.fromisoformat(day), include_obsolete=True)
+    assert on_main == {s.doc_id for s in register if s.status != "obsolete"}
+    assert len(on_main) >= 5

@@ -11,7 +11,8 @@ from flask import Blueprint, jsonify, request
 from ..changes import STATES
 from ..documents import validate_document_id
 from ..errors import Invalid
-from .context import can_read, date_arg, instance, int_arg, json_body, reader, user
+from .audit import AUDIT_ROLES, trail_query
+from .context import can_read, date_arg, instance, int_arg, json_body, reader, require_role, user
 from .openapi import openapi_document
 from .search import run_search
 
@@ -39,6 +40,23 @@ def _state_json(state) -> dict:
             else None
         ),
     }
+
+
+@bp.get("/audit/events")
+def audit_events():
+    require_role(*AUDIT_ROLES)
+    query = trail_query(request.args)
+    events, more = reader().audit_events(query)
+    body = {"events": [e.as_json() for e in events], "complete": reader().audit_complete()}
+    if more:
+        body["next_page"] = query.page + 1
+    return jsonify(body)
+
+
+@bp.get("/audit/verify")
+def audit_verify():
+    require_role(*AUDIT_ROLES)
+    return jsonify(reader().verification(run=True).as_json())
 
 
 @bp.get("/openapi.json")

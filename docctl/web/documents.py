@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from ..documents import TYPES, validate_document_id
 from ..errors import DocctlError, Invalid
-from .context import can_read, instance, int_arg, reader, require_role, user
+from .context import can_read, date_arg, instance, int_arg, reader, require_role, user
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -28,26 +28,39 @@ def master_list():
     if doc_type and doc_type not in TYPES:
         raise Invalid(f"unknown type {doc_type!r}")
     obsolete = request.args.get("obsolete") == "1"
-    table = _register_table(doc_type, unit, obsolete)
+    as_of = _as_of()
+    table = _register_table(doc_type, unit, obsolete, as_of)
     return render_template(
-        "documents/list.html", table=table, types=TYPES, doc_type=doc_type or "", unit=unit or "", obsolete=obsolete
+        "documents/list.html",
+        table=table,
+        types=TYPES,
+        doc_type=doc_type or "",
+        unit=unit or "",
+        obsolete=obsolete,
+        as_of=as_of,
     )
+
+
+def _as_of():
+    """``?as_of=YYYY-MM-DD``: the register or a document as it stood that day (None: today)."""
+    at = date_arg(request.args.get("as_of"), "as_of")
+    return None if at == instance().today() else at
 
 
 _TABLES_LOCK = threading.Lock()
 
 
-def _register_table(doc_type: str | None, unit: str | None, obsolete: bool) -> Markup:
+def _register_table(doc_type: str | None, unit: str | None, obsolete: bool, as_of) -> Markup:
     """The register's table, rendered once per (main head, day, filters): 2,000 rows cost
     ~150 ms of templating and read the same for everyone until main or the day changes."""
-    key = (reader().register_key(), doc_type, unit, obsolete, request.script_root)
+    key = (reader().register_key(as_of), doc_type, unit, obsolete, request.script_root)
     tables: OrderedDict[tuple, Markup] = current_app.extensions.setdefault("docctl.register_tables", OrderedDict())
     with _TABLES_LOCK:
         table = tables.get(key)
     if table is None:
-        states = reader().master_list(doc_type=doc_type, unit=unit, include_obsolete=obsolete)
+        states = reader().master_list(as_of, doc_type=doc_type, unit=unit, include_obsolete=obsolete)
         # Markup: the template's own output, already escaped by Jinja's autoescaping.
-        table = Markup(render_template("documents/register_table.html", states=states))  # noqa: S704
+        table = Markup(render_template("documents/register_table.html", states=states, as_of=as_of))  # noqa: S704
         with _TABLES_LOCK:
             tables[key] = table
             while len(tables) > 64:
@@ -58,11 +71,13 @@ def _register_table(doc_type: str | None, unit: str | None, obsolete: bool) -> M
 @bp.route("/<doc_id>")
 def show(doc_id: str):
     can_read()
-    page = reader().document(validate_document_id(doc_id))
+    as_of = _as_of()
+    page = reader().document(validate_document_id(doc_id), as_of)
     acknowledged = None
-    if current_user.is_authenticated and page.is_current:
+    if current_user.is_authenticated and page.is_current and as_of is None:
         acknowledged = instance().acks.has(current_user.login, doc_id, page.revision.revision)
-    return render_template("documents/show.html", page=page, acknowledged=acknowledged)
+    _, revisions = reader().history(doc_id)
+    return render_template("documents/show.html", page=page, acknowledged=acknowledged, as_of=as_of, record=revisions)
 
 
 @bp.route("/<doc_id>/revisions/<number>")
@@ -71,7 +86,8 @@ def revision(doc_id: str, number: str):
     page = reader().revision(validate_document_id(doc_id), int_arg(number, "revision"))
     if page.is_current:  # the revision in force has one address, with its read confirmation
         return redirect(url_for("documents.show", doc_id=doc_id))
-    return render_template("documents/show.html", page=page, acknowledged=None)
+    _, revisions = reader().history(doc_id)
+    return render_template("documents/show.html", page=page, acknowledged=None, as_of=None, record=revisions)
 
 
 @bp.route("/<doc_id>/history")
@@ -102,7 +118,8 @@ def print_view(doc_id: str):
         if number
         else reader().document(validate_document_id(doc_id))
     )
-    return render_template("documents/print.html", page=page, printed_at=instance().clock())
+    _, revisions = reader().history(doc_id)
+    return render_template("documents/print.html", page=page, printed_at=instance().clock(), record=revisions)
 
 
 @bp.route("/<doc_id>/acknowledge", methods=["POST"])

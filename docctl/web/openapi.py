@@ -102,6 +102,17 @@ def openapi_document() -> dict:
         },
         "/reviews": {"get": _op("Periodic reviews overdue or due soon, optionally for one unit", query=("unit",))},
         "/search": {"get": _op("Full-text search", query=("q", "scope", "type", "unit", "page", "obsolete"))},
+        "/audit/events": {
+            "get": _op(
+                "Audit trail, newest first, 50 a page (auditors, quality managers, admins); next_page when more",
+                query=("since", "until", "document", "unit", "actor", "action", "page"),
+            )
+        },
+        "/audit/verify": {
+            "get": _op(
+                "Verification of the whole history from git: {ok, checked, problems: [{commit, document_id?, problem}]}"
+            )
+        },
         "/openapi.json": {"get": _op("This document", errors=())},
     }
     return {

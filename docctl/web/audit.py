@@ -1,0 +1,97 @@
+"""Auditors' pages: the audit trail with its CSV export, and the verification report.
+
+For auditors, quality managers and administrators (CONTRACT §4 ``/audit``); everyone else 403.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask_login import login_required
+
+from ..audit_trail import ACTIONS, TrailQuery
+from ..documents import validate_document_id
+from ..errors import Invalid
+from .context import date_arg, int_arg, reader, require_role
+
+bp = Blueprint("audit", __name__)
+AUDIT_ROLES = ("auditor", "quality_manager", "admin")
+CSV_COLUMNS = ("at", "action", "document_id", "revision", "change", "actor", "login", "unit", "commit", "detail")
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+def trail_query(args) -> TrailQuery:
+    """The trail's filters from query arguments (shared by the page, the CSV and the API)."""
+    document = (args.get("document") or "").strip().upper() or None
+    action = args.get("action") or None
+    if action and action not in ACTIONS:
+        raise Invalid(f"unknown action {action!r}")
+    query = TrailQuery(
+        since=date_arg(args.get("since"), "since"),
+        until=date_arg(args.get("until"), "until"),
+        document=validate_document_id(document) if document else None,
+        unit=(args.get("unit") or "").strip() or None,
+        actor=(args.get("actor") or "").strip()[:100] or None,
+        action=action,
+        page=max(1, int_arg(args.get("page") or 1, "page")),
+    )
+    if query.since and query.until and query.since > query.until:
+        raise Invalid("since must not be after until")
+    return query
+
+
+@bp.route("/audit")
+@login_required
+def index():
+    require_role(*AUDIT_ROLES)
+    query = trail_query(request.args)
+    events, more = reader().audit_events(query)
+    report = reader().verification(run=request.args.get("verify") == "1")
+    filters = {k: v for k, v in request.args.items() if k not in ("page", "verify") and v}
+    return render_template(
+        "audit/index.html",
+        events=events,
+        more=more,
+        query=query,
+        filters=filters,
+        report=report,
+        actions=ACTIONS,
+        complete=reader().audit_complete(),
+    )
+
+
+@bp.route("/audit/events.csv")
+@login_required
+def export():
+    require_role(*AUDIT_ROLES)
+    events = reader().audit_export(trail_query(request.args))
+
+    def rows():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        for event in events:
+            data = event.as_json()
+            writer.writerow([_cell(data[c]) for c in CSV_COLUMNS])
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=docctl-audit-trail.csv"},
+    )
+
+
+def _cell(value) -> str:
+    """No spreadsheet formulas from recorded text (CSV injection): a leading = + - @ is quoted."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
