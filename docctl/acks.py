@@ -98,6 +98,22 @@ class AckStore:
             ).fetchall()
         return [_ack(r) for r in rows]
 
+    def for_documents(self, document_ids) -> list[Acknowledgement]:
+        """Confirmations of several documents (a unit's report), any revision."""
+        ids = sorted(set(document_ids))
+        out: list[Acknowledgement] = []
+        with self._db() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                out += [
+                    _ack(r)
+                    for r in conn.execute(
+                        f"SELECT * FROM acknowledgements WHERE document_id IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                        chunk,
+                    )
+                ]
+        return out
+
     def for_user(self, login: str) -> list[Acknowledgement]:
         with self._db() as conn:
             return [_ack(r) for r in conn.execute("SELECT * FROM acknowledgements WHERE login=? ORDER BY at", (login,))]

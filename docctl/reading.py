@@ -16,8 +16,9 @@ from .audit_trail import TrailEvent, TrailQuery, trail_page
 from .catalog import DocumentState, Revision
 from .changes import Change, ChangeSummary
 from .documents import Metadata, decode_text, parse_document, split_front_matter
-from .errors import DocctlError, Invalid, NotFound
+from .errors import DocctlError, Forbidden, Invalid, NotFound
 from .instance import Instance
+from .readership import ConfirmationReport, confirmation_report, may_see_confirmations, to_confirm
 from .redline import redline_html, unified_diff
 from .render import LinkTargets, Rendered, render_markdown
 
@@ -131,6 +132,33 @@ class Reader:
         report = self.instance.verify()
         self._verified = (key, report)
         return report
+
+    # -- read confirmations ------------------------------------------------------------------
+    def confirmations(self, person, doc_id: str, unit: str | None = None) -> ConfirmationReport:
+        """Who has and has not confirmed the revision of ``doc_id`` in force (Forbidden unless
+        ``person`` may see that unit's confirmations; Invalid when nothing is in force)."""
+        state = self.instance.catalog.document(doc_id, self.instance.today())
+        owner = state.shown.unit
+        if not may_see_confirmations(person, owner):
+            raise Forbidden(
+                f"read confirmations of {doc_id} are for quality managers, auditors and approvers of {owner}"
+            )
+        report = confirmation_report(
+            state, self.instance.users.list(), self.instance.acks.for_document(doc_id), unit=unit
+        )
+        if report is None:
+            raise Invalid(f"{doc_id} has no revision in force to confirm")
+        return report
+
+    def unit_confirmations(self, person, unit: str) -> list[ConfirmationReport]:
+        """The report for every document in force owned by ``unit``."""
+        if not may_see_confirmations(person, unit):
+            raise Forbidden(f"read confirmations of unit {unit} are for quality managers, auditors and its approvers")
+        states = [s for s in self._register(self.instance.today()) if s.current is not None and s.current.unit == unit]
+        acks = self.instance.acks.for_documents([s.doc_id for s in states])
+        people = self.instance.users.list()
+        reports = [confirmation_report(s, people, [a for a in acks if a.document_id == s.doc_id]) for s in states]
+        return [r for r in reports if r is not None]
 
     # -- documents ---------------------------------------------------------------------------
     def document(self, doc_id: str, at: date | None = None) -> DocumentPage:
@@ -264,7 +292,16 @@ class Reader:
                 if any(not who for _, who in signing.eligible_signers(policy, doc_type, unit, change, people)):
                     blocked.append(change)
         reviews = self.reviews_due(user=user)
-        return {"drafts": drafts, "to_sign": to_sign, "blocked": blocked, "reviews": reviews, "today": today}
+        confirmed = {(a.document_id, a.revision) for a in self.instance.acks.for_user(user.login)}
+        unread = to_confirm(user, self._register(today), confirmed)
+        return {
+            "drafts": drafts,
+            "to_sign": to_sign,
+            "blocked": blocked,
+            "reviews": reviews,
+            "to_confirm": unread,
+            "today": today,
+        }
 
     def reviews_due(self, *, user=None, unit: str | None = None) -> list[DocumentState]:
         """Documents whose periodic review is overdue or due within REVIEW_DUE_SOON_DAYS."""

@@ -138,6 +138,12 @@ def acknowledge(doc_id: str):
     return jsonify(document_id=doc_id, revision=ack.revision, login=ack.login, at=ack.at.isoformat())
 
 
+@bp.get("/documents/<doc_id>/acknowledgements")
+def acknowledgements(doc_id: str):
+    report = reader().confirmations(user(), validate_document_id(doc_id), request.args.get("unit") or None)
+    return jsonify(report.as_json())
+
+
 @bp.get("/changes")
 def changes():
     user()

@@ -5,16 +5,16 @@ For auditors, quality managers and administrators (CONTRACT §4 ``/audit``); eve
 
 from __future__ import annotations
 
-import csv
-import io
+import itertools
 
-from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from ..audit_trail import ACTIONS, TrailQuery
 from ..documents import validate_document_id
 from ..errors import Invalid
-from .context import date_arg, int_arg, reader, require_role
+from .context import date_arg, int_arg, reader, require_role, user
+from .csv_export import confirmation_rows, csv_response
 
 bp = Blueprint("audit", __name__)
 AUDIT_ROLES = ("auditor", "quality_manager", "admin")
@@ -70,28 +70,22 @@ def index():
 def export():
     require_role(*AUDIT_ROLES)
     events = reader().audit_export(trail_query(request.args))
-
-    def rows():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        for event in events:
-            data = event.as_json()
-            writer.writerow([_cell(data[c]) for c in CSV_COLUMNS])
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return Response(
-        stream_with_context(rows()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=docctl-audit-trail.csv"},
-    )
+    rows = ([e.as_json()[c] for c in CSV_COLUMNS] for e in events)
+    return csv_response("docctl-audit-trail.csv", itertools.chain([CSV_COLUMNS], rows))
 
 
-def _cell(value) -> str:
-    """No spreadsheet formulas from recorded text (CSV injection): a leading = + - @ is quoted."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+@bp.route("/acknowledgements")
+@login_required
+def confirmations():
+    """Read confirmations of every document in force of one unit (``?unit=``; CSV with ``format=csv``)."""
+    unit = (request.args.get("unit") or "").strip()
+    if not unit:
+        person = user()
+        units = sorted(person.units)
+        unit = units[0] if units else ""
+    if not unit:
+        raise Invalid("choose a unit (?unit=CODE)")
+    reports = reader().unit_confirmations(user(), unit)
+    if request.args.get("format") == "csv":
+        return csv_response(f"{unit}-confirmations.csv", confirmation_rows(reports))
+    return render_template("documents/acknowledgements.html", reports=reports, unit=unit, doc_id=None)

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from ..documents import TYPES, validate_document_id
 from ..errors import DocctlError, Invalid
 from .context import can_read, date_arg, instance, int_arg, reader, require_role, user
+from .csv_export import confirmation_rows, csv_response
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -120,6 +121,16 @@ def print_view(doc_id: str):
     )
     _, revisions = reader().history(doc_id)
     return render_template("documents/print.html", page=page, printed_at=instance().clock(), record=revisions)
+
+
+@bp.route("/<doc_id>/acknowledgements")
+def acknowledgements(doc_id: str):
+    """Who has and has not confirmed the revision in force; ``?format=csv`` for the file."""
+    unit = request.args.get("unit") or None
+    report = reader().confirmations(user(), validate_document_id(doc_id), unit)
+    if request.args.get("format") == "csv":
+        return csv_response(f"{doc_id}-confirmations.csv", confirmation_rows([report]))
+    return render_template("documents/acknowledgements.html", reports=[report], unit=unit, doc_id=doc_id)
 
 
 @bp.route("/<doc_id>/acknowledge", methods=["POST"])

@@ -60,6 +60,14 @@ def openapi_document() -> dict:
             )
         },
         "/documents/{doc_id}/acknowledge": {"post": _op("Confirm reading the current revision", params=doc_id)},
+        "/documents/{doc_id}/acknowledgements": {
+            "get": _op(
+                "Who has and has not confirmed the revision in force (quality managers, auditors, approvers of the"
+                " unit): {revision, confirmed: [{login, name, unit, at}], missing: [{login, name, unit}]}",
+                params=doc_id,
+                query=("unit",),
+            )
+        },
         "/changes": {
             "get": _op("Changes, optionally by state", query=("state",)),
             "post": _op(
