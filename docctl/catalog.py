@@ -22,7 +22,7 @@ from .db import connect
 from .documents import document_path, parse_document
 from .errors import DocctlError, NotFound
 from .records import MainRecord, Signature, read_main_record
-from .repo import GitStore
+from .repo import GitStore, bulk_load
 
 _SCHEMA = (
     """
@@ -193,7 +193,8 @@ class Catalog:
                 # One `git log --raw` for the records and the released blob ids, one pipelined
                 # `cat-file --batch` for their front matter: a rebuild of 40,000 releases took
                 # 54 s with a round trip per release (issue 12).
-                walked = list(self.store.walk([head], since=since, first_parent=True, paths=True))[::-1]
+                with bulk_load():
+                    walked = list(self.store.walk([head], since=since, first_parent=True, paths=True))[::-1]
                 records = [read_main_record(c) for c, _ in walked]
                 self._insert(conn, records, [changed for _, changed in walked])
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('main', ?)", (head,))

@@ -122,16 +122,19 @@ class Workflow:
         only the trailers events need); servers run it in the background. Rows written by
         live steps meanwhile are newer than this snapshot and are kept (see AuditTrail).
         """
+        with bulk_load():  # hundreds of thousands of objects held: no cyclic GC passes meanwhile
+            return self._rebuild_change_trail()
+
+    def _rebuild_change_trail(self) -> int:
         trail = self.catalog.trail
         trail.forget_changes()
         heads = self.store.refs("refs/heads/changes/")
         head_commits = self.store.commits(list(heads.values()))  # every trailer of each head
-        with bulk_load():
-            steps = {
-                c.sha: c
-                for c, _ in self.store.walk([], change_branches=True, bodies=False, keep=STEP_TRAILERS)
-                if c.trailer("State")
-            }
+        steps = {
+            c.sha: c
+            for c, _ in self.store.walk([], change_branches=True, bodies=False, keep=STEP_TRAILERS)
+            if c.trailer("State")
+        }
         comments = self.store.commits([sha for sha, c in steps.items() if c.trailer("Action") in ("reject", "cancel")])
         units = self.catalog.units_by_document()
         changes = []

@@ -184,6 +184,13 @@ def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> None:
             "my tasks": "/",
             **{name: "/api/v1/search?q=" + urllib.parse.quote(q) for name, q in SEARCHES.items()},
             "search page": "/search?q=" + urllib.parse.quote("audytów"),
+            "audit trail page": "/audit",
+            "audit trail API, unit+period": "/api/v1/audit/events?unit=OR&since=2020-01-01&until=2020-03-31",
+            "audit trail API, document": f"/api/v1/audit/events?document={doc}",
+            "audit trail API, page 20": "/api/v1/audit/events?page=20",
+            "register as of (API)": "/api/v1/documents?as_of=2020-06-01",
+            "register as of (page)": "/documents?as_of=2020-06-01",
+            "confirmations (document)": f"/api/v1/documents/{doc}/acknowledgements",
         }
         print(f"   {'route':24s} {'p50':>9s} {'p99':>9s} {'req/s':>8s}  non-2xx")
         for name, path in routes.items():
@@ -193,12 +200,23 @@ def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> None:
         release = _release_latency(base, root, documents)
         p50, worst = statistics.median(release), max(release)
         print(f"   release (last signature → released): p50 {p50:.0f} ms, max {worst:.0f} ms")
+        _verify_time(root)
         now, peak = _rss_mb(proc.pid)
         print(f"   server RSS after the load (all processes): {now:.0f} MB (peaks summed {peak:.0f} MB)")
         _floors(root, doc)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def _verify_time(root: Path) -> None:
+    """`docctl verify` as a whole process: every release, signature and reflog entry checked."""
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "docctl.cli", "--instance", str(root), "verify"], capture_output=True, text=True
+    )
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr.strip()[-200:]
+    print(f"   docctl verify: {time.monotonic() - t0:.1f} s, exit {proc.returncode}: {last}")
 
 
 def _floors(root: Path, doc: str) -> None:
