@@ -19,7 +19,7 @@ from pathlib import Path
 from .audit_trail import SCHEMA as TRAIL_SCHEMA
 from .audit_trail import AuditTrail
 from .db import connect
-from .documents import document_path, parse_document
+from .documents import document_path, quick_metadata
 from .errors import DocctlError, NotFound
 from .records import MainRecord, Signature, read_main_record
 from .repo import GitStore, bulk_load
@@ -194,9 +194,9 @@ class Catalog:
                 # `cat-file --batch` for their front matter: a rebuild of 40,000 releases took
                 # 54 s with a round trip per release (issue 12).
                 with bulk_load():
-                    walked = list(self.store.walk([head], since=since, first_parent=True, paths=True))[::-1]
-                records = [read_main_record(c) for c, _ in walked]
-                self._insert(conn, records, [changed for _, changed in walked])
+                    walked = list(self.store.walk([head], since=since, first_parent=True))[::-1]
+                    records = [read_main_record(c) for c, _ in walked]
+                    self._insert(conn, records)
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('main', ?)", (head,))
                 conn.execute("COMMIT")
             except BaseException:
@@ -217,19 +217,18 @@ class Catalog:
         # the search index twice before, issue 12).
         return len(self.catch_up(notify=False))
 
-    def _insert(self, conn: sqlite3.Connection, records: list[MainRecord], changed: list[dict]) -> None:
-        blob_of = {
-            rec.commit: files.get(document_path(rec.doc_id))
-            for rec, files in zip(records, changed, strict=True)
+    def _insert(self, conn: sqlite3.Connection, records: list[MainRecord]) -> None:
+        wanted = [
+            (rec.commit, document_path(rec.doc_id))
+            for rec in records
             if rec.action == "release" and rec.doc_id and _valid_id(rec.doc_id)
-        }
+        ]
+        blob_of = {commit: blob for (commit, _), blob in self.store.blob_ids(wanted).items()}
         metas = {}
-        for sha, data in self.store.blobs(sorted({b for b in blob_of.values() if b})):
-            try:
-                meta = parse_document(data.decode("utf-8")).meta
-                metas[sha] = (meta.title, meta.type, meta.unit, meta.review_months)
-            except (DocctlError, UnicodeDecodeError):
-                metas[sha] = None  # kept visible under its ID; `verify` reports the bad file
+        for sha, data in self.store.blobs(sorted(set(blob_of.values()))):
+            meta = quick_metadata(data)
+            # None: kept visible under its ID; `verify` reports the bad file
+            metas[sha] = (meta.title, meta.type, meta.unit, meta.review_months) if meta else None
         last_meta: dict[str, tuple] = {}
         units: dict[str, str] = {}
         rows = []

