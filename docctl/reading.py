@@ -67,6 +67,8 @@ class DocumentPage:
                 "revision": state.pending.revision,
                 "effective_date": state.pending.effective_date.isoformat(),
             }
+        if self.status == "obsolete":
+            data["withdrawn"] = {"on": state.withdrawn_on.isoformat(), "reason": state.withdraw_reason}
         return data
 
 

@@ -78,6 +78,9 @@ def test_status_words_are_right_everywhere(history, client, auth):
     auth.login("reader")
     doc = client.get("/api/v1/documents/P-02").get_json()
     assert doc["status"] == "obsolete"
+    assert doc["withdrawn"] == {"on": "2026-07-01", "reason": "Zastąpiona przez P-01"}
+    listed = client.get("/api/v1/documents?obsolete=1").get_json()["documents"]
+    assert listed[1]["withdrawn"] == doc["withdrawn"] and "withdrawn" not in listed[0]
     old = client.get("/api/v1/documents/P-01/revisions/1").get_json()
     assert (old["status"], old["current"]) == ("superseded", False)
     assert client.get("/api/v1/documents/P-01").get_json()["status"] == "effective"

@@ -25,6 +25,13 @@ def init_app(app) -> None:
 
 def _state_json(state) -> dict:
     rev = state.shown
+    data = _register_json(state, rev)
+    if state.status == "obsolete":
+        data["withdrawn"] = {"on": state.withdrawn_on.isoformat(), "reason": state.withdraw_reason}
+    return data
+
+
+def _register_json(state, rev) -> dict:
     return {
         "id": state.doc_id,
         "title": rev.title,
