@@ -240,3 +240,25 @@ def test_browser_single_quality_manager_dead_end_is_visible(editing_server, tmp_
         page.screenshot(path=str(tmp_path / "dead-end.png"), full_page=True)
         _login(page, base, "author")
         assert f"Change {number}" in page.inner_text("main")
+
+
+def test_browser_auditor_trail_verification_and_register_as_of(editing_server, tmp_path):
+    """An auditor filters the trail, runs verification, opens the register as it stood on a day."""
+    instance, base, _ = editing_server
+    first_day = instance.catalog.revisions("P-01")[-1].released_at.date().isoformat()
+    with _browser_page() as page:
+        _login(page, base, "auditor")
+        page.click("nav >> text=Audit")
+        assert "Audit trail" in page.inner_text("h1")
+        page.fill("#a-doc", "P-03")
+        page.click("form.filters button")
+        rows = page.inner_text("table.audit tbody")
+        assert "signed" in rows and "edited" in rows and "P-02" not in rows
+        page.click("text=Verify the whole history now")
+        assert "The history holds" in page.inner_text("section.verification")
+        page.screenshot(path=str(tmp_path / "audit.png"), full_page=True)
+        page.goto(f"{base}/documents?as_of={first_day}")
+        assert f"THE REGISTER AS IT STOOD ON {first_day}" in page.inner_text("main")
+        page.click("table.list >> text=P-01")
+        assert f"AS OF {first_day}" in page.inner_text("main")
+        assert "Change record" in page.inner_text("main")
