@@ -349,6 +349,7 @@ def test_openapi_lists_exactly_the_routes(app, client):
 def test_healthz(client, released, instance):
     data = client.get("/healthz").get_json()
     assert data["status"] == "ok" and data["main"] == instance.store.head() and data["search_fresh"] is True
+    assert data["audit_trail"] == "complete"
 
 
 def test_reviews_due_per_unit(client, auth, released, instance):

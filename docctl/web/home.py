@@ -70,4 +70,5 @@ def healthz():
         search_index=inst.search.indexed_commit(),
         search_fresh=inst.search.indexed_commit() == head,
         search_all_index=inst.search_all.indexed_commit(),  # None while it is being built
+        audit_trail="complete" if inst.catalog.trail.changes_built() else "building",
     )
