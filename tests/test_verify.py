@@ -186,3 +186,21 @@ def test_verify_cli_exit_code(history):
     result = CliRunner().invoke(main, ["--instance", str(history.root), "verify"])
     assert result.exit_code == 1
     assert "moved by something other than docctl" in result.output
+
+
+def test_missing_trailers_are_named(history):
+    """A release rewritten without its reason (plain git again, so the reflog speaks too)."""
+    head = git(history, "rev-parse", "main")
+    last = git(
+        history, "log", "-1", "--format=%H", "--all-match", "--grep=^Action: release$", "--grep=^Document: P-01$"
+    )
+    message = "\n".join(
+        line
+        for line in git(history, "log", "-1", "--format=%B", last).splitlines()
+        if not line.startswith("Change-Reason:")
+    )
+    parents = git(history, "log", "-1", "--format=%P", last).split()
+    forged = git(history, "commit-tree", f"{last}^{{tree}}", "-p", head, "-p", parents[1], "-m", message)
+    git(history, "update-ref", "-m", "docctl: release P-01 r3", "refs/heads/main", forged, head)
+    found = problems(history)
+    assert any(p.startswith(forged[:10]) and "without required trailers: Change-Reason" in p for p in found), found
