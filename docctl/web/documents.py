@@ -69,6 +69,25 @@ def _register_table(doc_type: str | None, unit: str | None, obsolete: bool, as_o
     return table
 
 
+def _change_record(page) -> Markup:
+    """The change record up to the shown revision, rendered once per (document, latest release,
+    revision): it is the same for every reader until the next release (issue 18)."""
+    rev = page.revision
+    key = ("change-record", rev.doc_id, page.state.latest.commit, rev.revision, request.script_root)
+    tables: OrderedDict[tuple, Markup] = current_app.extensions.setdefault("docctl.change_records", OrderedDict())
+    with _TABLES_LOCK:
+        table = tables.get(key)
+    if table is None:
+        revisions = reader().revisions(rev.doc_id)
+        # Markup: the template's own output, already escaped by Jinja's autoescaping.
+        table = Markup(render_template("documents/change_record.html", record=revisions, upto=rev.revision))  # noqa: S704
+        with _TABLES_LOCK:
+            tables[key] = table
+            while len(tables) > 512:
+                tables.popitem(last=False)
+    return table
+
+
 @bp.route("/<doc_id>")
 def show(doc_id: str):
     can_read()
@@ -77,8 +96,9 @@ def show(doc_id: str):
     acknowledged = None
     if current_user.is_authenticated and page.is_current and as_of is None:
         acknowledged = instance().acks.has(current_user.login, doc_id, page.revision.revision)
-    _, revisions = reader().history(doc_id)
-    return render_template("documents/show.html", page=page, acknowledged=acknowledged, as_of=as_of, record=revisions)
+    return render_template(
+        "documents/show.html", page=page, acknowledged=acknowledged, as_of=as_of, record=_change_record(page)
+    )
 
 
 @bp.route("/<doc_id>/revisions/<number>")
@@ -87,8 +107,7 @@ def revision(doc_id: str, number: str):
     page = reader().revision(validate_document_id(doc_id), int_arg(number, "revision"))
     if page.is_current:  # the revision in force has one address, with its read confirmation
         return redirect(url_for("documents.show", doc_id=doc_id))
-    _, revisions = reader().history(doc_id)
-    return render_template("documents/show.html", page=page, acknowledged=None, as_of=None, record=revisions)
+    return render_template("documents/show.html", page=page, acknowledged=None, as_of=None, record=_change_record(page))
 
 
 @bp.route("/<doc_id>/history")
@@ -119,8 +138,9 @@ def print_view(doc_id: str):
         if number
         else reader().document(validate_document_id(doc_id))
     )
-    _, revisions = reader().history(doc_id)
-    return render_template("documents/print.html", page=page, printed_at=instance().clock(), record=revisions)
+    return render_template(
+        "documents/print.html", page=page, printed_at=instance().clock(), record=_change_record(page)
+    )
 
 
 @bp.route("/<doc_id>/acknowledgements")
