@@ -75,7 +75,11 @@ class AckStore:
     def newest(
         self, *, since=None, until=None, document_ids=None, login: str | None = None, limit: int
     ) -> list[Acknowledgement]:
-        """The newest ``limit`` confirmations matching the filters (the audit trail's page)."""
+        """The newest ``limit`` confirmations matching the filters (the audit trail's page).
+
+        Many documents (a unit's 2,000) are not spelled into SQL: rows are read newest first in
+        batches and kept while they match, until ``limit`` are found.
+        """
         clauses, args = [], []
         if since is not None:
             clauses.append("at >= ?")
@@ -86,17 +90,20 @@ class AckStore:
         if login is not None:
             clauses.append("login = ?")
             args.append(login)
-        if document_ids is not None:
-            ids = sorted(document_ids)[:900] or [""]
+        wanted = None if document_ids is None else set(document_ids)
+        if wanted is not None and len(wanted) <= 100:
+            ids = sorted(wanted) or [""]
             clauses.append(f"document_id IN ({','.join('?' * len(ids))})")
             args += ids
+            wanted = None
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        found: list[Acknowledgement] = []
         with self._db() as conn:
-            rows = conn.execute(
-                f"SELECT * FROM acknowledgements{where} ORDER BY at DESC LIMIT ?",  # noqa: S608 - fixed clauses
-                [*args, int(limit)],
-            ).fetchall()
-        return [_ack(r) for r in rows]
+            cursor = conn.execute(f"SELECT * FROM acknowledgements{where} ORDER BY at DESC", args)  # noqa: S608
+            while len(found) < limit and (rows := cursor.fetchmany(500)):
+                found += [_ack(r) for r in rows if wanted is None or r[1] in wanted]
+            cursor.close()
+        return found[:limit]
 
     def for_documents(self, document_ids) -> list[Acknowledgement]:
         """Confirmations of several documents (a unit's report), any revision."""

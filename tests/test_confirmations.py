@@ -96,3 +96,17 @@ def test_confirmations_cannot_be_altered(released):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute(statement)
     conn.close()
+
+
+def test_the_trail_finds_confirmations_of_a_large_unit(instance, clock):
+    """A unit with more documents than SQL parameters: its confirmations are all in the trail."""
+    from docctl.audit_trail import TrailQuery, trail_page
+
+    units = {f"P-{n:04d}": "OR" for n in range(1500)}
+    for n in (0, 1200, 1499):
+        clock.advance(minutes=1)
+        instance.acks.record("author", f"P-{n:04d}", 1)
+    instance.acks.record("author", "IR-01", 1)
+    units["IR-01"] = "FN"
+    events, _ = trail_page(instance.catalog.trail, instance.acks, TrailQuery(unit="OR"), units=units, names={})
+    assert [e.document_id for e in events if e.action == "confirmed_read"] == ["P-1499", "P-1200", "P-0000"]
