@@ -294,6 +294,7 @@ class Workflow:
             if change.state != "draft":
                 raise Conflict(f"change {number} is {change.state}, not a draft")
             refuse_conflict_markers(self.content(change), f"change {number}")
+            self._refuse_unchanged(change)
             self._step(change, "submit", "in_review", actor, "")
         return self._changed(number)
 
@@ -580,6 +581,21 @@ class Workflow:
             [(change_ref(change.number), marker, old_change_head), (MAIN, merge, main_head)],
             reason=f"docctl: {verb.lower()} {change.doc_id} r{revision}",
         )
+
+    def _refuse_unchanged(self, change: Change) -> None:
+        """A new revision must change something: the same text again would be a revision nobody
+        can tell apart (a periodic review records "checked, no change needed" instead)."""
+        if change.kind != "revise" or change.base_revision == 0:
+            return
+        try:
+            base = self.catalog.revision(change.doc_id, change.base_revision)
+        except NotFound:
+            return
+        if base.blob == change.blob:
+            raise Invalid(
+                f"the text is the same as {change.doc_id} revision {change.base_revision}: change something, or "
+                "record a periodic review if the document was checked and needs no change"
+            )
 
     def _not_stale(self, change: Change) -> None:
         try:

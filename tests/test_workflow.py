@@ -432,3 +432,17 @@ def test_releases_keep_the_repository_packed_and_the_reflogs(instance, people, m
     assert len(reflog.splitlines()) == 3  # init + two releases, none pruned
     assert instance.catalog.revisions("P-01")[0].revision == 2
     assert instance.workflow.get(1).state == "released"
+
+
+def test_a_revision_that_changes_nothing_is_refused(instance, people):
+    """The same text again is no revision: submit says so and points to the periodic review."""
+    from conftest import DOC, release
+
+    from docctl.errors import Invalid
+
+    release(instance, people, "P-01")
+    wf = instance.workflow
+    change = wf.create(people["author"], doc_id="P-01", markdown=DOC, reason="Bez zmian")
+    with pytest.raises(Invalid, match="the same as P-01 revision 1"):
+        wf.submit(people["author"], change.number)
+    assert wf.get(change.number).state == "draft"

@@ -6,7 +6,11 @@ Every handler is a parse → one core call → JSON; errors go through web/error
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+import json
+import threading
+from collections import OrderedDict
+
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..changes import STATES
 from ..documents import validate_document_id
@@ -17,6 +21,7 @@ from .openapi import openapi_document
 from .search import run_search
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+_JSON_LOCK = threading.Lock()
 
 
 def init_app(app) -> None:
@@ -75,13 +80,22 @@ def openapi():
 def documents():
     can_read()
     at = date_arg(request.args.get("as_of"), "as_of")
-    states = reader().master_list(
-        at,
-        doc_type=request.args.get("type") or None,
-        unit=request.args.get("unit") or None,
-        include_obsolete=request.args.get("obsolete") == "1",
-    )
-    return jsonify(documents=[_state_json(s) for s in states])
+    doc_type, unit = request.args.get("type") or None, request.args.get("unit") or None
+    obsolete = request.args.get("obsolete") == "1"
+    # The same answer for everyone until main or the day changes: serialized once per key
+    # (2,000 documents cost ~15 ms of JSON per request, issue 12/18).
+    key = (reader().register_key(at), doc_type, unit, obsolete)
+    cache: OrderedDict = current_app.extensions.setdefault("docctl.register_json", OrderedDict())
+    with _JSON_LOCK:
+        body = cache.get(key)
+    if body is None:
+        states = reader().master_list(at, doc_type=doc_type, unit=unit, include_obsolete=obsolete)
+        body = json.dumps({"documents": [_state_json(s) for s in states]}, ensure_ascii=False).encode()
+        with _JSON_LOCK:
+            cache[key] = body
+            while len(cache) > 32:
+                cache.popitem(last=False)
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/documents/<doc_id>")

@@ -115,7 +115,7 @@ def _release_latency(base: str, root: Path, documents: int) -> list[float]:
     samples = []
     for doc in range(1, 11):
         doc_id = f"P-{doc * (documents // 10):04d}"
-        text = f"# Procedura\n\nWydanie z pomiaru {doc}: nadzór nad zapisami.\n"
+        text = f"# Procedura\n\nWydanie z pomiaru {doc} ({time.time():.0f}): nadzór nad zapisami.\n"  # new each run
         number = call("author", "POST", "/changes", {"document_id": doc_id, "markdown": text, "reason": "Pomiar"})[
             "number"
         ]
