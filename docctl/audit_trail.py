@@ -139,7 +139,7 @@ class AuditTrail:
         self.path = path
 
     def _connect(self):
-        return connect(self.path, SCHEMA)
+        return connect(self.path, SCHEMA, derived=True)
 
     # -- writing (the catalog and the workflow call these) ---------------------------------
     def add_main(self, conn, records: Iterable[MainRecord], units: dict[str, str]) -> None:

@@ -157,7 +157,7 @@ class Catalog:
         self.trail = AuditTrail(self.path)
 
     def _connect(self):
-        return connect(self.path, _SCHEMA)
+        return connect(self.path, _SCHEMA, derived=True)
 
     # -- keeping up with git -----------------------------------------------------------------
     def recorded_commit(self) -> str | None:

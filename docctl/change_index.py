@@ -54,7 +54,7 @@ class ChangeIndex:
         self.path = Path(path)
 
     def _connect(self):
-        return connect(self.path, _SCHEMA)
+        return connect(self.path, _SCHEMA, derived=True)
 
     # -- writing -----------------------------------------------------------------------------
     def record(self, change: Change, doc_type: str, unit: str) -> None:

@@ -19,7 +19,11 @@ _local = threading.local()
 
 
 @contextlib.contextmanager
-def connect(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
+def connect(path: Path, schema: str, *, derived: bool = False) -> Iterator[sqlite3.Connection]:
+    """A reused connection to ``path``. ``derived``: the file only caches what git holds (catalog,
+    change index, audit trail), so commits need not wait for the disk (``synchronous=NORMAL`` in
+    WAL mode: never corrupt, may lose the last commits on power loss — rebuilt from git then);
+    accounts and confirmations keep full durability."""
     # Keyed by the file's identity (a deleted and recreated database is another file) and by
     # schema: one file may hold the tables of several owners (catalog, changes).
     key = (os.getpid(), str(path), _inode(path), hash(schema))
@@ -31,6 +35,8 @@ def connect(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA journal_mode=WAL")
+        if derived:
+            conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(schema)
         conn.row_factory = sqlite3.Row
         for stale in [k for k in pool if k[1] == key[1] and k[3] == key[3]]:

@@ -107,6 +107,7 @@ class Instance:
         with ``background`` a server starts answering at once and builds it in a thread, while
         ``scope=all`` searches say it is not ready yet.
         """
+        self.indexer.defer_all = background
         self.catalog.catch_up()
         if not self.catalog.trail.main_built():
             self.catalog.fill_trail()  # an instance from before the audit trail (issue 18)

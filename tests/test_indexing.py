@@ -120,3 +120,21 @@ def test_the_all_revisions_index_catches_up_and_rebuilds(instance, people):
     instance.start()  # builds it (servers do it in the background)
     assert sorted(instance.search_all.keys()) == ["P-01@1", "P-01@2"]
     assert instance.search_all.indexed_commit() == instance.store.head()
+
+
+def test_servers_update_the_all_revisions_index_after_the_release(instance, people):
+    """With defer_all (servers), a release answers before the all-revisions index is updated;
+    the index catches up in the background and scope=all finds the new revision."""
+    import time
+
+    from conftest import DOC, release
+
+    release(instance, people, "P-01")
+    instance.indexer.defer_all = True
+    release(instance, people, "P-01", DOC + "\nRewizja o kalibracji wag.\n", reason="Druga")
+    deadline = time.monotonic() + 20
+    while instance.search_all.indexed_commit() != instance.catalog.recorded_commit():
+        assert time.monotonic() < deadline, "the all-revisions index never caught up"
+        time.sleep(0.05)
+    hits = instance.search_all.search("kalibracji", at=instance.today())
+    assert [(h.doc_id, h.revision) for h in hits.hits] == [("P-01", 2)]
