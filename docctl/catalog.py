@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from .audit_trail import SCHEMA as TRAIL_SCHEMA
@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_by_doc ON records (doc_id, seq);
 CREATE INDEX IF NOT EXISTS records_releases ON records (action, doc_id, effective_date, revision);
+CREATE INDEX IF NOT EXISTS records_by_time ON records (recorded_at);
 """
     + TRAIL_SCHEMA
 )
@@ -322,14 +323,21 @@ class Catalog:
             # As it stood on `at`: what was recorded after that day did not exist yet (issue 18:
             # a register "as of" a past date showed later releases as approved).
             day = at.isoformat()
+            # `last`: the last record of that day, an upper bound on seq the primary key can use
+            # (records are appended in time order; the day filter stays exact if clocks disagreed).
+            last = conn.execute(
+                "SELECT max(seq) FROM records WHERE recorded_at < ?", ((at + timedelta(days=1)).isoformat(),)
+            ).fetchone()[0]
             rows = conn.execute(
                 "WITH cur AS (SELECT doc_id, max(revision) AS rev FROM records"
-                " WHERE action='release' AND effective_date <= ? AND substr(recorded_at, 1, 10) <= ? GROUP BY doc_id)"
+                " WHERE action='release' AND effective_date <= ? AND seq <= ? AND substr(recorded_at, 1, 10) <= ?"
+                " GROUP BY doc_id)"
                 " SELECT r.* FROM records r LEFT JOIN cur ON cur.doc_id = r.doc_id"
-                " WHERE r.doc_id IS NOT NULL AND (r.action = 'review' OR r.revision >= coalesce(cur.rev, 0))"
+                " WHERE r.seq <= ? AND r.doc_id IS NOT NULL"
+                " AND (r.action = 'review' OR r.revision >= coalesce(cur.rev, 0))"
                 " AND substr(r.recorded_at, 1, 10) <= ?"
                 " ORDER BY r.doc_id, r.seq",
-                (day, day, day),
+                (day, last or 0, day, last or 0, day),
             ).fetchall()
         by_doc: dict[str, list] = {}
         for row in rows:
