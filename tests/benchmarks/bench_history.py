@@ -196,6 +196,7 @@ def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> None:
         for name, path in routes.items():
             r = _wrk(base, path, cookie)
             print(f"   {name:24s} {r['p50']:>9s} {r['p99']:>9s} {r['rps']:8.0f}  {r['errors']}")
+        _soak(base, cookie, proc.pid, [routes[n] for n in ("current page", "JSON document", "history", "my tasks")])
         _cold_searches(root)
         release = _release_latency(base, root, documents)
         p50, worst = statistics.median(release), max(release)
@@ -207,6 +208,39 @@ def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def _process_state(pid: int) -> dict[int, tuple[float, int, int]]:
+    """Per server process (the master and its workers): RSS MB, open files, child processes."""
+    out = {}
+    pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    for each in pids:
+        rss = int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{each}/status").read_text()).group(1)) / 1024
+        fds = len(os.listdir(f"/proc/{each}/fd"))
+        children = len(Path(f"/proc/{each}/task/{each}/children").read_text().split())
+        out[each] = (rss, fds, children)
+    return out
+
+
+def _soak(base: str, cookie: str, pid: int, paths: list[str], total: int = 20_000) -> None:
+    """20,000 requests over a few routes: no growth in open files or child processes, RSS ≤ +10 %."""
+    before, done, rounds = _process_state(pid), 0, 0
+    while done < total:
+        path = paths[rounds % len(paths)]
+        out = subprocess.run(
+            [WRK, "-t2", "-c8", "-d3s", "-H", f"Cookie: {cookie}", base + path], capture_output=True, text=True
+        ).stdout
+        done += int(re.search(r"(\d+) requests in", out).group(1))
+        rounds += 1
+    after = _process_state(pid)
+    print(f"   soak: {done} requests over {len(paths)} routes")
+    for each, (rss, fds, children) in after.items():
+        rss0, fds0, children0 = before.get(each, (rss, fds, children))
+        growth = (rss - rss0) / rss0 * 100 if rss0 else 0.0
+        print(
+            f"     process {each}: RSS {rss0:.0f} → {rss:.0f} MB ({growth:+.1f} %), open files {fds0} → {fds},"
+            f" child processes {children0} → {children}"
+        )
 
 
 def _verify_time(root: Path) -> None:
