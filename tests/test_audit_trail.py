@@ -161,3 +161,34 @@ def test_verification_shows_on_the_audit_page(history, client, auth):
     assert "Verify the whole history now" in page
     page = client.get("/audit?verify=1").get_data(as_text=True)
     assert "The history holds" in page
+
+
+def test_the_auditors_pages_run_no_git(history, client, auth, monkeypatch):
+    """Trail, register as of a date and confirmation reports come from derived data: no git
+    process per request, whatever the length of history (issue 18)."""
+    import subprocess
+
+    from docctl.repo import GitStore
+
+    auth.login("auditor")
+    paths = [
+        "/audit?unit=FN",
+        "/api/v1/audit/events?document=IR-01",
+        "/audit/events.csv?since=2026-04-01",
+        "/api/v1/documents?as_of=2026-04-15",
+        "/documents?as_of=2026-04-15",
+        "/api/v1/documents/P-01/acknowledgements",
+        "/acknowledgements?unit=OR",
+    ]
+    for path in paths:
+        client.get(path)  # warm: the catalog catches up, the policy is read
+
+    def no_git(self, *args, **kwargs):
+        raise AssertionError(f"git {args[:2]} called")
+
+    monkeypatch.setattr(GitStore, "_run", no_git)
+    monkeypatch.setattr(subprocess, "Popen", no_git)
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        response.get_data()  # streamed CSV: consume it under the patch too
