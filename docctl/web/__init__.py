@@ -8,7 +8,7 @@ from jinja2 import StrictUndefined
 
 from ..assets import asset_dir
 from ..instance import Instance
-from . import api, audit, auth, changes, documents, errors, home, search
+from . import api, audit, auth, changes, documents, errors, headers, home, search
 
 
 def build_app(instance: Instance, test_config: dict, *, background: bool = False) -> Flask:
@@ -28,6 +28,6 @@ def build_app(instance: Instance, test_config: dict, *, background: bool = False
     app.config.update({k: v for k, v in test_config.items() if k.isupper()})
     app.extensions["docctl"] = instance
     instance.start(background=background)
-    for module in (auth, errors, home, documents, changes, search, audit, api):
+    for module in (headers, auth, errors, home, documents, changes, search, audit, api):
         module.init_app(app)
     return app
