@@ -130,6 +130,20 @@ class DocumentState:
             return "approved"
         return "effective" if rev.revision == self.current.revision else "superseded"
 
+    def register_row(self) -> dict:
+        """One line of the register (``GET /api/v1/documents``, ``docctl export master-list``)."""
+        rev = self.shown
+        return {
+            "id": self.doc_id,
+            "title": rev.title,
+            "type": rev.type,
+            "unit": rev.unit,
+            "revision": rev.revision,
+            "effective_date": rev.effective_date.isoformat(),
+            "review_due": self.review_due.isoformat() if self.review_due else None,
+            "status": self.status,
+        }
+
     @property
     def review_overdue(self) -> bool:
         return self.review_due is not None and self.review_due < self.at

@@ -301,7 +301,7 @@ def export_master_list(ctx, as_of, fmt, obsolete):
     except ValueError:
         raise Invalid("--as-of must be a date as YYYY-MM-DD") from None
     instance.catalog.catch_up()
-    rows = [register_row(s) for s in instance.catalog.master_list(at, include_obsolete=obsolete)]
+    rows = [s.register_row() for s in instance.catalog.master_list(at, include_obsolete=obsolete)]
     if fmt == "json":
         click.echo(json.dumps({"as_of": at.isoformat(), "documents": rows}, indent=2, ensure_ascii=False))
         return
@@ -310,21 +310,6 @@ def export_master_list(ctx, as_of, fmt, obsolete):
     writer.writeheader()
     writer.writerows(rows)
     click.echo(buffer.getvalue(), nl=False)
-
-
-def register_row(state) -> dict:
-    """One line of the register, the same fields as ``GET /api/v1/documents``."""
-    rev = state.shown
-    return {
-        "id": state.doc_id,
-        "title": rev.title,
-        "type": rev.type,
-        "unit": rev.unit,
-        "revision": rev.revision,
-        "effective_date": rev.effective_date.isoformat(),
-        "review_due": state.review_due.isoformat() if state.review_due else None,
-        "status": state.status,
-    }
 
 
 @main.command()

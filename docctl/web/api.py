@@ -38,14 +38,7 @@ def _state_json(state) -> dict:
 
 def _register_json(state, rev) -> dict:
     return {
-        "id": state.doc_id,
-        "title": rev.title,
-        "type": rev.type,
-        "unit": rev.unit,
-        "revision": rev.revision,
-        "effective_date": rev.effective_date.isoformat(),
-        "status": state.status,
-        "review_due": state.review_due.isoformat() if state.review_due else None,
+        **state.register_row(),
         "pending": (
             {"revision": state.pending.revision, "effective_date": state.pending.effective_date.isoformat()}
             if state.pending
