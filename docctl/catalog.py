@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -170,6 +171,7 @@ class Catalog:
         self.store = store
         self.listeners: list[Callable[[list[MainRecord]], None]] = []
         self.trail = AuditTrail(self.path)
+        self._answers = HeadCache()
 
     def _connect(self):
         return connect(self.path, _SCHEMA, derived=True)
@@ -192,6 +194,7 @@ class Catalog:
         except NotFound:
             return []
         if self.recorded_commit() == head:
+            self._answers.at_head(head)
             return []
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")  # one catcher-up at a time across processes
@@ -217,6 +220,7 @@ class Catalog:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        self._answers.at_head(head)
         if notify:
             for listener in self.listeners:
                 listener(records)
@@ -299,26 +303,39 @@ class Catalog:
 
     # -- reading -----------------------------------------------------------------------------
     def _rows(self, doc_id: str) -> list[sqlite3.Row]:
-        self.catch_up()
         with self._connect() as conn:
             return conn.execute("SELECT * FROM records WHERE doc_id=? ORDER BY seq", (doc_id,)).fetchall()
 
     def revisions(self, doc_id: str) -> list[Revision]:
         """Every released revision of a document, newest first (like ``git log main -- PATH``)."""
+        return list(self._revisions(doc_id))
+
+    def _revisions(self, doc_id: str) -> tuple[Revision, ...]:
+        self.catch_up()
+        return self._answers.get(("revisions", doc_id), lambda: self._read_revisions(doc_id))
+
+    def _read_revisions(self, doc_id: str) -> tuple[Revision, ...]:
         revisions = [_revision(r) for r in self._rows(doc_id) if r["action"] == "release"]
         if not revisions:
             raise NotFound(f"document {doc_id} does not exist")
-        return revisions[::-1]
+        return tuple(revisions[::-1])
 
     def revision(self, doc_id: str, number: int) -> Revision:
-        for rev in self.revisions(doc_id):
+        for rev in self._revisions(doc_id):
             if rev.revision == number:
                 return rev
         raise NotFound(f"document {doc_id} has no revision {number}")
 
     def document(self, doc_id: str, at: date) -> DocumentState:
         """The document as it stood on ``at`` (an injected day, so future dates switch by
-        themselves): only what had been recorded by the end of that day counts (issue 18)."""
+        themselves): only what had been recorded by the end of that day counts (issue 18).
+
+        Answered once per (document, day, ``main`` head): a page view built 20 revision objects
+        from their rows on every request (issue 12)."""
+        self.catch_up()
+        return self._answers.get(("document", doc_id, at), lambda: self._read_document(doc_id, at))
+
+    def _read_document(self, doc_id: str, at: date) -> DocumentState:
         rows = [r for r in self._rows(doc_id) if r["recorded_at"][:10] <= at.isoformat()]
         state = _state(doc_id, rows, at)
         if state is None:
@@ -430,6 +447,39 @@ class Catalog:
         self.catch_up()
         with self._connect() as conn:
             return conn.execute("SELECT * FROM records ORDER BY seq").fetchall()
+
+
+class HeadCache:
+    """Answers computed from the catalog, valid while ``main`` stays at one head.
+
+    Everything the catalog answers is a function of ``main`` (and the arguments), so an entry
+    can never be stale for the head it was computed at; a new head empties the cache. Bounded,
+    thread-safe; errors are not cached.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._head: str | None = None
+        self._entries: dict = {}
+        self._lock = threading.Lock()
+
+    def at_head(self, head: str) -> None:
+        with self._lock:
+            if head != self._head:
+                self._head, self._entries = head, {}
+
+    def get(self, key, compute: Callable):
+        with self._lock:
+            head, entries = self._head, self._entries
+            if key in entries:
+                return entries[key]
+        value = compute()
+        with self._lock:
+            if self._head == head and head is not None:
+                if len(entries) >= self.max_entries:
+                    entries.clear()
+                entries[key] = value
+        return value
 
 
 def _valid_id(doc_id: str) -> bool:

@@ -7,6 +7,7 @@ history walk.
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,6 +107,7 @@ class Reader:
         self._states: dict[tuple, list[DocumentState]] = {}
         self._lock = threading.Lock()
         self._unit_groups: tuple[tuple, dict[str, list[DocumentState]]] | None = None
+        self._due: tuple[tuple, dict[tuple[str, str], list[DocumentState]]] | None = None
         self._verified: tuple[tuple, object] | None = None
         self._unit_map: tuple[tuple, dict[str, str]] | None = None
 
@@ -312,7 +314,8 @@ class Reader:
 
     # -- tasks -------------------------------------------------------------------------------
     def tasks(self, user) -> dict:
-        """The home page: drafts to finish, changes to sign, reviews due, documents to confirm."""
+        """The home page: drafts to finish, changes to sign, documents to confirm (reviews due:
+        :meth:`reviews_due`, shared by everyone with the same review scope)."""
         workflow = self.instance.workflow
         today = self.instance.today()
         policy = workflow.policy()
@@ -330,7 +333,6 @@ class Reader:
                 people = self.instance.users.list() if people is None else people
                 if any(not who for _, who in signing.eligible_signers(policy, doc_type, unit, change, people)):
                     blocked.append(change)
-        reviews = self.reviews_due(user=user)
         confirmed = {(a.document_id, a.revision) for a in self.instance.acks.for_user(user.login)}
         groups = self._by_unit()
         mine = [s for unit in ("", *sorted(user.units)) for s in groups.get(unit, ())]
@@ -339,30 +341,49 @@ class Reader:
             "drafts": drafts,
             "to_sign": to_sign,
             "blocked": blocked,
-            "reviews": reviews,
             "to_confirm": unread,
             "today": today,
         }
 
     def reviews_due(self, *, user=None, unit: str | None = None) -> list[DocumentState]:
-        """Documents whose periodic review is overdue or due within REVIEW_DUE_SOON_DAYS."""
-        today = self.instance.today()
-        horizon = today + timedelta(days=int(self.instance.settings["REVIEW_DUE_SOON_DAYS"]))
+        """Documents whose periodic review is overdue or due within REVIEW_DUE_SOON_DAYS, most
+        urgent first; with ``user``, only those that person may review."""
+        by_kind = self._due_by_kind()
+        kinds = [k for k in self.review_scope(user) if unit is None or k[1] == unit]
+        return list(heapq.merge(*(by_kind[k] for k in kinds), key=lambda s: s.review_due))
+
+    def review_scope(self, user=None) -> tuple[tuple[str, str], ...]:
+        """The (type, owning unit) pairs with reviews due today that ``user`` may review (all
+        with None): people with the same scope see the same list."""
         policy = self.instance.workflow.policy()
-        due = []
-        mine: dict[tuple[str, str], bool] = {}  # (type, unit) → may this person review it
-        for state in self.master_list(today, unit=unit):
-            if state.review_due is None or state.review_due > horizon or state.current is None:
-                continue
-            kind = (state.current.type, state.current.unit)
+        scope = []
+        for kind in sorted(self._due_by_kind()):
             if user is not None:
-                if kind not in mine:
-                    requirements = policy.requirements_for(kind[0])
-                    mine[kind] = any(signing.can_fulfil(user, r, kind[1]) for r in requirements)
-                if not mine[kind]:
+                requirements = policy.requirements_for(kind[0])
+                if not any(signing.can_fulfil(user, r, kind[1]) for r in requirements):
                     continue
-            due.append(state)
-        return sorted(due, key=lambda s: s.review_due)
+            scope.append(kind)
+        return tuple(scope)
+
+    def _due_by_kind(self) -> dict[tuple[str, str], list[DocumentState]]:
+        """Reviews due, grouped by (type, owning unit) and sorted, once per (``main`` head, day):
+        scanning 2,000 documents per home page cost 3 ms (issue 12)."""
+        key = self.register_key()
+        cached = self._due
+        if cached is None or cached[0] != key:
+            today = key[1]
+            horizon = today + timedelta(days=int(self.instance.settings["REVIEW_DUE_SOON_DAYS"]))
+            groups: dict[tuple[str, str], list[DocumentState]] = {}
+            for state in self._register(today):
+                if state.status == "obsolete" or state.current is None:
+                    continue
+                if state.review_due is None or state.review_due > horizon:
+                    continue
+                groups.setdefault((state.current.type, state.current.unit), []).append(state)
+            for states in groups.values():
+                states.sort(key=lambda s: s.review_due)
+            cached = self._due = (key, groups)
+        return cached[1]
 
     def changes(self, state: str | None = None) -> list[ChangeSummary]:
         return self.instance.workflow.list_changes(state)

@@ -65,3 +65,26 @@ def test_master_list_reads_only_what_matters_yet_equals_the_full_state(instance,
     for day in (date(2026, 3, 2), date(2026, 6, 1), date(2027, 1, 1)):
         listed = {s.doc_id: s for s in instance.catalog.master_list(day, include_obsolete=True)}
         assert listed == {d: instance.catalog.document(d, day) for d in ("P-01", "P-02")}, day
+
+
+def test_a_document_is_read_once_per_main_head(instance, people, clock, monkeypatch):
+    """Issue 12: a page view built every revision of its document from rows on every request;
+    now the state is kept per (document, day, main head) and a new head is seen at once — also
+    when another process moved main."""
+    from docctl import catalog as catalog_module
+    from docctl.instance import Instance
+
+    release(instance, people)
+    today = instance.today()
+    built = []
+    real = catalog_module._state
+    monkeypatch.setattr(catalog_module, "_state", lambda *a: built.append(a[0]) or real(*a))
+    first = instance.catalog.document("P-01", today)
+    assert instance.catalog.document("P-01", today) is first
+    assert built == ["P-01"]
+
+    release(Instance(instance.root, clock=clock), people, text=DOC + "\nDwa.\n", reason="Dwa")  # another process
+    built.clear()
+    second = instance.catalog.document("P-01", today)
+    assert second.current.revision == 2 and built == ["P-01"]
+    assert [r.revision for r in instance.catalog.revisions("P-01")] == [2, 1]

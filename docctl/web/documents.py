@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -13,6 +10,7 @@ from ..documents import TYPES, validate_document_id
 from ..errors import DocctlError, Invalid
 from .context import can_read, date_arg, instance, int_arg, reader, require_role, user
 from .csv_export import confirmation_rows, csv_response
+from .fragments import fragment
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -48,44 +46,32 @@ def _as_of():
     return None if at == instance().today() else at
 
 
-_TABLES_LOCK = threading.Lock()
-
-
 def _register_table(doc_type: str | None, unit: str | None, obsolete: bool, as_of) -> Markup:
-    """The register's table, rendered once per (main head, day, filters): 2,000 rows cost
-    ~150 ms of templating and read the same for everyone until main or the day changes."""
-    key = (reader().register_key(as_of), doc_type, unit, obsolete, request.script_root)
-    tables: OrderedDict[tuple, Markup] = current_app.extensions.setdefault("docctl.register_tables", OrderedDict())
-    with _TABLES_LOCK:
-        table = tables.get(key)
-    if table is None:
-        states = reader().master_list(as_of, doc_type=doc_type, unit=unit, include_obsolete=obsolete)
-        # Markup: the template's own output, already escaped by Jinja's autoescaping.
-        table = Markup(render_template("documents/register_table.html", states=states, as_of=as_of))  # noqa: S704
-        with _TABLES_LOCK:
-            tables[key] = table
-            while len(tables) > 64:
-                tables.popitem(last=False)
-    return table
+    """The register's table, per (main head, day, filters)."""
+    return fragment(
+        "register_tables",
+        (reader().register_key(as_of), doc_type, unit, obsolete),
+        64,
+        lambda: render_template(
+            "documents/register_table.html",
+            states=reader().master_list(as_of, doc_type=doc_type, unit=unit, include_obsolete=obsolete),
+            as_of=as_of,
+        ),
+    )
 
 
 def _change_record(page) -> Markup:
-    """The change record up to the shown revision, rendered once per (document, latest release,
-    revision): it is the same for every reader until the next release (issue 18)."""
+    """The change record up to the shown revision, per (document, latest release, revision):
+    the same for every reader until the next release (issue 18)."""
     rev = page.revision
-    key = ("change-record", rev.doc_id, page.state.latest.commit, rev.revision, request.script_root)
-    tables: OrderedDict[tuple, Markup] = current_app.extensions.setdefault("docctl.change_records", OrderedDict())
-    with _TABLES_LOCK:
-        table = tables.get(key)
-    if table is None:
-        revisions = reader().revisions(rev.doc_id)
-        # Markup: the template's own output, already escaped by Jinja's autoescaping.
-        table = Markup(render_template("documents/change_record.html", record=revisions, upto=rev.revision))  # noqa: S704
-        with _TABLES_LOCK:
-            tables[key] = table
-            while len(tables) > 512:
-                tables.popitem(last=False)
-    return table
+    return fragment(
+        "change_records",
+        (rev.doc_id, page.state.latest.commit, rev.revision),
+        512,
+        lambda: render_template(
+            "documents/change_record.html", record=reader().revisions(rev.doc_id), upto=rev.revision
+        ),
+    )
 
 
 @bp.route("/<doc_id>")
@@ -113,8 +99,15 @@ def revision(doc_id: str, number: str):
 @bp.route("/<doc_id>/history")
 def history(doc_id: str):
     can_read()
-    state, revisions = reader().history(validate_document_id(doc_id))
-    return render_template("documents/history.html", state=state, revisions=revisions)
+    doc_id = validate_document_id(doc_id)
+
+    def body():
+        state, revisions = reader().history(doc_id)
+        return render_template("documents/history_body.html", state=state, revisions=revisions)
+
+    # Per (main head, day): reviews and withdrawals change the page as much as releases do.
+    body = fragment("histories", (reader().register_key(), doc_id), 512, body)
+    return render_template("documents/history.html", doc_id=doc_id, body=body)
 
 
 @bp.route("/<doc_id>/diff")

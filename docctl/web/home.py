@@ -7,6 +7,7 @@ from flask_login import login_required
 
 from ..errors import DocctlError
 from .context import instance, reader, user
+from .fragments import fragment
 
 bp = Blueprint("home", __name__)
 
@@ -31,7 +32,14 @@ def _units(inst) -> dict:
 @login_required
 def index():
     person = user()._get_current_object()  # the User itself: thousands of checks, no proxy each
-    return render_template("home/index.html", tasks=reader().tasks(person))
+    scope = reader().review_scope(person)
+    reviews = fragment(
+        "reviews_due",
+        (reader().register_key(), scope),
+        64,
+        lambda: render_template("home/reviews_due.html", reviews=reader().reviews_due(user=person)),
+    )
+    return render_template("home/index.html", tasks=reader().tasks(person), reviews=reviews)
 
 
 @bp.route("/reviews")
