@@ -11,6 +11,7 @@ nothing: ``docctl reindex`` and start-up rebuild it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +19,9 @@ from pathlib import Path
 from .changes import Change, ChangeEvent, ChangeSummary
 from .db import connect
 from .records import Signature
+from .visibility import RESTRICTED_STATES
+
+Visible = Callable[[Change, str, str], bool]  # (light change, document type, owning unit) → may see
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS change_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -79,13 +83,20 @@ class ChangeIndex:
             return conn.execute("SELECT 1 FROM change_meta WHERE key='built'").fetchone() is not None
 
     # -- reading -----------------------------------------------------------------------------
-    def summaries(self, state: str | None = None) -> list[ChangeSummary]:
-        """Changes newest first, optionally in one state (like ``git for-each-ref refs/heads/changes/``)."""
+    def summaries(self, state: str | None = None, *, visible: Visible | None = None) -> list[ChangeSummary]:
+        """Changes newest first, optionally in one state (like ``git for-each-ref refs/heads/changes/``);
+        with ``visible``, unreleased changes only where it says yes (issue 15)."""
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT * FROM changes WHERE ? IS NULL OR state=? ORDER BY number DESC", (state, state)
             ).fetchall()
-        return [_summary(r) for r in rows]
+        return [
+            _summary(r)
+            for r in rows
+            if visible is None
+            or r["state"] not in RESTRICTED_STATES
+            or visible(_light_change(r), r["doc_type"], r["unit"])
+        ]
 
     def open_changes(self) -> list[tuple[Change, str, str]]:
         """Open changes (draft, in review) with what signing rules ask: (change, type, unit).
@@ -98,6 +109,12 @@ class ChangeIndex:
                 "SELECT * FROM changes WHERE state IN (?, ?) ORDER BY number DESC", OPEN_STATES
             ).fetchall()
         return [(_light_change(r), r["doc_type"], r["unit"]) for r in rows]
+
+    def one(self, number: int) -> tuple[Change, str, str] | None:
+        """One change as the signing and visibility rules need it: (change, type, unit)."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM changes WHERE number=?", (number,)).fetchone()
+        return (_light_change(row), row["doc_type"], row["unit"]) if row else None
 
     def max_number(self) -> int:
         with self._connect() as conn:

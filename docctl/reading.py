@@ -23,6 +23,7 @@ from .instance import Instance
 from .readership import ConfirmationReport, confirmation_report, may_see_confirmations, to_confirm
 from .redline import redline_html, unified_diff
 from .render import LinkTargets, Rendered, render_markdown
+from .visibility import require_visible
 
 REGISTERS_KEPT = 8
 
@@ -266,6 +267,7 @@ class Reader:
     # -- changes ---------------------------------------------------------------------------
     def change_page(self, number: int, person) -> ChangePage:
         workflow = self.instance.workflow
+        require_visible(workflow, number, person)
         change = workflow.get(number)
         text = workflow.content(change)
         meta = parse_document(text).meta if text else None
@@ -385,8 +387,9 @@ class Reader:
             cached = self._due = (key, groups)
         return cached[1]
 
-    def changes(self, state: str | None = None) -> list[ChangeSummary]:
-        return self.instance.workflow.list_changes(state)
+    def changes(self, person, state: str | None = None) -> list[ChangeSummary]:
+        """The changes ``person`` may see (drafts only within their circle: issue 15)."""
+        return self.instance.workflow.list_changes(state, viewer=person)
 
     # -- internals ---------------------------------------------------------------------------
     def known_ids(self) -> frozenset[str]:

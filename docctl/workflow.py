@@ -36,6 +36,7 @@ from .errors import Conflict, DocctlError, Forbidden, Invalid, MergeConflict, No
 from .policy import POLICY_PATH, Policy, parse_policy
 from .records import Signature
 from .repo import ZERO_SHA, GitStore, Identity, bulk_load, format_message
+from .visibility import may_see_change
 
 MAIN = "refs/heads/main"
 MAX_REASON = 2000
@@ -90,13 +91,35 @@ class Workflow:
         return policy
 
     # -- reading changes ---------------------------------------------------------------------
-    def list_changes(self, state: str | None = None) -> list[ChangeSummary]:
-        """Changes newest first, from the change index (one SQL query, no git: issue 12)."""
-        return self.change_index.summaries(state)
+    def list_changes(self, state: str | None = None, *, viewer: signing.Person | None = None) -> list[ChangeSummary]:
+        """Changes newest first, from the change index (one SQL query, no git: issue 12); with
+        ``viewer``, only those that person may see (issue 15)."""
+        if viewer is None:
+            return self.change_index.summaries(state)
+        policy = self.policy()
+        return self.change_index.summaries(
+            state, visible=lambda change, doc_type, unit: may_see_change(viewer, change, doc_type, unit, policy)
+        )
 
     def open_changes(self) -> list[tuple[Change, str, str]]:
         """Open changes with their document's type and unit, enough for the signing rules."""
         return self.change_index.open_changes()
+
+    def scope_of(self, number: int) -> tuple[Change, str, str] | None:
+        """(change, document type, owning unit) from the change index, or from git when the
+        index does not have it (yet); None when there is no such change."""
+        found = self.change_index.one(number)
+        if found is not None:
+            return found
+        try:
+            change = self.get(number)
+        except NotFound:
+            return None
+        try:
+            meta = self.meta_of(change)
+        except DocctlError:  # no readable front matter: only oversight and its author see it
+            return change, "", ""
+        return change, meta.type, meta.unit
 
     def rebuild_change_index(self) -> int:
         """Recreate the change index from the change refs alone (``docctl reindex``, start-up).

@@ -53,7 +53,7 @@ def test_sign_and_reject_forms_only_for_people_who_may_use_them(client, auth, in
     for login, (sign, reject) in expected.items():
         html = page_of(client, auth, login, change.number)
         assert ("/approve" in html, "/reject" in html) == (sign, reject), login
-    html = page_of(client, auth, "reader", change.number)
+    html = page_of(client, auth, "author", change.number)
     assert "can be signed by Approver" in html and "Qm" in html  # named, by role requirement
 
 

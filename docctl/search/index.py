@@ -265,7 +265,10 @@ class SearchIndex:
             return {fields["key"] for fields in searcher.all_stored_fields()}
 
     # -- searching ---------------------------------------------------------------------------
-    def _scope(self, at: date, scope: str, include_obsolete: bool, user: str | None):
+    def _scope(self, at: date, scope: str, include_obsolete: bool, user: str | None, drafts: frozenset[int]):
+        if scope == "drafts":  # only the drafts the caller may see (issue 15), by change number
+            keys = [Term("key", f"change:{n}") for n in sorted(drafts)] or [Term("key", "change:none")]
+            return And([Term("status", "draft"), Or(keys)])
         today = _day(at, 0)
         released = Term("status", "released")
         if scope == "all":
@@ -310,8 +313,8 @@ class SearchIndex:
         """The documents a scope admits, cached with the searcher (per index generation)."""
         allowed = filters.get(key)
         if allowed is None:
-            at, scope, include_obsolete, user, doc_type, unit = key
-            parts = [self._scope(at, scope, include_obsolete, user)]
+            at, scope, include_obsolete, user, drafts, doc_type, unit = key
+            parts = [self._scope(at, scope, include_obsolete, user, drafts)]
             if doc_type:
                 parts.append(Term("type", doc_type))
             if unit:
@@ -329,6 +332,7 @@ class SearchIndex:
         doc_type: str | None = None,
         unit: str | None = None,
         user: str | None = None,
+        drafts: frozenset[int] = frozenset(),
         page: int = 1,
         per_page: int = 20,
     ) -> SearchResults:
@@ -339,7 +343,7 @@ class SearchIndex:
         searcher, filters = self._searcher(ix)
         # Answers live as long as this searcher: any write to the index starts a new one, so a
         # repeated query (the same word typed by many people) is answered from memory.
-        cache_key = ("results", q, at, scope, include_obsolete, user, doc_type, unit, page, per_page)
+        cache_key = ("results", q, at, scope, include_obsolete, user, drafts, doc_type, unit, page, per_page)
         cached = filters.get(cache_key)
         if cached is not None:
             return cached
@@ -350,12 +354,12 @@ class SearchIndex:
         return answer
 
     def _search(self, searcher, filters: dict, query, q: str, key: tuple) -> SearchResults:
-        _, _, at, scope, include_obsolete, user, doc_type, unit, page, per_page = key
-        allowed = self._allowed(searcher, filters, (at, scope, include_obsolete, user, doc_type, unit))
+        _, _, at, scope, include_obsolete, user, drafts, doc_type, unit, page, per_page = key
+        allowed = self._allowed(searcher, filters, (at, scope, include_obsolete, user, drafts, doc_type, unit))
         in_force = (
             allowed
             if scope == "current"
-            else self._allowed(searcher, filters, (at, "current", False, None, None, None))
+            else self._allowed(searcher, filters, (at, "current", False, None, frozenset(), None, None))
         )
         if not allowed:  # Whoosh reads an empty filter set as "no filter": answer it here
             return SearchResults(q, 0, page, per_page, [], {"type": {}, "unit": {}}, None)

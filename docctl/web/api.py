@@ -16,7 +16,7 @@ from ..changes import STATES
 from ..documents import validate_document_id
 from ..errors import Invalid
 from .audit import AUDIT_ROLES, trail_query
-from .context import can_read, date_arg, instance, int_arg, json_body, reader, require_role, user
+from .context import can_read, date_arg, instance, int_arg, json_body, reader, require_role, user, visible_change
 from .openapi import openapi_document
 from .search import run_search
 
@@ -164,7 +164,7 @@ def changes():
     state = request.args.get("state") or None
     if state and state not in STATES:
         raise Invalid(f"unknown state {state!r}")
-    return jsonify(changes=[c.as_json() for c in reader().changes(state)])
+    return jsonify(changes=[c.as_json() for c in reader().changes(user()._get_current_object(), state)])
 
 
 @bp.post("/changes")
@@ -196,14 +196,13 @@ def create_change():
 
 @bp.get("/changes/<number>")
 def get_change(number: str):
-    user()
-    return jsonify(instance().workflow.get(int_arg(number, "change number")).as_json())
+    return jsonify(instance().workflow.get(visible_change(number)).as_json())
 
 
 @bp.put("/changes/<number>")
 def edit_change(number: str):
+    workflow, person, n = instance().workflow, user(), visible_change(number)
     body = json_body()
-    workflow, person, n = instance().workflow, user(), int_arg(number, "change number")
     if body.get("onto_revision") is not None:  # the resolution of an update's merge conflict
         change = workflow.update_to_current(
             person,
@@ -226,7 +225,7 @@ def edit_change(number: str):
 
 @bp.post("/changes/<number>/<verb>")
 def change_action(number: str, verb: str):
-    workflow, person, n = instance().workflow, user(), int_arg(number, "change number")
+    workflow, person, n = instance().workflow, user(), visible_change(number)
     body = json_body() if request.data else {}
     if verb == "submit":
         change = workflow.submit(person, n)

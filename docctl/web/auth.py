@@ -34,6 +34,9 @@ def init_app(app) -> None:
             return
         if request.headers.get("Authorization", "").startswith("Bearer "):
             return
+        if request.blueprint == "api" and not current_user.is_authenticated:
+            # Who you are comes before how you asked: an anonymous write is 401, not a CSRF 400.
+            raise Unauthorized("log in first")
         csrf.protect()
 
 

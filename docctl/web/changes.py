@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..changes import STATES
 from ..errors import DocctlError, Invalid, MergeConflict
-from .context import date_arg, instance, int_arg, reader, require_role, user
+from .context import date_arg, instance, int_arg, reader, require_role, user, visible_change
 
 bp = Blueprint("changes", __name__, url_prefix="/changes")
 
@@ -21,7 +21,8 @@ def index():
     state = request.args.get("state") or None
     if state and state not in STATES:
         raise Invalid(f"unknown state {state!r}")
-    return render_template("changes/list.html", changes=reader().changes(state), state=state or "", states=STATES)
+    changes = reader().changes(user()._get_current_object(), state)
+    return render_template("changes/list.html", changes=changes, state=state or "", states=STATES)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -71,7 +72,7 @@ def new():
 
 @bp.route("/<number>")
 def show(number: str):
-    page = reader().change_page(int_arg(number, "change number"), user())
+    page = reader().change_page(visible_change(number), user())
     return render_template("changes/show.html", page=page, change=page.change)
 
 
@@ -79,7 +80,7 @@ def show(number: str):
 def edit(number: str):
     person = user()
     workflow = instance().workflow
-    change = workflow.get(int_arg(number, "change number"))
+    change = workflow.get(visible_change(number))
     text = workflow.content(change)
     meta = workflow.meta_of(change)
     form = {"title": meta.title, "markdown": _body_of(text), "reason": change.reason, "head": change.head}
@@ -132,7 +133,7 @@ def do_update(number: str):
     """Update onto the current revision; a real conflict opens the editor with both sides marked."""
     person = user()
     workflow = instance().workflow
-    n = int_arg(number, "change number")
+    n = visible_change(number)
     try:
         change = workflow.update_to_current(person, n)
     except MergeConflict as exc:
@@ -155,7 +156,7 @@ def do_update(number: str):
 def _action(number: str, verb: str):
     person = user()
     workflow = instance().workflow
-    n = int_arg(number, "change number")
+    n = visible_change(number)
     try:
         if verb == "submit":
             workflow.submit(person, n)

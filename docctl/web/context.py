@@ -10,6 +10,7 @@ from flask_login import current_user
 from ..errors import Forbidden, Invalid, Malformed, Unauthorized
 from ..instance import Instance
 from ..reading import Reader
+from ..visibility import require_visible
 
 
 def instance() -> Instance:
@@ -63,6 +64,15 @@ def int_arg(value, name: str) -> int:
     if number < 0:
         raise Invalid(f"{name} must not be negative")
     return number
+
+
+def visible_change(number) -> int:
+    """The change number of a route, for the logged-in person who may see that change: anyone
+    else gets 404, as for a change that does not exist (issue 15). 401 comes first."""
+    person = user()
+    n = int_arg(number, "change number")
+    require_visible(instance().workflow, n, person._get_current_object())
+    return n
 
 
 def date_arg(value, name: str) -> date | None:

@@ -7,7 +7,8 @@ from flask_login import current_user
 
 from ..documents import TYPES
 from ..errors import Invalid, Unavailable
-from .context import can_read, instance, int_arg
+from ..visibility import visible_numbers
+from .context import can_read, instance, int_arg, user
 
 bp = Blueprint("search", __name__)
 
@@ -20,8 +21,11 @@ def run_search(args):
     """Parse the query string (q, scope, type, unit, page, obsolete) and search the index."""
     can_read()
     scope = args.get("scope", "current")
-    if scope not in ("current", "all"):
-        raise Invalid("scope must be current or all")
+    if scope not in ("current", "all", "drafts"):
+        raise Invalid("scope must be current, all or drafts")
+    drafts: frozenset[int] = frozenset()
+    if scope == "drafts":  # the drafts this person may see: their own, to sign, oversight (issue 15)
+        drafts = visible_numbers(instance().workflow, user()._get_current_object())
     doc_type = args.get("type") or None
     if doc_type and doc_type not in TYPES:
         raise Invalid(f"unknown type {doc_type!r}")
@@ -40,6 +44,7 @@ def run_search(args):
         doc_type=doc_type,
         unit=args.get("unit") or None,
         user=login,
+        drafts=drafts,
         page=page,
         per_page=20,
     )
