@@ -177,6 +177,11 @@ class Catalog:
         return connect(self.path, _SCHEMA, derived=True)
 
     # -- keeping up with git -----------------------------------------------------------------
+    def current_head(self) -> str | None:
+        """``main``'s head, with the catalog caught up to it (None: no history yet)."""
+        self.catch_up()
+        return self.recorded_commit()
+
     def recorded_commit(self) -> str | None:
         with self._connect() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key='main'").fetchone()

@@ -232,9 +232,7 @@ class Reader:
 
     def register_key(self, at: date | None = None) -> tuple:
         """What the register depends on: ``main``'s head (after catching up) and the day."""
-        catalog = self.instance.catalog
-        catalog.catch_up()
-        return (catalog.recorded_commit(), at or self.instance.today())
+        return (self.instance.catalog.current_head(), at or self.instance.today())
 
     def _register(self, at: date) -> list[DocumentState]:
         """Every document's state on ``at``, computed once per (``main`` head, day) and shared by
@@ -399,7 +397,7 @@ class Reader:
         """Linkable IDs and what to flag, kept per (``main`` head, day): effective dates switch
         revisions by the day without a new commit."""
         today = self.instance.today()
-        head = self.instance.catalog.recorded_commit()
+        head = self.instance.catalog.current_head()
         if self._links[0] != (head, today) or head is None:
             states = self._register(today)
             targets = LinkTargets(

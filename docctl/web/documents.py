@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
@@ -74,6 +76,25 @@ def _change_record(page) -> Markup:
     )
 
 
+class _Parts(NamedTuple):
+    top: Markup  # banner, pending-revision notice, title
+    header: Markup  # the control header
+    body: Markup  # contents, text, change record
+
+
+def _parts(page, as_of) -> _Parts:
+    """A document page's parts that read the same for every reader, once per (main head, day,
+    document, revision, as-of day): only the actions and the read confirmation are per person."""
+    key = (reader().register_key(), page.revision.doc_id, page.revision.revision, as_of)
+
+    def part(name: str, **extra) -> Markup:
+        return fragment(
+            f"page_{name}", key, 512, lambda: render_template(f"documents/page_{name}.html", page=page, **extra)
+        )
+
+    return _Parts(part("top", as_of=as_of), part("header"), part("body", record=_change_record(page)))
+
+
 @bp.route("/<doc_id>")
 def show(doc_id: str):
     can_read()
@@ -82,9 +103,7 @@ def show(doc_id: str):
     acknowledged = None
     if current_user.is_authenticated and page.is_current and as_of is None:
         acknowledged = instance().acks.has(current_user.login, doc_id, page.revision.revision)
-    return render_template(
-        "documents/show.html", page=page, acknowledged=acknowledged, as_of=as_of, record=_change_record(page)
-    )
+    return render_template("documents/show.html", page=page, acknowledged=acknowledged, parts=_parts(page, as_of))
 
 
 @bp.route("/<doc_id>/revisions/<number>")
@@ -93,7 +112,7 @@ def revision(doc_id: str, number: str):
     page = reader().revision(validate_document_id(doc_id), int_arg(number, "revision"))
     if page.is_current:  # the revision in force has one address, with its read confirmation
         return redirect(url_for("documents.show", doc_id=doc_id))
-    return render_template("documents/show.html", page=page, acknowledged=None, as_of=None, record=_change_record(page))
+    return render_template("documents/show.html", page=page, acknowledged=None, parts=_parts(page, None))
 
 
 @bp.route("/<doc_id>/history")
