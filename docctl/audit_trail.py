@@ -66,7 +66,7 @@ CHANGE_ACTIONS = {
     "reject": "rejected",
     "cancel": "cancelled",
 }
-ACTIONS = (*CHANGE_ACTIONS.values(), "voided", *MAIN_ACTIONS.values(), "confirmed_read")
+ACTIONS = (*CHANGE_ACTIONS.values(), "voided", *MAIN_ACTIONS.values(), "confirmed_read", "account_changed")
 
 
 @dataclass(frozen=True)
@@ -316,30 +316,55 @@ def _event(row) -> TrailEvent:
     )
 
 
-def trail_page(trail: AuditTrail, acks, query: TrailQuery, *, units: dict[str, str], names: dict[str, str]):
-    """One page of the trail with read confirmations merged in: (events, has_more).
+def trail_page(
+    trail: AuditTrail, acks, query: TrailQuery, *, units: dict[str, str], names: dict[str, str], accounts=None
+):
+    """One page of the trail with read confirmations and account changes merged in: (events, has_more).
 
-    Both sources answer their newest ``page × size + 1`` rows from an index; the merge keeps
-    the page. Cost follows the page number, not the length of history.
+    Each source answers its newest ``page × size + 1`` rows from an index; the merge keeps the
+    page. Cost follows the page number, not the length of history.
     """
     want = query.page * PAGE_SIZE + 1
-    events = [] if query.action == "confirmed_read" else trail.events(query, want)
+    events = [] if query.action in ("confirmed_read", "account_changed") else trail.events(query, want)
+    until = query.until + timedelta(days=1) if query.until else None
+    login = None
+    if query.actor:
+        login = (
+            query.actor
+            if query.actor in names
+            else next((k for k, v in names.items() if query.actor.lower() in v.lower()), "\0")
+        )
+    if accounts is not None and query.action in (None, "account_changed") and not (query.document or query.unit):
+        # Who changed whose roles, units or state (issue 15): from the append-only account journal.
+        for row in accounts.newest_events(
+            since=query.since.isoformat() if query.since else None,
+            until=until.isoformat() if until else None,
+            login=login,
+            limit=want,
+        ):
+            events.append(
+                TrailEvent(
+                    at=datetime.fromisoformat(row["at"]),
+                    action="account_changed",
+                    document_id="",
+                    revision=None,
+                    change=None,
+                    actor=names.get(row["actor"], row["actor"]),
+                    login=row["actor"],
+                    unit="",
+                    commit=None,
+                    detail=f"{row['event']}: {row['login']}" + (f" ({row['detail']})" if row["detail"] else ""),
+                )
+            )
     if query.action in (None, "confirmed_read"):
         doc_ids = None
         if query.document:
             doc_ids = [query.document]
         elif query.unit:
             doc_ids = [d for d, u in units.items() if u == query.unit]
-        login = None
-        if query.actor:
-            login = (
-                query.actor
-                if query.actor in names
-                else next((k for k, v in names.items() if query.actor.lower() in v.lower()), "\0")
-            )
         for ack in acks.newest(
             since=query.since,
-            until=query.until + timedelta(days=1) if query.until else None,
+            until=until,
             document_ids=doc_ids,
             login=login,
             limit=want,
@@ -358,6 +383,6 @@ def trail_page(trail: AuditTrail, acks, query: TrailQuery, *, units: dict[str, s
                     detail=f"read and understood revision {ack.revision}",
                 )
             )
-        events.sort(key=lambda e: e.at, reverse=True)
+    events.sort(key=lambda e: e.at, reverse=True)
     start = (query.page - 1) * PAGE_SIZE
     return events[start : start + PAGE_SIZE], len(events) > start + PAGE_SIZE

@@ -193,6 +193,8 @@ def user_add(ctx, login, name, email, roles, units, password_stdin):
             raise click.ClickException(f"unknown unit {code}: add it first with `docctl unit add`")
     password = _read_password(password_stdin, "Password")
     instance.users.add(login, name=name, email=email, roles=list(roles), units=list(units), password=password)
+    unit_list = ", ".join(sorted(units)) or "-"
+    instance.users.record(_cli_actor(), login, "created", f"roles {', '.join(sorted(roles))}; units {unit_list}")
     click.echo(f"User {login} added with roles {', '.join(roles)}.")
 
 
@@ -210,7 +212,7 @@ def user_grant(ctx, login, roles, units, actor):
     for code in units:
         if code not in known:
             raise click.ClickException(f"unknown unit {code}: add it first with `docctl unit add`")
-    person = instance.users.grant(login, roles=roles, units=units, actor=actor or f"cli:{getpass.getuser()}")
+    person = instance.users.grant(login, roles=roles, units=units, actor=actor or _cli_actor())
     units_now = ", ".join(sorted(person.units)) or "-"
     click.echo(f"User {login} now has roles {', '.join(sorted(person.roles))} and units {units_now}.")
 
@@ -224,7 +226,14 @@ def user_reset_password(ctx, login, password_stdin):
     """Set a temporary password; the person must choose a new one before signing anything."""
     instance = _open(ctx)
     instance.users.reset_password(login, _read_password(password_stdin, "Temporary password"))
+    instance.users.record(_cli_actor(), login, "password reset", "must choose a new password before signing")
+    instance.sessions.end_all(login, "password reset")
     click.echo(f"Password of {login} reset; they must set a new one before they can sign.")
+
+
+def _cli_actor() -> str:
+    """Who acted, for the account journal, when a change comes from the command line."""
+    return f"cli:{getpass.getuser()}"
 
 
 @main.group()
@@ -243,6 +252,32 @@ def token_create(ctx, login, label):
     value = instance.users.create_token(login, label=label)
     click.echo(f"API token for {login} (store it now; it is not shown again):")
     click.echo(value)
+
+
+@token.command("revoke")
+@click.argument("login")
+@click.option("--label", default=None, help="Only the tokens with this label (default: all of LOGIN's).")
+@click.pass_context
+@domain_errors
+def token_revoke(ctx, login, label):
+    """Revoke LOGIN's API tokens at once (recorded in the account journal)."""
+    instance = _open(ctx)
+    revoked = instance.accounts.revoke_tokens(_cli_actor(), login, label=label)
+    click.echo(f"Revoked {revoked} token(s) of {login}.")
+
+
+@token.command("list")
+@click.argument("login")
+@click.pass_context
+@domain_errors
+def token_list(ctx, login):
+    """LOGIN's tokens: label, created, last used (and from where), revoked."""
+    instance = _open(ctx)
+    instance.users.get(login)
+    for t in instance.users.list_tokens(login):
+        used = f"last used {t['last_used_at']} from {t['last_used_from'] or '?'}" if t["last_used_at"] else "never used"
+        state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
+        click.echo(f"{t['id']:>4}  {t['label'] or '-':20s}  created {t['created_at']}  {used}  {state}")
 
 
 @main.command()

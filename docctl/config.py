@@ -34,6 +34,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RENDER_CACHE_SIZE", 2048, "How many rendered documents to keep in memory (keyed by blob id)."),
     Setting("SEARCH_LOCK_TIMEOUT", 30.0, "Seconds a search-index writer waits for the index lock."),
     Setting("SESSION_COOKIE_SECURE", False, "Send the session cookie only over HTTPS (set behind TLS)."),
+    Setting("SESSION_IDLE_MINUTES", 30, "A login session unused this many minutes ends (log in again)."),
+    Setting("SESSION_LIFETIME_HOURS", 12, "A login session ends this many hours after logging in, however used."),
+    Setting(
+        "LOGIN_FAILURES_PER_ADDRESS",
+        20,
+        "Wrong passwords from one client address (any accounts) in 15 minutes before it is locked out.",
+    ),
+    Setting("PROXY_HOPS", 0, "Reverse proxies in front of docctl whose X-Forwarded-For/-Proto to trust (0: none)."),
     Setting("REVIEW_DUE_SOON_DAYS", 30, "A periodic review is listed as due soon this many days ahead."),
 )
 

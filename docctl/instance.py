@@ -20,11 +20,12 @@ import secrets
 import shutil
 import threading
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from . import config
+from .accounts import Accounts
 from .acks import AckStore
 from .catalog import Catalog
 from .clock import utc_now
@@ -35,6 +36,7 @@ from .policy import Policy, default_policy
 from .render import RenderCache
 from .repo import GitStore, Identity
 from .search import SearchIndex
+from .sessions import SessionStore
 from .users import UserStore, check_password_policy, validate_person
 from .verify import AccountHistory
 from .verify import verify as verify_history
@@ -54,7 +56,16 @@ class Instance:
         self.store = GitStore(self.root / "repo.git")
         if not self.store.exists():
             raise ConfigError(f"{self.root} is not a docctl instance (no repo.git): run `docctl init` first")
-        self.users = UserStore(self.root / "users.sqlite3", clock=clock)
+        self.users = UserStore(
+            self.root / "users.sqlite3", clock=clock, address_failures=int(self.settings["LOGIN_FAILURES_PER_ADDRESS"])
+        )
+        self.sessions = SessionStore(
+            self.root / "users.sqlite3",
+            idle=timedelta(minutes=int(self.settings["SESSION_IDLE_MINUTES"])),
+            lifetime=timedelta(hours=int(self.settings["SESSION_LIFETIME_HOURS"])),
+            clock=clock,
+        )
+        self.accounts = Accounts(self.users, self.sessions)
         self.acks = AckStore(self.root / "acks.sqlite3", clock=clock)
         self.catalog = Catalog(self.root / "catalog.sqlite3", self.store)
         self.search = SearchIndex(

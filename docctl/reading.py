@@ -117,7 +117,7 @@ class Reader:
         """One page of the audit trail (newest first) and whether there is a next page."""
         inst = self.instance
         names = {p.login: p.name for p in inst.users.list()}
-        return trail_page(inst.catalog.trail, inst.acks, query, units=self._units(), names=names)
+        return trail_page(inst.catalog.trail, inst.acks, query, units=self._units(), names=names, accounts=inst.users)
 
     def _units(self) -> dict[str, str]:
         """Each document's owning unit, from the register cached per (main head, day): reading

@@ -25,7 +25,9 @@ class Person(Protocol):
 
 
 def can_fulfil(person: Person, requirement: Requirement, unit: str) -> bool:
-    if requirement.role not in person.roles:
+    """Whether ``person``'s roles and units meet ``requirement``. An administrator never does:
+    who manages accounts must not also sign with them (separation of duties, issue 15)."""
+    if requirement.role not in person.roles or "admin" in person.roles:
         return False
     return not requirement.unit_scoped or unit in person.units
 

@@ -4,7 +4,9 @@ SQLite in the instance folder, one connection per call (safe across threads and 
 Passwords are hashed with scrypt; API tokens are stored as SHA-256 hashes only, so the
 database never holds anything that logs a person in. Wrong passwords are counted per purpose
 ("login", "sign"): after five within 15 minutes the account is throttled for that purpose,
-even for the right password, until the window has passed (21 CFR 11.300(d)).
+even for the right password, until the window has passed (21 CFR 11.300(d)). They are also
+counted per client address, across accounts (issue 15): one address trying one password on
+every account is stopped after ``LOGIN_FAILURES_PER_ADDRESS`` failures in the same window.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from .errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthori
 
 ROLES = ("reader", "author", "approver", "quality_manager", "auditor", "admin")
 MAX_FAILURES = 5
+MAX_ADDRESS_FAILURES = 20
+TOKEN_TOUCH_EVERY = timedelta(seconds=60)
 WINDOW = timedelta(minutes=15)
 MIN_PASSWORD = 10
 _COMMON = {
@@ -57,6 +61,9 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 CREATE TABLE IF NOT EXISTS failures (login TEXT NOT NULL, purpose TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS failures_by_login ON failures (login, purpose, at);
+CREATE TABLE IF NOT EXISTS address_failures (address TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS address_failures_by_address ON address_failures (address, at);
+CREATE TABLE IF NOT EXISTS token_uses (token_id INTEGER PRIMARY KEY, at TEXT NOT NULL, address TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS account_events (
     id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, login TEXT NOT NULL,
     event TEXT NOT NULL, detail TEXT NOT NULL
@@ -132,9 +139,12 @@ def check_password_policy(password: str, login: str = "") -> None:
 class UserStore:
     """Accounts in ``users.sqlite3``."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, path: Path, *, clock: Callable[[], datetime] = utc_now, address_failures: int = MAX_ADDRESS_FAILURES
+    ) -> None:
         self.path = Path(path)
         self.clock = clock
+        self.address_failures = address_failures
 
     def _db(self):
         return connect(self.path, _SCHEMA)
@@ -209,11 +219,7 @@ class UserStore:
             return current
         updated = self.update(login, roles=current.roles | added_roles, units=current.units | added_units)
         detail = ", ".join([f"role {r}" for r in sorted(added_roles)] + [f"unit {u}" for u in sorted(added_units)])
-        with self._db() as conn:
-            conn.execute(
-                "INSERT INTO account_events (at, actor, login, event, detail) VALUES (?,?,?,?,?)",
-                (self.clock().isoformat(), actor, login, "grant", detail),
-            )
+        self.record(actor, login, "grant", detail)
         return updated
 
     def account_events(self, login: str | None = None) -> list[dict]:
@@ -230,9 +236,9 @@ class UserStore:
             return {r[0]: datetime.fromisoformat(r[1]) for r in conn.execute("SELECT login, created_at FROM users")}
 
     # -- passwords ---------------------------------------------------------------------------
-    def authenticate(self, login: str, password: str) -> User:
+    def authenticate(self, login: str, password: str, *, address: str = "") -> User:
         """Log in. The same answer for an unknown login and a wrong password."""
-        return self._check(str(login), str(password), "login")
+        return self._check(str(login), str(password), "login", address)
 
     def check_signing_password(self, login: str, password: str) -> User:
         """Re-authentication for an electronic signature (password re-entered every time)."""
@@ -241,9 +247,20 @@ class UserStore:
             raise Forbidden("your password was reset: set a new password before signing")
         return user
 
-    def _check(self, login: str, password: str, purpose: str) -> User:
-        since = (self.clock() - WINDOW).isoformat()
+    def reauthenticate(self, login: str, password: str) -> User:
+        """The password asked again before a sensitive step (an admin changing someone's rights)."""
+        return self._check(str(login), str(password), "confirm")
+
+    def _check(self, login: str, password: str, purpose: str, address: str = "") -> User:
+        now = self.clock()
+        since = (now - WINDOW).isoformat()
         with self._db() as conn:
+            if address:
+                failures = conn.execute(
+                    "SELECT COUNT(*) FROM address_failures WHERE address=? AND at>?", (address, since)
+                ).fetchone()[0]
+                if failures >= self.address_failures:
+                    raise Throttled("too many wrong passwords from your address: try again in 15 minutes")
             failures = conn.execute(
                 "SELECT COUNT(*) FROM failures WHERE login=? AND purpose=? AND at>?", (login, purpose, since)
             ).fetchone()[0]
@@ -252,7 +269,9 @@ class UserStore:
             row = conn.execute("SELECT * FROM users WHERE login=?", (login,)).fetchone()
             good = verify_password(password, row["password"] if row else _DUMMY_HASH) and row is not None
             if not good or not row["active"]:
-                conn.execute("INSERT INTO failures VALUES (?,?,?)", (login, purpose, self.clock().isoformat()))
+                conn.execute("INSERT INTO failures VALUES (?,?,?)", (login, purpose, now.isoformat()))
+                if address:  # a success never clears these: one good account must not reset an address
+                    conn.execute("INSERT INTO address_failures VALUES (?,?)", (address, now.isoformat()))
                 raise Unauthorized("wrong login or password")
             conn.execute("DELETE FROM failures WHERE login=? AND purpose=?", (login, purpose))
         return _user(row)
@@ -288,32 +307,69 @@ class UserStore:
             )
         return token
 
-    def user_for_token(self, token: str) -> User:
+    def user_for_token(self, token: str, *, address: str = "") -> User:
+        """The person a token belongs to; its last use is recorded (at most once a minute)."""
+        now = self.clock()
         with self._db() as conn:
             row = conn.execute(
-                "SELECT u.* FROM tokens t JOIN users u ON u.login = t.login"
-                " WHERE t.token_hash=? AND t.revoked_at IS NULL",
+                "SELECT u.*, t.id AS token_id, x.at AS used_at FROM tokens t JOIN users u ON u.login = t.login"
+                " LEFT JOIN token_uses x ON x.token_id = t.id WHERE t.token_hash=? AND t.revoked_at IS NULL",
                 (_token_hash(str(token)),),
             ).fetchone()
-        if row is None or not row["active"]:
-            raise Unauthorized("the API token is not valid")
+            if row is None or not row["active"]:
+                raise Unauthorized("the API token is not valid")
+            if row["used_at"] is None or now - datetime.fromisoformat(row["used_at"]) > TOKEN_TOUCH_EVERY:
+                conn.execute(
+                    "INSERT OR REPLACE INTO token_uses VALUES (?,?,?)", (row["token_id"], now.isoformat(), address[:64])
+                )
         return _user(row)
 
     def list_tokens(self, login: str) -> list[dict]:
+        """A person's tokens (never the token itself), with when and from where each was last used."""
         with self._db() as conn:
             rows = conn.execute(
-                "SELECT id, label, created_at, revoked_at FROM tokens WHERE login=? ORDER BY id", (login,)
+                "SELECT t.id, t.label, t.created_at, t.revoked_at, x.at AS last_used_at, x.address AS last_used_from"
+                " FROM tokens t LEFT JOIN token_uses x ON x.token_id = t.id WHERE t.login=? ORDER BY t.id",
+                (login,),
             ).fetchall()
         return [dict(r) for r in rows]
 
-    def revoke_token(self, token_id: int) -> None:
+    def revoke_token(self, token_id: int, *, login: str | None = None) -> None:
         with self._db() as conn:
             changed = conn.execute(
-                "UPDATE tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL",
-                (self.clock().isoformat(), int(token_id)),
+                "UPDATE tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL AND (? IS NULL OR login=?)",
+                (self.clock().isoformat(), int(token_id), login, login),
             ).rowcount
         if not changed:
             raise NotFound(f"no active token {token_id}")
+
+    def revoke_tokens(self, login: str, *, label: str | None = None) -> int:
+        """Revoke every active token of ``login`` (only those labelled ``label`` when given)."""
+        self.get(login)
+        with self._db() as conn:
+            return conn.execute(
+                "UPDATE tokens SET revoked_at=? WHERE login=? AND revoked_at IS NULL AND (? IS NULL OR label=?)",
+                (self.clock().isoformat(), login, label, label),
+            ).rowcount
+
+    def record(self, actor: str, login: str, event: str, detail: str) -> None:
+        """One row in the append-only account journal (who changed whose account, and how)."""
+        with self._db() as conn:
+            conn.execute(
+                "INSERT INTO account_events (at, actor, login, event, detail) VALUES (?,?,?,?,?)",
+                (self.clock().isoformat(), actor, login, event, detail),
+            )
+
+    def newest_events(self, *, since=None, until=None, login: str | None = None, limit: int = 50) -> list[dict]:
+        """The newest account events first (the audit trail merges them in)."""
+        with self._db() as conn:
+            rows = conn.execute(
+                "SELECT at, actor, login, event, detail FROM account_events"
+                " WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?) AND (? IS NULL OR login = ? OR actor = ?)"
+                " ORDER BY id DESC LIMIT ?",
+                (since, since, until, until, login, login, login, limit),
+            ).fetchall()
+        return [dict(r) for r in rows]
 
 
 def _token_hash(token: str) -> str:

@@ -87,9 +87,13 @@ class AccountHistory:
         self.created = created
         self.granted: dict[tuple[str, str], list[datetime]] = {}
         for event in grants:
-            if event["event"] != "grant":
+            if event["event"] == "grant":  # `docctl user grant`: "role quality_manager, unit OR"
+                items = event["detail"].split(", ")
+            elif event["event"] == "changed":  # /admin/users: "+role approver; -unit FN; …"
+                items = [i[1:] for i in event["detail"].split("; ") if i.startswith("+")]
+            else:
                 continue
-            for item in event["detail"].split(", "):
+            for item in items:
                 kind, _, value = item.partition(" ")
                 self.granted.setdefault((event["login"], f"{kind}:{value}"), []).append(
                     datetime.fromisoformat(event["at"])

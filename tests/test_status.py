@@ -102,5 +102,6 @@ def test_the_cached_register_follows_releases_and_days(client, auth, history, pe
     release(history, people, doc_id="P-04", title="Czwarta", text="# Czwarta\n\nTekst.\n")
     assert "P-04" in client.get("/documents").get_data(as_text=True)
     clock.set_day(date(2026, 6, 2))  # P-01 r3 comes into force: the same head, another day
+    auth.login("reader")  # months later: that session has long expired
     row = client.get("/documents").get_data(as_text=True).split('href="/documents/P-01"')[1].split("</tr>")[0]
     assert "<td>3</td>" in row

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from flask import Flask
 from jinja2 import StrictUndefined
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..assets import asset_dir
 from ..instance import Instance
-from . import api, audit, auth, changes, documents, errors, headers, home, search
+from . import admin, api, audit, auth, changes, documents, errors, headers, home, search
 
 
 def build_app(instance: Instance, test_config: dict, *, background: bool = False) -> Flask:
@@ -26,8 +27,11 @@ def build_app(instance: Instance, test_config: dict, *, background: bool = False
         SEND_FILE_MAX_AGE_DEFAULT=3600,  # static files: cached an hour by browsers
     )
     app.config.update({k: v for k, v in test_config.items() if k.isupper()})
+    hops = int(instance.settings["PROXY_HOPS"])
+    if hops:  # behind a reverse proxy: the client's address and scheme come from its headers
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["docctl"] = instance
     instance.start(background=background)
-    for module in (headers, auth, errors, home, documents, changes, search, audit, api):
+    for module in (headers, auth, errors, home, documents, changes, search, audit, admin, api):
         module.init_app(app)
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -42,11 +42,37 @@ def init_app(app) -> None:
 
 @login_manager.user_loader
 def _load_user(login: str):
+    """The person of a session cookie — only while its server-side session lives (issue 15):
+    logout, a password change, a deactivation, changed rights, idleness and age end it. A request
+    that carries a bearer token is that token's alone (a revoked token never falls back on a cookie)."""
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return None
+    if not instance().sessions.check(session.get("sid"), login):
+        session.clear()
+        return None
     try:
         person = instance().users.get(login)
     except NotFound:
         return None
     return person if person.active else None
+
+
+def client_address() -> str:
+    """The client's address (the proxy's ``X-Forwarded-For`` only when PROXY_HOPS trusts it)."""
+    return request.remote_addr or ""
+
+
+def start_session(person) -> None:
+    """Log ``person`` in with a new server-side session (a fresh id: no session fixation)."""
+    session.clear()
+    session["sid"] = instance().sessions.start(person.login, client_address())
+    login_user(person)
+
+
+def end_session() -> None:
+    instance().sessions.end(session.get("sid"))
+    logout_user()
+    session.clear()
 
 
 @login_manager.request_loader
@@ -55,7 +81,7 @@ def _load_from_token(req):
     if not header.startswith("Bearer "):
         return None
     try:
-        return instance().users.user_for_token(header[len("Bearer ") :].strip())
+        return instance().users.user_for_token(header[len("Bearer ") :].strip(), address=client_address())
     except DocctlError:
         raise Unauthorized("the API token is not valid") from None
 
@@ -77,26 +103,28 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
-            person = instance().users.authenticate(request.form.get("login", ""), request.form.get("password", ""))
+            person = instance().users.authenticate(
+                request.form.get("login", ""), request.form.get("password", ""), address=client_address()
+            )
         except DocctlError as exc:
             error = exc.message
+            status = exc.http_status
         else:
-            login_user(person)
+            start_session(person)
             if person.must_change_password:
                 flash("Set a new password before you continue.")
                 return redirect(url_for("home.password"))
             return redirect(_safe_next(request.args.get("next")))
-    status = 401 if error else 200
     return render_template("auth/login.html", error=error, next=request.args.get("next", "")), status
 
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     if request.method == "POST" and current_user.is_authenticated:
-        logout_user()
+        end_session()
         flash("You are logged out.")
         return redirect(url_for("auth.login"))
     return render_template("auth/logout.html")

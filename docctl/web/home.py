@@ -6,6 +6,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_login import login_required
 
 from ..errors import DocctlError
+from .auth import start_session
 from .context import instance, reader, user
 from .fragments import fragment
 
@@ -58,11 +59,15 @@ def password():
             new = request.form.get("new_password", "")
             if new != request.form.get("confirm", ""):
                 raise DocctlError("the two new passwords differ")
-            instance().users.set_password(user().login, new, old_password=request.form.get("old_password", ""))
+            person = user()._get_current_object()
+            instance().users.set_password(person.login, new, old_password=request.form.get("old_password", ""))
         except DocctlError as exc:
             error = exc.message
         else:
-            flash("Your password has been changed.")
+            # Every session of this person ends (a stolen cookie too); this browser gets a new one.
+            instance().sessions.end_all(person.login, "password changed")
+            start_session(instance().users.get(person.login))
+            flash("Your password has been changed; your other sessions have ended.")
             return redirect(url_for("home.index"))
     return render_template("home/password.html", error=error), (422 if error else 200)
 

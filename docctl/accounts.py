@@ -1,0 +1,124 @@
+"""People managed in the product (issue 15): every change is recorded and takes effect at once.
+
+An administrator adds people, changes their roles and units, deactivates them (never deletes:
+signatures keep their names), resets passwords and revokes tokens. Each of these writes one row in
+the append-only account journal (``account_events``: when, who did it, to whom, what) — the audit
+trail shows them — and ends the person's sessions where it changes what they may do, so a removed
+role is gone on the next request, not at the next login.
+
+Separation of duties: nobody changes their own roles, units or state here (another administrator
+must, and is recorded doing it), and nobody holding the ``admin`` role can sign (see
+:func:`docctl.signing.can_fulfil`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .errors import Forbidden
+from .sessions import SessionStore
+from .users import User, UserStore
+
+
+class Accounts:
+    def __init__(self, users: UserStore, sessions: SessionStore) -> None:
+        self.users = users
+        self.sessions = sessions
+
+    def add(
+        self,
+        actor: User,
+        login: str,
+        *,
+        name: str,
+        email: str,
+        roles: Iterable[str],
+        units: Iterable[str],
+        password: str,
+    ) -> User:
+        _require_admin(actor)
+        person = self.users.add(login, name=name, email=email, roles=roles, units=units, password=password)
+        self.users.reset_password(login, password)  # a password someone else chose: change it first
+        self.users.record(actor.login, login, "created", _describe(person))
+        return self.users.get(login)
+
+    def change(
+        self,
+        actor: User,
+        login: str,
+        *,
+        roles: Iterable[str],
+        units: Iterable[str],
+        name: str | None = None,
+        email: str | None = None,
+    ) -> User:
+        """Set a person's roles and units (and name, e-mail); recorded, sessions ended if rights changed."""
+        _require_admin(actor)
+        _not_self(actor, login, "roles or units")
+        before = self.users.get(login)
+        after = self.users.update(login, roles=set(roles), units=set(units), name=name, email=email)
+        changes = _differences(before, after)
+        if changes:
+            self.users.record(actor.login, login, "changed", "; ".join(changes))
+        if (before.roles, before.units) != (after.roles, after.units):
+            self.sessions.end_all(login, "rights changed")
+        return after
+
+    def set_active(self, actor: User, login: str, active: bool) -> User:
+        _require_admin(actor)
+        _not_self(actor, login, "state")
+        before = self.users.get(login)
+        if before.active == active:
+            return before
+        after = self.users.update(login, active=active)
+        self.users.record(actor.login, login, "activated" if active else "deactivated", "")
+        if not active:
+            self.sessions.end_all(login, "deactivated")
+            self.users.revoke_tokens(login)
+        return after
+
+    def reset_password(self, actor: User, login: str, temporary_password: str) -> None:
+        _require_admin(actor)
+        self.users.reset_password(login, temporary_password)
+        self.users.record(actor.login, login, "password reset", "must choose a new password before signing")
+        self.sessions.end_all(login, "password reset")
+
+    def revoke_tokens(self, actor: User | str, login: str, *, label: str | None = None) -> int:
+        who = actor if isinstance(actor, str) else _require_admin(actor).login
+        revoked = self.users.revoke_tokens(login, label=label)
+        if revoked:
+            labelled = f" labelled {label}" if label else ""
+            self.users.record(who, login, "tokens revoked", f"{revoked} token(s){labelled}")
+        return revoked
+
+    def revoke_token(self, actor: User, login: str, token_id: int) -> None:
+        _require_admin(actor)
+        self.users.revoke_token(token_id, login=login)
+        self.users.record(actor.login, login, "tokens revoked", f"token {token_id}")
+
+
+def _require_admin(actor: User) -> User:
+    if "admin" not in actor.roles:
+        raise Forbidden("only an administrator manages people")
+    return actor
+
+
+def _not_self(actor: User, login: str, what: str) -> None:
+    if actor.login == login:
+        raise Forbidden(f"nobody changes their own {what}: ask another administrator (it is recorded)")
+
+
+def _describe(person: User) -> str:
+    units = ", ".join(sorted(person.units)) or "-"
+    return f"roles {', '.join(sorted(person.roles))}; units {units}"
+
+
+def _differences(before: User, after: User) -> list[str]:
+    out = []
+    for label, old, new in (("role", before.roles, after.roles), ("unit", before.units, after.units)):
+        out += [f"+{label} {x}" for x in sorted(new - old)] + [f"-{label} {x}" for x in sorted(old - new)]
+    if before.name != after.name:
+        out.append(f"name {before.name!r} → {after.name!r}")
+    if before.email != after.email:
+        out.append(f"e-mail {before.email} → {after.email}")
+    return out

@@ -1,0 +1,143 @@
+"""People managed by administrators: list, add, change roles and units, deactivate, reset a
+password, revoke tokens. Every change goes through :mod:`docctl.accounts` (recorded, sessions
+ended); changing someone's rights asks for the administrator's password again."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from ..errors import DocctlError, Invalid
+from ..users import ROLES
+from .context import instance, int_arg, require_role
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+def _admin():
+    return require_role("admin")._get_current_object()
+
+
+def _confirmed(admin) -> None:
+    """The administrator's own password, asked again for every change of rights."""
+    instance().users.reauthenticate(admin.login, request.form.get("admin_password", ""))
+
+
+def _known_units(units) -> list[str]:
+    known = instance().workflow.policy().units
+    unknown = sorted(set(units) - set(known))
+    if unknown:
+        raise Invalid(f"unknown unit(s) {', '.join(unknown)}: add them to the policy first")
+    return list(units)
+
+
+@bp.route("/users")
+def users():
+    _admin()
+    people = instance().users.list()
+    sessions = {p.login: len(instance().sessions.live(p.login)) for p in people}
+    return render_template("admin/users.html", people=people, sessions=sessions)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():
+    admin = _admin()
+    form = {"login": "", "name": "", "email": "", "roles": ["reader"], "units": []}
+    error, status = None, 200
+    if request.method == "POST":
+        form = {k: request.form.get(k, "").strip() for k in ("login", "name", "email")}
+        form["roles"], form["units"] = request.form.getlist("roles"), request.form.getlist("units")
+        try:
+            _confirmed(admin)
+            instance().accounts.add(
+                admin,
+                form["login"],
+                name=form["name"],
+                email=form["email"],
+                roles=form["roles"],
+                units=_known_units(form["units"]),
+                password=request.form.get("password", ""),
+            )
+        except DocctlError as exc:
+            error, status = exc.message, exc.http_status
+        else:
+            flash(f"{form['login']} added; they must choose their own password at first login.")
+            return redirect(url_for("admin.user", login=form["login"]))
+    return render_template("admin/new.html", form=form, roles=ROLES, error=error), status
+
+
+@bp.route("/users/<login>", methods=["GET", "POST"])
+def user(login: str):
+    admin = _admin()
+    person = instance().users.get(login)
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            _confirmed(admin)
+            instance().accounts.change(
+                admin,
+                login,
+                roles=request.form.getlist("roles"),
+                units=_known_units(request.form.getlist("units")),
+                name=request.form.get("name") or None,
+                email=request.form.get("email") or None,
+            )
+        except DocctlError as exc:
+            error, status = exc.message, exc.http_status
+        else:
+            flash(f"{login}: changes recorded; their sessions have ended if their rights changed.")
+            return redirect(url_for("admin.user", login=login))
+    return _user_page(person, error, status)
+
+
+def _user_page(person, error, status):
+    inst = instance()
+    return render_template(
+        "admin/user.html",
+        person=person,
+        roles=ROLES,
+        tokens=inst.users.list_tokens(person.login),
+        sessions=inst.sessions.live(person.login),
+        events=inst.users.account_events(person.login)[::-1],
+        error=error,
+    ), status
+
+
+def _step(login: str, step: str):
+    """Deactivate / activate, reset the password, revoke tokens (all or one)."""
+    admin = _admin()
+    accounts = instance().accounts
+    person = instance().users.get(login)
+    try:
+        _confirmed(admin)
+        if step == "deactivate":
+            accounts.set_active(admin, login, False)
+            flash(f"{login} deactivated: sessions ended, tokens revoked. Their signatures keep their name.")
+        elif step == "activate":
+            accounts.set_active(admin, login, True)
+            flash(f"{login} active again.")
+        elif step == "password":
+            accounts.reset_password(admin, login, request.form.get("password", ""))
+            flash(f"Temporary password set for {login}; they must choose a new one before signing.")
+        else:  # revoke-tokens
+            token_id = request.form.get("token_id")
+            if token_id:
+                accounts.revoke_token(admin, login, int_arg(token_id, "token_id"))
+            else:
+                accounts.revoke_tokens(admin, login)
+            flash(f"Token(s) of {login} revoked.")
+    except DocctlError as exc:
+        return _user_page(person, exc.message, exc.http_status)
+    return redirect(url_for("admin.user", login=login))
+
+
+for _step_name in ("deactivate", "activate", "password", "revoke-tokens"):
+    bp.add_url_rule(
+        f"/users/<login>/{_step_name}",
+        f"do_{_step_name.replace('-', '_')}",
+        (lambda s: lambda login: _step(login, s))(_step_name),
+        methods=["POST"],
+    )
