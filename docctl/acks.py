@@ -99,7 +99,7 @@ class AckStore:
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         found: list[Acknowledgement] = []
         with self._db() as conn:
-            cursor = conn.execute(f"SELECT * FROM acknowledgements{where} ORDER BY at DESC", args)  # noqa: S608
+            cursor = conn.execute(f"SELECT * FROM acknowledgements{where} ORDER BY at DESC", args)  # noqa: S608 - fixed clauses, values bound
             while len(found) < limit and (rows := cursor.fetchmany(500)):
                 found += [_ack(r) for r in rows if wanted is None or r[1] in wanted]
             cursor.close()
@@ -115,7 +115,7 @@ class AckStore:
                 out += [
                     _ack(r)
                     for r in conn.execute(
-                        f"SELECT * FROM acknowledgements WHERE document_id IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                        f"SELECT * FROM acknowledgements WHERE document_id IN ({','.join('?' * len(chunk))})",  # noqa: S608 - placeholders only
                         chunk,
                     )
                 ]

@@ -209,7 +209,7 @@ class AuditTrail:
         """Every matching event, newest first, in batches (CSV export of a long period)."""
         where, args = query.where()
         with self._connect() as conn:
-            cursor = conn.execute(f"SELECT * FROM trail{where} ORDER BY {_NEWEST_FIRST}", args)  # noqa: S608
+            cursor = conn.execute(f"SELECT * FROM trail{where} ORDER BY {_NEWEST_FIRST}", args)  # noqa: S608 - fixed clauses
             while rows := cursor.fetchmany(batch):
                 yield from (_event(r) for r in rows)
 

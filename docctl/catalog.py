@@ -396,7 +396,7 @@ class Catalog:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 rows += conn.execute(
-                    f"SELECT * FROM records WHERE doc_id IN ({','.join('?' * len(chunk))}) ORDER BY doc_id, seq",  # noqa: S608
+                    f"SELECT * FROM records WHERE doc_id IN ({','.join('?' * len(chunk))}) ORDER BY doc_id, seq",  # noqa: S608 - placeholders only
                     chunk,  # only "?" placeholders are interpolated above
                 ).fetchall()
         return rows

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from .errors import DocctlError, Invalid
+from .errors import DocctlError, Invalid, refuse_control_characters
 
 # The safe loader, from libyaml when installed (about 10x faster): no arbitrary objects.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -203,8 +203,15 @@ def validate_metadata(data: dict, *, units: dict | None = None) -> Metadata:
         except Invalid as exc:
             problems.append(exc.message)
     title = data.get("title")
-    if title is not None and (not isinstance(title, str) or len(title) > 200 or "\n" in title):
+    if title is not None and (
+        not isinstance(title, str) or len(title) > 200 or not title.strip() or len(title.splitlines()) > 1
+    ):
         problems.append("'title' must be one line of text, at most 200 characters")
+    elif isinstance(title, str):
+        try:
+            refuse_control_characters(title, "'title'")
+        except Invalid as exc:
+            problems.append(exc.message)
     doc_type = data.get("type")
     if doc_type is not None and doc_type not in TYPES:
         problems.append(f"'type' must be one of {', '.join(TYPES)}")

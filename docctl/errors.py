@@ -7,6 +7,8 @@ signals "not found" with ``None`` and never imports Flask to report an error.
 
 from __future__ import annotations
 
+import re
+
 
 class DocctlError(Exception):
     """Base of every domain error. ``code`` is the stable machine-readable name used in the API."""
@@ -25,6 +27,18 @@ class Invalid(DocctlError):
 
     code = "invalid"
     http_status = 422
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def refuse_control_characters(text: str, what: str) -> str:
+    """``text`` unless it holds a C0 control character other than tab and line breaks: git refuses
+    NUL in a commit message, and in a document or a signature's comment none of them means anything."""
+    found = _CONTROL.search(text)
+    if found:
+        raise Invalid(f"{what} contains the control character U+{ord(found.group()):04X}; remove it")
+    return text
 
 
 class Malformed(DocctlError):

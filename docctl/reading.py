@@ -18,7 +18,7 @@ from .audit_trail import TrailEvent, TrailQuery, trail_page
 from .catalog import DocumentState, Revision
 from .changes import Change, ChangeSummary
 from .documents import Metadata, decode_text, parse_document, split_front_matter
-from .errors import DocctlError, Forbidden, Invalid, NotFound
+from .errors import Conflict, DocctlError, Forbidden, Invalid, NotFound
 from .instance import Instance
 from .readership import ConfirmationReport, confirmation_report, may_see_confirmations, to_confirm
 from .redline import redline_html, unified_diff
@@ -155,7 +155,7 @@ class Reader:
     # -- read confirmations ------------------------------------------------------------------
     def confirmations(self, person, doc_id: str, unit: str | None = None) -> ConfirmationReport:
         """Who has and has not confirmed the revision of ``doc_id`` in force (Forbidden unless
-        ``person`` may see that unit's confirmations; Invalid when nothing is in force)."""
+        ``person`` may see that unit's confirmations; Conflict when nothing is in force)."""
         state = self.instance.catalog.document(doc_id, self.instance.today())
         owner = state.shown.unit
         if not may_see_confirmations(person, owner):
@@ -166,7 +166,7 @@ class Reader:
             state, self.instance.users.list(), self.instance.acks.for_document(doc_id), unit=unit
         )
         if report is None:
-            raise Invalid(f"{doc_id} has no revision in force to confirm")
+            raise Conflict(f"{doc_id} has no revision in force to confirm")
         return report
 
     def unit_confirmations(self, person, unit: str) -> list[ConfirmationReport]:
@@ -200,8 +200,6 @@ class Reader:
         return self.instance.catalog.document(doc_id, at), self.instance.catalog.revisions(doc_id)
 
     def diff(self, doc_id: str, old: int, new: int) -> dict:
-        if old == new:
-            raise Invalid("choose two different revisions to compare")
         catalog = self.instance.catalog
         a, b = catalog.revision(doc_id, old), catalog.revision(doc_id, new)
         store = self.instance.store

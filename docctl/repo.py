@@ -33,7 +33,7 @@ from pathlib import Path
 
 import git as gitpython
 
-from .errors import Conflict, DocctlError, Invalid, NotFound
+from .errors import Conflict, DocctlError, Invalid, NotFound, refuse_control_characters
 from .locks import exclusive
 
 ZERO_SHA = "0" * 40
@@ -109,6 +109,8 @@ def format_message(subject: str, body: str = "", trailers: list[tuple[str, str]]
     message ends with a newline (GitPython's gotcha: without it the last trailer is glued to
     whatever comes next).
     """
+    for part in (subject, body, *(str(v) for _, v in trailers or ())):
+        refuse_control_characters(part, "the text")
     subject = " ".join(subject.split()) or "docctl"
     parts = [subject]
     body = body.strip()

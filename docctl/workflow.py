@@ -32,7 +32,16 @@ from .documents import (
     validate_document_id,
     validate_metadata,
 )
-from .errors import Conflict, DocctlError, Forbidden, Invalid, MergeConflict, NotFound, TooLarge
+from .errors import (
+    Conflict,
+    DocctlError,
+    Forbidden,
+    Invalid,
+    MergeConflict,
+    NotFound,
+    TooLarge,
+    refuse_control_characters,
+)
 from .policy import POLICY_PATH, Policy, parse_policy
 from .records import Signature
 from .repo import ZERO_SHA, GitStore, Identity, bulk_load, format_message
@@ -244,6 +253,8 @@ class Workflow:
             else:
                 if not doc_type or not unit or not (title or markdown.startswith("---")):
                     if not markdown.startswith("---"):
+                        if doc_id:  # a revision of a document that does not exist
+                            raise NotFound(f"no document {doc_id}: to open a new one, give a title, a type and a unit")
                         raise Invalid("a new document needs a title, a type and a unit")
                 if not doc_id:
                     doc_id = self._propose_id(policy, doc_type or "procedure")
@@ -289,7 +300,7 @@ class Workflow:
         """Save a new draft text; a stale ``expected_head`` is a Conflict carrying both versions."""
         with self.store.write_lock():
             change = self.get(number)
-            self._may_edit(actor, change)
+            self.ensure_may_edit(actor, change)
             if expected_head != change.head:
                 raise Conflict(
                     "this change was edited by someone else since you opened it",
@@ -313,7 +324,7 @@ class Workflow:
     def submit(self, actor: signing.Person, number: int) -> Change:
         with self.store.write_lock():
             change = self.get(number)
-            self._may_edit(actor, change)
+            self.ensure_may_edit(actor, change)
             if change.state != "draft":
                 raise Conflict(f"change {number} is {change.state}, not a draft")
             refuse_conflict_markers(self.content(change), f"change {number}")
@@ -403,7 +414,7 @@ class Workflow:
         """
         with self.store.write_lock():
             change = self.get(number)
-            self._may_edit(actor, change)
+            self.ensure_may_edit(actor, change)
             latest = self.catalog.revisions(change.doc_id)[0]
             if resolved_markdown is None:
                 if latest.revision == change.base_revision:
@@ -503,19 +514,24 @@ class Workflow:
             self.store.update_refs([(change_ref(number), commit, ZERO_SHA)], reason=f"docctl: open withdrawal {number}")
         return self._changed(number)
 
+    def ensure_may_review(self, actor: signing.Person, doc_id: str) -> None:
+        """Forbidden unless ``actor`` could sign this kind of document of its unit."""
+        state = self.catalog.document(validate_document_id(doc_id), self.today())
+        current = state.shown
+        if not any(signing.can_fulfil(actor, r, current.unit) for r in self.policy().requirements_for(current.type)):
+            raise Forbidden("only a person who signs this kind of document can record its review")
+
     def review(self, actor: signing.Person, doc_id: str, *, password: str, comment: str) -> str:
         """Record "reviewed, no change needed" on ``main``: restarts the review clock."""
+        self.ensure_may_review(actor, doc_id)
         if not comment or not comment.strip():
             raise Invalid("a periodic review needs a comment (what was checked)")
         self.check_password(actor.login, password)
-        validate_document_id(doc_id)
         state = self.catalog.document(doc_id, self.today())
         if state.current is None or state.status == "obsolete":
             raise Conflict(f"{doc_id} has no revision in force to review")
         policy = self.policy()
         current = state.current
-        if not any(signing.can_fulfil(actor, r, current.unit) for r in policy.requirements_for(current.type)):
-            raise Forbidden("only a person who signs this kind of document can record its review")
         now = self.now()
         signature = Signature(
             actor.name,
@@ -732,12 +748,13 @@ class Workflow:
 
     def may_edit(self, actor: signing.Person, change: Change) -> bool:
         try:
-            self._may_edit(actor, change)
+            self.ensure_may_edit(actor, change)
         except (Conflict, Forbidden):
             return False
         return True
 
-    def _may_edit(self, actor: signing.Person, change: Change) -> None:
+    def ensure_may_edit(self, actor: signing.Person, change: Change) -> None:
+        """Conflict when the change can no longer be edited; Forbidden when ``actor`` may not."""
         if change.state not in ("draft", "in_review"):
             raise Conflict(f"change {change.number} is {change.state} and can no longer be edited")
         if change.kind == "withdraw":
@@ -762,6 +779,7 @@ class Workflow:
         if len(markdown.encode("utf-8")) > self.max_document_bytes:
             raise TooLarge(f"the document is larger than {self.max_document_bytes} bytes")
         markdown = canonical_text(markdown)
+        refuse_control_characters(markdown, "the document")
         refuse_conflict_markers(markdown)
         if markdown.lstrip().startswith("---"):
             parsed = parse_document(markdown.lstrip(), units=policy.units)
@@ -826,7 +844,7 @@ def _number(number: object) -> int:
 
 
 def _reason(reason: str | None) -> str:
-    reason = " ".join((reason or "").split())
+    reason = " ".join(refuse_control_characters(reason or "", "the reason").split())
     if not reason:
         raise Invalid("a reason for the change is required")
     if len(reason) > MAX_REASON:

@@ -134,7 +134,7 @@ def test_history_diff_and_print(client, auth, released):
         ("/documents/P-01/revisions/9", 404),
         ("/documents/P-01/revisions/x", 422),
         ("/documents/--upload-pack=x", 422),
-        ("/documents/P-01/diff?from=1&to=1", 422),
+        ("/documents/P-01/diff?from=1&to=x", 422),
         ("/changes/abc", 422),
         ("/changes/999", 404),
     ],

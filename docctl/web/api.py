@@ -1,7 +1,9 @@
 """JSON API ``/api/v1`` (CONTRACT §4), described by ``/api/v1/openapi.json``.
 
 Authenticated by ``Authorization: Bearer <token>`` or by the site's session (with CSRF).
-Every handler is a parse → one core call → JSON; errors go through web/errors.py.
+Every handler is declared with :func:`api_schema.operation` (authentication, then the path, query
+and body checked against the same models that write the OpenAPI document), then one core call →
+JSON; errors go through web/errors.py.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ import json
 import threading
 from collections import OrderedDict
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
-from ..changes import STATES
-from ..documents import validate_document_id
-from ..errors import Invalid
+from ..errors import Conflict
+from . import api_schema as schema
+from .api_schema import operation
 from .audit import AUDIT_ROLES, trail_query
-from .context import can_read, date_arg, instance, int_arg, json_body, reader, require_role, user, visible_change
+from .context import instance, reader, user, visible_change
 from .openapi import openapi_document
 from .search import run_search
 
@@ -48,33 +50,40 @@ def _register_json(state, rev) -> dict:
 
 
 @bp.get("/audit/events")
-def audit_events():
-    require_role(*AUDIT_ROLES)
-    query = trail_query(request.args)
-    events, more = reader().audit_events(query)
+@operation(
+    "Audit trail, newest first, 50 a page (auditors, quality managers, admins); next_page when more",
+    query=schema.AuditQuery,
+    roles=AUDIT_ROLES,
+)
+def audit_events(query: schema.AuditQuery):
+    trail = trail_query(_args(query))
+    events, more = reader().audit_events(trail)
     body = {"events": [e.as_json() for e in events], "complete": reader().audit_complete()}
     if more:
-        body["next_page"] = query.page + 1
+        body["next_page"] = trail.page + 1
     return jsonify(body)
 
 
 @bp.get("/audit/verify")
+@operation(
+    "Verification of the whole history from git: {ok, checked, problems: [{commit, document_id?, problem}]}",
+    roles=AUDIT_ROLES,
+)
 def audit_verify():
-    require_role(*AUDIT_ROLES)
     return jsonify(reader().verification(run=True).as_json())
 
 
 @bp.get("/openapi.json")
+@operation("This document", public=True)
 def openapi():
-    return jsonify(openapi_document())
+    settings = instance().settings
+    return jsonify(openapi_document(current_app, instance().workflow.policy(), public_read=settings["PUBLIC_READ"]))
 
 
 @bp.get("/documents")
-def documents():
-    can_read()
-    at = date_arg(request.args.get("as_of"), "as_of")
-    doc_type, unit = request.args.get("type") or None, request.args.get("unit") or None
-    obsolete = request.args.get("obsolete") == "1"
+@operation("Master list of documents in force (or as of a day)", query=schema.MasterListQuery, reading=True)
+def documents(query: schema.MasterListQuery):
+    at, doc_type, unit, obsolete = query.as_of, query.type, query.unit, query.obsolete == "1"
     # The same answer for everyone until main or the day changes: serialized once per key
     # (2,000 documents cost ~15 ms of JSON per request, issue 12/18).
     key = (reader().register_key(at), doc_type, unit, obsolete)
@@ -92,95 +101,100 @@ def documents():
 
 
 @bp.get("/documents/<doc_id>")
+@operation("The current revision (or, for an obsolete document, its last one, marked so)", reading=True)
 def document(doc_id: str):
-    can_read()
-    return jsonify(reader().document(validate_document_id(doc_id)).as_json())
+    return jsonify(reader().document(doc_id).as_json())
 
 
 @bp.get("/documents/<doc_id>/revisions")
+@operation("Released revisions, newest first", reading=True)
 def revisions(doc_id: str):
-    can_read()
-    _, revs = reader().history(validate_document_id(doc_id))
+    _, revs = reader().history(doc_id)
     return jsonify(revisions=[r.as_json() for r in revs])
 
 
 @bp.get("/documents/<doc_id>/revisions/<number>")
-def revision(doc_id: str, number: str):
-    can_read()
-    page = reader().revision(validate_document_id(doc_id), int_arg(number, "revision"))
+@operation("One revision, with current: bool", reading=True)
+def revision(doc_id: str, number: int):
+    page = reader().revision(doc_id, number)
     return jsonify({**page.as_json(), "current": page.is_current})
 
 
 @bp.get("/documents/<doc_id>/diff")
-def diff(doc_id: str):
-    can_read()
-    if "from" not in request.args or "to" not in request.args:
-        raise Invalid("give both from and to revision numbers")
-    return jsonify(
-        reader().diff(
-            validate_document_id(doc_id), int_arg(request.args["from"], "from"), int_arg(request.args["to"], "to")
-        )
-    )
+@operation("Unified and redline diff between two revisions", query=schema.DiffQuery, reading=True)
+def diff(doc_id: str, query: schema.DiffQuery):
+    return jsonify(reader().diff(doc_id, query.from_, query.to))
 
 
 @bp.post("/documents/<doc_id>/withdraw")
-def withdraw(doc_id: str):
-    body = json_body()
-    change = instance().workflow.withdraw(user(), validate_document_id(doc_id), reason=str(body.get("reason", "")))
+@operation("Open a withdrawal change", body=schema.Withdraw, ok=201, refusals=(403, 409))
+def withdraw(doc_id: str, body: schema.Withdraw):
+    change = instance().workflow.withdraw(user(), doc_id, reason=body.reason)
     return jsonify(change.as_json()), 201
 
 
 @bp.post("/documents/<doc_id>/review")
-def review(doc_id: str):
-    body = json_body()
-    commit = instance().workflow.review(
-        user(),
-        validate_document_id(doc_id),
-        password=str(body.get("password", "")),
-        comment=str(body.get("comment", "")),
-    )
+@operation(
+    "Record a periodic review, no change needed (password again: 401 when wrong)",
+    body=schema.Review,
+    refusals=(403, 409, 429),
+)
+def review(doc_id: str, body: schema.Review):
+    commit = instance().workflow.review(user(), doc_id, password=body.password, comment=body.comment)
     return jsonify(document_id=doc_id, commit=commit, review_due=reader().document(doc_id).state.review_due.isoformat())
 
 
 @bp.post("/documents/<doc_id>/acknowledge")
-def acknowledge(doc_id: str):
+@operation(
+    "Confirm reading the revision in force (409 when none is in force)",
+    body=schema.Empty,
+    optional_body=True,
+    refusals=(409,),
+)
+def acknowledge(doc_id: str, body: schema.Empty):
     person = user()
-    page = reader().document(validate_document_id(doc_id))
+    page = reader().document(doc_id)
     if not page.is_current:
-        raise Invalid(f"{doc_id} has no revision in force to confirm")
+        raise Conflict(f"{doc_id} has no revision in force to confirm")
     ack = instance().acks.record(person.login, doc_id, page.revision.revision)
     return jsonify(document_id=doc_id, revision=ack.revision, login=ack.login, at=ack.at.isoformat())
 
 
 @bp.get("/documents/<doc_id>/acknowledgements")
-def acknowledgements(doc_id: str):
-    report = reader().confirmations(user(), validate_document_id(doc_id), request.args.get("unit") or None)
-    return jsonify(report.as_json())
+@operation(
+    "Who has and has not confirmed the revision in force (quality managers, auditors, approvers of the"
+    " unit): {revision, confirmed: [{login, name, unit, at}], missing: [{login, name, unit}]}",
+    query=schema.UnitQuery,
+    refusals=(403, 409),
+)
+def acknowledgements(doc_id: str, query: schema.UnitQuery):
+    return jsonify(reader().confirmations(user(), doc_id, query.unit).as_json())
 
 
 @bp.get("/changes")
-def changes():
-    user()
-    state = request.args.get("state") or None
-    if state and state not in STATES:
-        raise Invalid(f"unknown state {state!r}")
-    return jsonify(changes=[c.as_json() for c in reader().changes(user()._get_current_object(), state)])
+@operation("Changes the caller may see, optionally in one state", query=schema.ChangesQuery)
+def changes(query: schema.ChangesQuery):
+    return jsonify(changes=[c.as_json() for c in reader().changes(user()._get_current_object(), query.state)])
 
 
 @bp.post("/changes")
-def create_change():
-    body = json_body()
-    months = body.get("review_months")
+@operation(
+    "Open a change: a revision of document_id, or a new document (title, type, unit)",
+    body=schema.NewChange,
+    ok=201,
+    refusals=(403, 404, 409, 413),
+)
+def create_change(body: schema.NewChange):
     change = instance().workflow.create(
         user(),
-        doc_id=_opt_str(body, "document_id"),
-        markdown=_str(body, "markdown"),
-        reason=_str(body, "reason"),
-        title=_opt_str(body, "title"),
-        doc_type=_opt_str(body, "type"),
-        unit=_opt_str(body, "unit"),
-        review_months=int_arg(months, "review_months") if months is not None else None,
-        effective_date=date_arg(body.get("effective_date"), "effective_date"),
+        doc_id=body.document_id,
+        markdown=body.markdown,
+        reason=body.reason,
+        title=body.title,
+        doc_type=body.type,
+        unit=body.unit,
+        review_months=body.review_months,
+        effective_date=body.effective_date,
     )
     return jsonify(
         {
@@ -194,59 +208,86 @@ def create_change():
     ), 201
 
 
+# A change the caller may not see is 404 before anything else about the request (issue 15).
+_SEEN = (("number", visible_change),)
+
+
 @bp.get("/changes/<number>")
-def get_change(number: str):
-    return jsonify(instance().workflow.get(visible_change(number)).as_json())
+@operation("One change with approvals and events (404 unless the caller may see it)", guards=_SEEN)
+def get_change(number: int):
+    return jsonify(instance().workflow.get(number).as_json())
 
 
 @bp.put("/changes/<number>")
-def edit_change(number: str):
-    workflow, person, n = instance().workflow, user(), visible_change(number)
-    body = json_body()
-    if body.get("onto_revision") is not None:  # the resolution of an update's merge conflict
+@operation(
+    "Save the draft; 409 when head is stale. With onto_revision: save the resolution of an"
+    " update's merge conflict (the text from the 409 merge_conflict detail, markers removed)",
+    body=schema.EditChange,
+    refusals=(403, 409, 413),
+    guards=_SEEN,
+)
+def edit_change(number: int, body: schema.EditChange):
+    workflow, person, n = instance().workflow, user(), number
+    if body.onto_revision is not None:
         change = workflow.update_to_current(
-            person,
-            n,
-            resolved_markdown=_str(body, "markdown"),
-            expected_head=_str(body, "head"),
-            onto_revision=int_arg(body["onto_revision"], "onto_revision"),
+            person, n, resolved_markdown=body.markdown, expected_head=body.head, onto_revision=body.onto_revision
         )
     else:
         change = workflow.edit(
-            person,
-            n,
-            markdown=_str(body, "markdown"),
-            expected_head=_str(body, "head"),
-            reason=_opt_str(body, "reason"),
-            title=_opt_str(body, "title"),
+            person, n, markdown=body.markdown, expected_head=body.head, reason=body.reason, title=body.title
         )
     return jsonify(head=change.head, state=change.state)
 
 
-@bp.post("/changes/<number>/<verb>")
-def change_action(number: str, verb: str):
-    workflow, person, n = instance().workflow, user(), visible_change(number)
-    body = json_body() if request.data else {}
-    if verb == "submit":
-        change = workflow.submit(person, n)
-    elif verb == "cancel":
-        change = workflow.cancel(person, n, str(body.get("comment", "")))
-    elif verb == "update":
-        change = workflow.update_to_current(person, n)
-    elif verb == "approve":
-        change = workflow.approve(
-            person,
-            n,
-            password=_str(body, "password"),
-            comment=str(body.get("comment", "")),
-            meaning=_opt_str(body, "meaning"),
-        )
-    elif verb == "reject":
-        change = workflow.reject(person, n, password=_str(body, "password"), comment=str(body.get("comment", "")))
-    else:
-        from ..errors import NotFound
+_STEP = {"body": schema.Empty, "optional_body": True, "refusals": (403, 409), "guards": _SEEN}
 
-        raise NotFound(f"no action {verb!r}")
+
+@bp.post("/changes/<number>/submit")
+@operation("Send a draft for review", **_STEP)
+def submit(number: int, body: schema.Empty):
+    return _step(instance().workflow.submit(user(), number))
+
+
+@bp.post("/changes/<number>/update")
+@operation(
+    "Rebase the change onto the revision now in force (409 merge_conflict: detail.markdown has both sides"
+    " marked, nothing recorded)",
+    **_STEP,
+)
+def update(number: int, body: schema.Empty):
+    return _step(instance().workflow.update_to_current(user(), number))
+
+
+@bp.post("/changes/<number>/cancel")
+@operation("Cancel the change (its author or a quality manager)", **{**_STEP, "body": schema.Cancel})
+def cancel(number: int, body: schema.Cancel):
+    return _step(instance().workflow.cancel(user(), number, body.comment))
+
+
+@bp.post("/changes/<number>/approve")
+@operation(
+    "Sign the change (password again: 401 when wrong); the last signature needed releases it",
+    body=schema.Approve,
+    refusals=(403, 409, 429),
+    guards=_SEEN,
+)
+def approve(number: int, body: schema.Approve):
+    workflow = instance().workflow
+    return _step(workflow.approve(user(), number, password=body.password, comment=body.comment, meaning=body.meaning))
+
+
+@bp.post("/changes/<number>/reject")
+@operation(
+    "Send the change back to its author, saying why (password again)",
+    body=schema.Reject,
+    refusals=(403, 409, 429),
+    guards=_SEEN,
+)
+def reject(number: int, body: schema.Reject):
+    return _step(instance().workflow.reject(user(), number, password=body.password, comment=body.comment))
+
+
+def _step(change):
     answer = {"number": change.number, "state": change.state, "head": change.head}
     if change.state == "released" and change.kind != "withdraw":
         answer["revision"] = change.base_revision + 1
@@ -254,10 +295,10 @@ def change_action(number: str, verb: str):
 
 
 @bp.get("/reviews")
-def reviews():
-    user()
+@operation("Periodic reviews overdue or due soon, optionally for one unit", query=schema.UnitQuery)
+def reviews(query: schema.UnitQuery):
     today = instance().today()
-    states = reader().reviews_due(unit=request.args.get("unit") or None)
+    states = reader().reviews_due(unit=query.unit)
     return jsonify(
         reviews=[
             {**_state_json(s), "last_review": s.last_review.isoformat(), "overdue": s.review_due < today}
@@ -267,8 +308,15 @@ def reviews():
 
 
 @bp.get("/search")
-def search():
-    results = run_search(request.args)
+@operation(
+    "Full-text search (Polish and English, inflected forms); scope current (default), all revisions, or the"
+    " drafts the caller may see; 503 while the index of all revisions is being built",
+    query=schema.SearchQuery,
+    reading=True,
+    refusals=(503,),
+)
+def search(query: schema.SearchQuery):
+    results = run_search(_args(query))
     return jsonify(
         total=results.total,
         page=results.page,
@@ -293,17 +341,6 @@ def search():
     )
 
 
-def _str(body: dict, key: str) -> str:
-    value = body.get(key)
-    if not isinstance(value, str):
-        raise Invalid(f"'{key}' is required and must be a string")
-    return value
-
-
-def _opt_str(body: dict, key: str) -> str | None:
-    value = body.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise Invalid(f"'{key}' must be a string")
-    return value
+def _args(query: schema.Query) -> dict:
+    """A validated query as the page-side parsers read it (strings, absent when not given)."""
+    return {k: str(v) for k, v in query.model_dump(by_alias=True).items() if v is not None}

@@ -40,8 +40,6 @@ def trail_query(args) -> TrailQuery:
         action=action,
         page=max(1, int_arg(args.get("page") or 1, "page")),
     )
-    if query.since and query.until and query.since > query.until:
-        raise Invalid("since must not be after until")
     return query
 
 

@@ -72,8 +72,18 @@ def new():
 
 @bp.route("/<number>")
 def show(number: str):
-    page = reader().change_page(visible_change(number), user())
-    return render_template("changes/show.html", page=page, change=page.change)
+    return _change_page(visible_change(number))
+
+
+def _change_page(number: int, status: int = 200):
+    page = reader().change_page(number, user())
+    return render_template("changes/show.html", page=page, change=page.change), status
+
+
+def _refused(number: int, exc: DocctlError):
+    """A step that failed: the change page again, with why, under the error's own status."""
+    flash(exc.message, "error")
+    return _change_page(number, exc.http_status)
 
 
 @bp.route("/<number>/edit", methods=["GET", "POST"])
@@ -81,6 +91,7 @@ def edit(number: str):
     person = user()
     workflow = instance().workflow
     change = workflow.get(visible_change(number))
+    workflow.ensure_may_edit(person, change)
     text = workflow.content(change)
     meta = workflow.meta_of(change)
     form = {"title": meta.title, "markdown": _body_of(text), "reason": change.reason, "head": change.head}
@@ -147,8 +158,7 @@ def do_update(number: str):
         }
         return _editor(change, form, exc, None, 409)
     except DocctlError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("changes.show", number=n)), 303
+        return _refused(n, exc)
     flash(f"Change updated onto revision {change.base_revision}.")
     return redirect(url_for("changes.show", number=n))
 
@@ -179,8 +189,7 @@ def _action(number: str, verb: str):
             )
             flash("Change sent back to its author.")
     except DocctlError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("changes.show", number=n)), 303
+        return _refused(n, exc)
     return redirect(url_for("changes.show", number=n))
 
 

@@ -7,7 +7,7 @@ from datetime import date
 from flask import current_app, request
 from flask_login import current_user
 
-from ..errors import Forbidden, Invalid, Malformed, Unauthorized
+from ..errors import Forbidden, Invalid, Unauthorized
 from ..instance import Instance
 from ..reading import Reader
 from ..visibility import require_visible
@@ -42,18 +42,6 @@ def require_role(*roles: str):
 def can_read() -> None:
     if not current_user.is_authenticated and not instance().settings["PUBLIC_READ"]:
         raise Unauthorized("log in to read documents")
-
-
-def json_body() -> dict:
-    if not request.data:
-        raise Malformed("a JSON body is required")
-    try:
-        data = request.get_json(force=True, silent=False)
-    except Exception:  # noqa: BLE001 - werkzeug raises BadRequest subclasses for bad JSON/UTF-8
-        raise Malformed("the body is not valid JSON (UTF-8)") from None
-    if not isinstance(data, dict):
-        raise Malformed("the JSON body must be an object")
-    return data
 
 
 def int_arg(value, name: str) -> int:

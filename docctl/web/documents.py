@@ -9,7 +9,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from ..documents import TYPES, validate_document_id
-from ..errors import DocctlError, Invalid
+from ..errors import Conflict, DocctlError, Invalid
 from .context import can_read, date_arg, instance, int_arg, reader, require_role, user
 from .csv_export import confirmation_rows, csv_response
 from .fragments import fragment
@@ -170,7 +170,7 @@ def acknowledge(doc_id: str):
     person = user()
     page = reader().document(validate_document_id(doc_id))
     if not page.is_current:
-        raise Invalid(f"{doc_id} has no revision in force to confirm")
+        raise Conflict(f"{doc_id} has no revision in force to confirm")
     instance().acks.record(person.login, doc_id, page.revision.revision)
     flash(f"Recorded: you have read {doc_id} revision {page.revision.revision}.")
     return redirect(url_for("documents.show", doc_id=doc_id))
@@ -179,7 +179,8 @@ def acknowledge(doc_id: str):
 @bp.route("/<doc_id>/review", methods=["GET", "POST"])
 def review(doc_id: str):
     person = require_role("approver", "quality_manager")
-    page = reader().document(validate_document_id(doc_id))
+    instance().workflow.ensure_may_review(person, validate_document_id(doc_id))
+    page = reader().document(doc_id)
     error = None
     if request.method == "POST":
         try:

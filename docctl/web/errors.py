@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, redirect, render_template, request, url_for
+from flask import jsonify, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -51,4 +51,9 @@ def init_app(app) -> None:
     def _http(exc: HTTPException):
         status = exc.code or 500
         message = {413: "the request is too large"}.get(status, exc.description or exc.name)
-        return _respond(status, _CODES.get(status, "error"), message)
+        response = _respond(status, _CODES.get(status, "error"), message)
+        allowed = getattr(exc, "valid_methods", None)
+        if status == 405 and allowed:  # RFC 9110: a 405 lists the methods that are allowed
+            response = make_response(response)
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+        return response

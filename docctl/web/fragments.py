@@ -27,7 +27,7 @@ def fragment(kind: str, key: tuple, keep: int, render: Callable[[], str]) -> Mar
         html = fragments.get(key)
     if html is None:
         # Markup: the template's own output, already escaped by Jinja's autoescaping.
-        html = Markup(render())  # noqa: S704
+        html = Markup(render())  # noqa: S704 - our own autoescaped template output
         with _FRAGMENTS_LOCK:
             fragments[key] = html
             while len(fragments) > keep:

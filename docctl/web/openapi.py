@@ -1,157 +1,176 @@
-"""The OpenAPI 3 description of /api/v1 (a test checks it lists exactly the routes served)."""
+"""``/api/v1/openapi.json``, written from the app's URL map and the operations' own models.
+
+Nothing here is hand-written per route: each API view carries its :class:`api_schema.Operation`
+(summary, query and body models, status codes), the path parameters have one schema each, and
+the models are the very ones that validate requests. Instance facts a static schema cannot know —
+the policy's unit codes, whether reading is public — are filled in from the instance serving it.
+"""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+from pydantic import TypeAdapter
+
 from .. import __version__
+from .api_schema import PATH_PARAMETERS, UNIT_PATTERN, Operation
 
-_ERROR = {"$ref": "#/components/responses/Error"}
-
-
-def _op(
-    summary: str,
-    *,
-    body: dict | None = None,
-    ok: str = "200",
-    params: tuple[str, ...] = (),
-    query: tuple[str, ...] = (),
-    errors: tuple[str, ...] = ("401", "403", "404"),
-) -> dict:
-    op: dict = {
-        "summary": summary,
-        "responses": {ok: {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
-    }
-    for code in errors:
-        op["responses"][code] = _ERROR
-    parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
-    parameters += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in query]
-    if parameters:
-        op["parameters"] = parameters
-    if body is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"type": "object", "properties": {k: {"type": v} for k, v in body.items()}}
-                }
-            },
-        }
-        op["responses"].update({"400": _ERROR, "409": _ERROR, "413": _ERROR, "422": _ERROR})
-    return op
+PREFIX = "/api/v1"
+_REASONS = {
+    400: "The body is not a JSON object (or not UTF-8)",
+    401: "Not authenticated (no or a wrong token; a wrong signing password)",
+    403: "Authenticated, but the caller's roles or units do not allow this",
+    404: "No such document, revision or change (or one the caller may not see)",
+    409: "The thing changed meanwhile or is in the wrong state for this (stale head, already released...)",
+    413: "The request or the document is larger than the instance allows",
+    429: "Too many wrong signing passwords: wait (the message says how long)",
+    422: "A parameter or field breaks the rules below; error.detail.problems lists each",
+    503: "The index of all revisions is still being built: retry, or search the current revisions",
+}
 
 
-def openapi_document() -> dict:
-    doc_id, number = ("doc_id",), ("number",)
-    paths = {
-        "/documents": {"get": _op("Master list of documents in force", query=("type", "unit", "obsolete", "as_of"))},
-        "/documents/{doc_id}": {"get": _op("The current revision", params=doc_id)},
-        "/documents/{doc_id}/revisions": {"get": _op("Released revisions, newest first", params=doc_id)},
-        "/documents/{doc_id}/revisions/{number}": {
-            "get": _op("One revision, with current: bool", params=("doc_id", "number"))
-        },
-        "/documents/{doc_id}/diff": {"get": _op("Unified and redline diff", params=doc_id, query=("from", "to"))},
-        "/documents/{doc_id}/withdraw": {
-            "post": _op("Open a withdrawal change", params=doc_id, ok="201", body={"reason": "string"})
-        },
-        "/documents/{doc_id}/review": {
-            "post": _op(
-                "Record a periodic review (password again)",
-                params=doc_id,
-                body={"password": "string", "comment": "string"},
+def openapi_document(app, policy, *, public_read: bool = False) -> dict:
+    paths: dict[str, dict] = {}
+    schemas: dict[str, Any] = {"Error": _ERROR_SCHEMA}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        spec: Operation | None = getattr(app.view_functions.get(rule.endpoint), "api_operation", None)
+        if spec is None:
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix(PREFIX))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                spec, rule.endpoint.rpartition(".")[2], _path_names(rule.rule), schemas, public_read
             )
-        },
-        "/documents/{doc_id}/acknowledge": {"post": _op("Confirm reading the current revision", params=doc_id)},
-        "/documents/{doc_id}/acknowledgements": {
-            "get": _op(
-                "Who has and has not confirmed the revision in force (quality managers, auditors, approvers of the"
-                " unit): {revision, confirmed: [{login, name, unit, at}], missing: [{login, name, unit}]}",
-                params=doc_id,
-                query=("unit",),
-            )
-        },
-        "/changes": {
-            "get": _op("Changes, optionally by state", query=("state",)),
-            "post": _op(
-                "Open a change",
-                ok="201",
-                body={
-                    "document_id": "string",
-                    "markdown": "string",
-                    "reason": "string",
-                    "title": "string",
-                    "type": "string",
-                    "unit": "string",
-                    "effective_date": "string",
-                    "review_months": "integer",
-                },
-            ),
-        },
-        "/changes/{number}": {
-            "get": _op("One change with approvals and events", params=number),
-            "put": _op(
-                "Save the draft; 409 when head is stale. With onto_revision: save the resolution of an"
-                " update's merge conflict (the text from the 409 merge_conflict detail, markers removed)",
-                params=number,
-                body={
-                    "markdown": "string",
-                    "head": "string",
-                    "reason": "string",
-                    "title": "string",
-                    "onto_revision": "integer",
-                },
-            ),
-        },
-        "/changes/{number}/{verb}": {
-            "post": _op(
-                "submit | cancel | update (409 merge_conflict: detail.markdown has both sides marked, nothing"
-                " recorded) | approve {password, comment?, meaning?} | reject {password, comment}",
-                params=("number", "verb"),
-                body={"password": "string", "comment": "string", "meaning": "string"},
-            )
-        },
-        "/reviews": {"get": _op("Periodic reviews overdue or due soon, optionally for one unit", query=("unit",))},
-        "/search": {"get": _op("Full-text search", query=("q", "scope", "type", "unit", "page", "obsolete"))},
-        "/audit/events": {
-            "get": _op(
-                "Audit trail, newest first, 50 a page (auditors, quality managers, admins); next_page when more",
-                query=("since", "until", "document", "unit", "actor", "action", "page"),
-            )
-        },
-        "/audit/verify": {
-            "get": _op(
-                "Verification of the whole history from git: {ok, checked, problems: [{commit, document_id?, problem}]}"
-            )
-        },
-        "/openapi.json": {"get": _op("This document", errors=())},
-    }
-    return {
-        "openapi": "3.0.3",
+    document = {
+        "openapi": "3.1.0",
         "info": {
             "title": "docctl API",
             "version": __version__,
-            "description": "Document control (ISO 9001 7.5). Authenticate with `Authorization: Bearer <token>`.",
+            "description": (
+                "Document control (ISO 9001 7.5). Authenticate with `Authorization: Bearer <token>`"
+                " (`docctl token create LOGIN`); a browser session works too, with its CSRF token on writes."
+                " Every error is `{error: {code, message, detail?}}`."
+            ),
         },
-        "servers": [{"url": "/api/v1"}],
+        "servers": [{"url": PREFIX}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {
-                "Error": {
-                    "description": "Error",
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "error": {
-                                        "type": "object",
-                                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                                    }
-                                },
-                            }
-                        }
-                    },
-                }
-            },
+            "schemas": schemas,
         },
-        "security": [{"bearer": []}],
         "paths": paths,
     }
+    return _with_units(document, sorted(policy.units))
+
+
+def _path_names(rule: str) -> list[str]:
+    return re.findall(r"<(?:\w+:)?(\w+)>", rule)
+
+
+def _operation(spec: Operation, operation_id: str, path_names: list[str], schemas: dict, public_read: bool) -> dict:
+    op: dict[str, Any] = {"operationId": operation_id, "summary": spec.summary}
+    codes = set(spec.refusals)
+    if spec.public or (spec.reading and public_read):
+        op["security"] = [] if spec.public else [{"bearer": []}, {}]
+    else:
+        op["security"] = [{"bearer": []}]
+        codes.add(401)
+    if spec.roles:
+        codes.add(403)
+        op["description"] = "Roles: " + ", ".join(spec.roles) + "."
+    parameters = []
+    for name in path_names:
+        parameters.append(
+            {"name": name, "in": "path", "required": True, "schema": TypeAdapter(PATH_PARAMETERS[name]).json_schema()}
+        )
+        codes |= {404, 422}
+    if spec.query is not None:
+        model = spec.query.model_json_schema(by_alias=True)
+        for name, schema in model["properties"].items():
+            parameters.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in model.get("required", ()),
+                    "schema": _not_null(_drop_titles(schema)),
+                }
+            )
+        codes.add(422)
+    if parameters:
+        op["parameters"] = parameters
+    if spec.body is not None:
+        name = spec.body.__name__
+        schema = _drop_titles(spec.body.model_json_schema(ref_template="#/components/schemas/{model}"))
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+        op["requestBody"] = {
+            "required": not spec.optional_body,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+        }
+        codes |= {400, 413, 422}
+    op["responses"] = {
+        str(spec.ok): {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+        **{str(code): _error(code) for code in sorted(codes)},
+    }
+    return op
+
+
+def _error(code: int) -> dict:
+    return {
+        "description": _REASONS[code],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "stable machine-readable name: invalid, conflict..."},
+                "message": {"type": "string", "description": "what went wrong, for a person"},
+                "detail": {"type": "object", "description": "e.g. problems: [...], merge_conflict text"},
+            },
+        }
+    },
+}
+
+
+def _not_null(schema: dict) -> dict:
+    """``X | None`` of an optional query argument is just X: a query string has no null."""
+    branches = schema.get("anyOf")
+    if branches:
+        kept = [b for b in branches if b.get("type") != "null"]
+        if len(kept) == 1:
+            rest = {k: v for k, v in schema.items() if k != "anyOf"}
+            return {**kept[0], **rest}
+    return schema
+
+
+def _drop_titles(schema):
+    """Pydantic's generated ``title`` of every field only repeats its name; ``default: null`` marks
+    a body field that may be absent (null itself is refused)."""
+    if isinstance(schema, dict):
+        return {
+            k: _drop_titles(v)
+            for k, v in schema.items()
+            if not (k == "title" and isinstance(v, str)) and not (k == "default" and v is None)
+        }
+    if isinstance(schema, list):
+        return [_drop_titles(v) for v in schema]
+    return schema
+
+
+def _with_units(node, units: list[str]):
+    """Every unit-code field accepts exactly the units of this instance's policy."""
+    if isinstance(node, dict):
+        node = {k: _with_units(v, units) for k, v in node.items()}
+        if node.get("pattern") == UNIT_PATTERN and units:
+            node["enum"] = units
+        return node
+    if isinstance(node, list):
+        return [_with_units(v, units) for v in node]
+    return node
