@@ -172,6 +172,9 @@ class Catalog:
         self.listeners: list[Callable[[list[MainRecord]], None]] = []
         self.trail = AuditTrail(self.path)
         self._answers = HeadCache()
+        # The last head this process saw recorded: the catalog only ever moves forward with
+        # main, so while main stays there no query is needed (3-5 a page before, issue 12).
+        self._recorded: str | None = None
 
     def _connect(self):
         return connect(self.path, _SCHEMA, derived=True)
@@ -180,7 +183,7 @@ class Catalog:
     def current_head(self) -> str | None:
         """``main``'s head, with the catalog caught up to it (None: no history yet)."""
         self.catch_up()
-        return self.recorded_commit()
+        return self._recorded or self.recorded_commit()
 
     def recorded_commit(self) -> str | None:
         with self._connect() as conn:
@@ -198,8 +201,11 @@ class Catalog:
             head = self.store.head()
         except NotFound:
             return []
+        if head == self._recorded:
+            return []
         if self.recorded_commit() == head:
             self._answers.at_head(head)
+            self._recorded = head
             return []
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")  # one catcher-up at a time across processes
@@ -208,6 +214,7 @@ class Catalog:
                 since = row["value"] if row else None
                 if since == head:
                     conn.execute("COMMIT")
+                    self._recorded = head
                     return []
                 if since and not self.store.is_ancestor(since, head):
                     conn.execute("DELETE FROM records")
@@ -226,6 +233,7 @@ class Catalog:
                 conn.execute("ROLLBACK")
                 raise
         self._answers.at_head(head)
+        self._recorded = head
         if notify:
             for listener in self.listeners:
                 listener(records)
@@ -233,6 +241,7 @@ class Catalog:
 
     def rebuild(self) -> int:
         """Forget everything and read ``main`` again (``docctl reindex`` calls this)."""
+        self._recorded = None
         with self._connect() as conn:
             conn.execute("DELETE FROM records")
             conn.execute("DELETE FROM meta")
