@@ -6,6 +6,7 @@ recorded commit (CONTRACT §1), and every release can be checked against the pol
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -46,6 +47,16 @@ DEFAULT_POLICY = {
 }
 
 
+# Words the office uses for one thing (both spellings of "audyt" are in use): a search for one
+# also finds the others. A policy without ``search.variants`` gets these.
+DEFAULT_VARIANTS: tuple[tuple[str, ...], ...] = (
+    ("audyt", "audit"),
+    ("audytor", "auditor"),
+    ("korekta", "korekcja"),
+    ("niezgodność", "nieprawidłowość"),
+)
+
+
 @dataclass(frozen=True)
 class Requirement:
     """One signature a release needs: a role, optionally of the document's own unit."""
@@ -69,6 +80,7 @@ class Policy:
     units: dict[str, str]
     types: dict[str, DocumentType]
     signatures: dict[str, tuple[Requirement, ...]]
+    variants: tuple[tuple[str, ...], ...] = DEFAULT_VARIANTS
 
     def requirements_for(self, doc_type: str) -> tuple[Requirement, ...]:
         return self.signatures.get(doc_type, ())
@@ -82,7 +94,7 @@ class Policy:
             raise Invalid(f"unit {code} already exists")
         if not name.strip() or "\n" in name:
             raise Invalid("a unit needs a one-line name")
-        return Policy({**self.units, code: name.strip()}, self.types, self.signatures)
+        return Policy({**self.units, code: name.strip()}, self.types, self.signatures, self.variants)
 
     def to_yaml(self) -> str:
         data = {
@@ -94,6 +106,7 @@ class Policy:
                 ]
                 for t, reqs in self.signatures.items()
             },
+            "search": {"variants": [list(group) for group in self.variants]},
         }
         header = "# docctl policy: organizational units, document types, required signatures.\n"
         return header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
@@ -146,9 +159,21 @@ def parse_policy(text: str | bytes) -> Policy:
             problems.append(f"signatures: no rule for type {doc_type}")
     if not units:
         problems.append("units: at least one organizational unit is required")
+    variants = _variants((data.get("search") or {}).get("variants", DEFAULT_VARIANTS), problems)
     if problems:
         raise Invalid(f"{POLICY_PATH}: " + "; ".join(problems), detail={"problems": problems})
-    return Policy(units, types, signatures)
+    return Policy(units, types, signatures, variants)
+
+
+def _variants(raw, problems: list[str]) -> tuple[tuple[str, ...], ...]:
+    groups = []
+    for group in raw or ():
+        words = [w for w in group if isinstance(w, str)] if isinstance(group, (list, tuple)) else []
+        if len(words) < 2 or len(words) != len(group) or not all(re.fullmatch(r"\w+", w) for w in words):
+            problems.append(f"search.variants: {group!r} must be a list of two or more single words")
+            continue
+        groups.append(tuple(w.lower() for w in words))
+    return tuple(groups)
 
 
 def default_policy() -> Policy:

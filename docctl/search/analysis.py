@@ -81,6 +81,22 @@ def stem_en(word: str) -> str:
     return _english().stemWord(word)
 
 
+# The two verbal nouns of one verb (zatwierdzenie / zatwierdzanie, sprawdzenie / sprawdzanie) in
+# any case: Snowball leaves them apart ("zatwierdzn" / "zatwierdzan") and people type either.
+_VERBAL_NOUN = re.compile(r"(\w{4,}?)(a|e)(ni(?:e|a|u|em|ach|ami|om)|ń)")
+
+
+def verbal_noun_partner(word: str) -> str | None:
+    """The other verbal noun of ``word``'s verb, in the same case ("zatwierdzenia" →
+    "zatwierdzania"), or None when ``word`` is not one. Used to widen a query, never the index:
+    "zarządzenie" (an ordinance) must not become "zarządzanie" (management) in the text itself."""
+    match = _VERBAL_NOUN.fullmatch(word.lower())
+    if match is None:
+        return None
+    stem, vowel, ending = match.groups()
+    return stem + ("e" if vowel == "a" else "a") + ending
+
+
 def stemmer_for(language: str):
     return stem_pl if language == "pl" else stem_en
 

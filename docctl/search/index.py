@@ -9,6 +9,7 @@ timeout). ``AsyncWriter`` is never used: it silently drops writes when a worker 
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -19,7 +20,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from html import escape
 from pathlib import Path
@@ -30,7 +31,14 @@ from whoosh.qparser import FieldsPlugin, MultifieldParser, OrGroup, WildcardPlug
 from whoosh.query import And, NumericRange, Or, Term
 
 from ..locks import exclusive
-from .analysis import POLISH_STOP_WORDS, fold, folded_analyzer, stemmed_analyzer, stemmer_for
+from .analysis import (
+    POLISH_STOP_WORDS,
+    fold,
+    folded_analyzer,
+    stemmed_analyzer,
+    stemmer_for,
+    verbal_noun_partner,
+)
 
 FOREVER = 99991231
 MERGE_AFTER_SEGMENTS = 8
@@ -79,6 +87,8 @@ class SearchResults:
     hits: list[Hit]
     facets: dict[str, dict[str, int]]
     suggestion: str | None
+    # No document holds every word: these hold most of them (ranked by how many), marked so.
+    partial: bool = False
 
 
 def _schema(language: str) -> Schema:
@@ -100,6 +110,21 @@ def _schema(language: str) -> Schema:
         valid_from=NUMERIC(bits=32),
         valid_until=NUMERIC(bits=32),
     )
+
+
+def _widen(widen: dict, node):
+    """A term also matches its alternatives (variants, the other verbal noun), ranked lower."""
+    if not isinstance(node, Term):
+        return node
+    if node.fieldname in ("title", "body"):
+        others = widen["stems"].get(node.text)
+    elif node.fieldname in ("title_folded", "body_folded"):
+        others = widen["words"].get(node.text)
+    else:
+        return node
+    if not others:
+        return node
+    return Or([node, *(Term(node.fieldname, other, boost=node.boost * 0.6) for other in sorted(others))])
 
 
 def plain_text(markdown: str) -> str:
@@ -289,11 +314,12 @@ class SearchIndex:
             visible.append(And([Term("status", "draft"), Term("owner", user)]))
         return Or(visible) if len(visible) > 1 else visible[0]
 
-    def _parse(self, ix: index.Index, text: str):
+    def _parse(self, ix: index.Index, text: str, widen: dict | None = None, *, every_word: bool = True):
         parser = MultifieldParser(
             ["title", "body", "title_folded", "body_folded"],
             ix.schema,
             fieldboosts={"title": 3.0, "body": 1.0, "title_folded": 1.5, "body_folded": 0.5},
+            **({} if every_word else {"group": OrGroup.factory(0.9)}),
         )
         parser.remove_plugin_class(FieldsPlugin)  # no "title:" surprises from ordinary words with a colon
         parser.remove_plugin_class(WildcardPlugin)
@@ -304,6 +330,8 @@ class SearchIndex:
             query = MultifieldParser(["title", "body", "title_folded", "body_folded"], ix.schema, group=OrGroup).parse(
                 words
             )
+        if widen and (widen["stems"] or widen["words"]):
+            query = query.accept(functools.partial(_widen, widen))
         stripped = text.strip()
         if _ID_QUERY.fullmatch(stripped):
             query = Or([Term("doc_id", stripped.upper(), boost=20.0), query])
@@ -335,7 +363,10 @@ class SearchIndex:
         drafts: frozenset[int] = frozenset(),
         page: int = 1,
         per_page: int = 20,
+        variants: tuple[tuple[str, ...], ...] = (),
     ) -> SearchResults:
+        """``variants``: groups of words that mean the same to the office (audyt / audit), from
+        its policy; a query word of a group also finds the others, ranked a little lower."""
         q = (q or "").strip()
         if not q or not re.search(r"\w", q):
             return SearchResults(q, 0, page, per_page, [], {}, None)
@@ -343,18 +374,49 @@ class SearchIndex:
         searcher, filters = self._searcher(ix)
         # Answers live as long as this searcher: any write to the index starts a new one, so a
         # repeated query (the same word typed by many people) is answered from memory.
-        cache_key = ("results", q, at, scope, include_obsolete, user, drafts, doc_type, unit, page, per_page)
+        cache_key = ("results", q, at, scope, include_obsolete, user, drafts, doc_type, unit, page, per_page, variants)
         cached = filters.get(cache_key)
         if cached is not None:
             return cached
         if sum(1 for k in filters if k[0] == "results") >= RESULTS_PER_SEARCHER:
             for k in [k for k in filters if k[0] == "results"]:
                 del filters[k]
-        filters[cache_key] = answer = self._search(searcher, filters, self._parse(ix, q), q, cache_key)
+        widen = self._alternatives(q, variants)
+        answer = self._search(searcher, filters, self._parse(ix, q, widen), q, cache_key)
+        if answer.total == 0 and len(self._content_words(q)) > 1:
+            answer = self._search(searcher, filters, self._parse(ix, q, widen, every_word=False), q, cache_key)
+            answer = replace(answer, partial=answer.total > 0)
+        filters[cache_key] = answer
         return answer
 
+    @staticmethod
+    def _content_words(q: str) -> list[str]:
+        return [w for w in re.findall(r"\w+", q.lower()) if w not in POLISH_STOP_WORDS]
+
+    def _alternatives(self, q: str, variants: tuple[tuple[str, ...], ...]) -> dict[str, dict[str, set[str]]]:
+        """For each word of ``q``: the other words that should find it, as stems (the stemmed
+        fields) and as folded words (the exact-word fields)."""
+        stem = stemmer_for(self.language)
+        groups = [[w.lower() for w in group] for group in variants]
+        stems: dict[str, set[str]] = {}
+        words: dict[str, set[str]] = {}
+        for word in self._content_words(q):
+            others = set()
+            partner = verbal_noun_partner(word)
+            if partner:
+                others.add(partner)
+            for group in groups:
+                if word in group or stem(word) in {stem(w) for w in group}:
+                    others |= {w for w in group if w != word}
+            for other in others:
+                if stem(other) != stem(word):
+                    stems.setdefault(stem(word), set()).add(stem(other))
+                if fold(other) != fold(word):
+                    words.setdefault(fold(word), set()).add(fold(other))
+        return {"stems": stems, "words": words}
+
     def _search(self, searcher, filters: dict, query, q: str, key: tuple) -> SearchResults:
-        _, _, at, scope, include_obsolete, user, drafts, doc_type, unit, page, per_page = key
+        _, _, at, scope, include_obsolete, user, drafts, doc_type, unit, page, per_page, _ = key
         allowed = self._allowed(searcher, filters, (at, scope, include_obsolete, user, drafts, doc_type, unit))
         in_force = (
             allowed

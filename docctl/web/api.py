@@ -322,6 +322,7 @@ def search(query: schema.SearchQuery):
         page=results.page,
         per_page=results.per_page,
         suggestion=results.suggestion,
+        partial=results.partial,
         facets=results.facets,
         results=[
             {

@@ -47,6 +47,7 @@ def run_search(args):
         drafts=drafts,
         page=page,
         per_page=20,
+        variants=instance().workflow.policy().variants,
     )
 
 
