@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS failures (login TEXT NOT NULL, purpose TEXT NOT NULL,
 CREATE INDEX IF NOT EXISTS failures_by_login ON failures (login, purpose, at);
 CREATE TABLE IF NOT EXISTS address_failures (address TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS address_failures_by_address ON address_failures (address, at);
+CREATE TABLE IF NOT EXISTS preferences (login TEXT PRIMARY KEY, language TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS token_uses (token_id INTEGER PRIMARY KEY, at TEXT NOT NULL, address TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS account_events (
     id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, login TEXT NOT NULL,
@@ -148,6 +149,17 @@ class UserStore:
 
     def _db(self):
         return connect(self.path, _SCHEMA)
+
+    # -- preferences -------------------------------------------------------------------------
+    def language_of(self, login: str) -> str | None:
+        """The interface language this person chose (None: the instance's default)."""
+        with self._db() as conn:
+            row = conn.execute("SELECT language FROM preferences WHERE login=?", (login,)).fetchone()
+        return row["language"] if row else None
+
+    def set_language(self, login: str, language: str) -> None:
+        with self._db() as conn:
+            conn.execute("INSERT OR REPLACE INTO preferences (login, language) VALUES (?, ?)", (login, language))
 
     # -- people ------------------------------------------------------------------------------
     def add(

@@ -92,6 +92,7 @@ ROWS: tuple[Row, ...] = (
     _row("GET", "/healthz", "/healthz", ANYONE),
     _row("GET", "/static/<path:filename>", "/static/docctl.css", ANYONE),
     _row("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", ANYONE),
+    _row("POST", "/language", Case("/language", {"language": "pl", "next": "/"}), ANYONE),
     # -- everyone logged in ---------------------------------------------------------------------
     _row("GET", "/", "/", LOGGED_IN),
     _row("GET", "/account/password", "/account/password", LOGGED_IN),
@@ -102,6 +103,7 @@ ROWS: tuple[Row, ...] = (
     _row("GET", "/documents/<doc_id>/history", "/documents/P-01/history", LOGGED_IN),
     _row("GET", "/documents/<doc_id>/diff", "/documents/P-01/diff?from=1&to=2", LOGGED_IN),
     _row("GET", "/documents/<doc_id>/print", "/documents/P-01/print", LOGGED_IN),
+    _row("GET", "/documents/<doc_id>/revisions/<number>.pdf", "/documents/P-01/revisions/1.pdf", LOGGED_IN),
     _row("POST", "/documents/<doc_id>/acknowledge", Case("/documents/P-01/acknowledge", {}), LOGGED_IN),
     _row("GET", "/reviews", "/reviews", LOGGED_IN),
     _row("GET", "/search", ["/search?q=nadzór", "/search?q=nadzór&scope=drafts"], LOGGED_IN),

@@ -122,7 +122,7 @@ def test_history_diff_and_print(client, auth, released):
     diff = client.get("/documents/P-01/diff?from=1&to=2").get_data(as_text=True)
     assert "<ins" in diff and "<del" in diff and "wydziałów" in diff
     printed = client.get("/documents/P-01/print").get_data(as_text=True)
-    assert "Uncontrolled copy when printed, printed on 2026-03-02" in printed
+    assert "Printed on 2026-03-02 09:00 — uncontrolled copy; check the current revision" in printed
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ ended); changing someone's rights asks for the administrator's password again.""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from ..errors import DocctlError, Invalid
 from ..users import ROLES
@@ -64,7 +65,7 @@ def new_user():
         except DocctlError as exc:
             error, status = exc.message, exc.http_status
         else:
-            flash(f"{form['login']} added; they must choose their own password at first login.")
+            flash(_("%(login)s added; they must choose their own password at first login.", login=form["login"]))
             return redirect(url_for("admin.user", login=form["login"]))
     return render_template("admin/new.html", form=form, roles=ROLES, error=error), status
 
@@ -88,7 +89,7 @@ def user(login: str):
         except DocctlError as exc:
             error, status = exc.message, exc.http_status
         else:
-            flash(f"{login}: changes recorded; their sessions have ended if their rights changed.")
+            flash(_("%(login)s: changes recorded; their sessions have ended if their rights changed.", login=login))
             return redirect(url_for("admin.user", login=login))
     return _user_page(person, error, status)
 
@@ -115,20 +116,25 @@ def _step(login: str, step: str):
         _confirmed(admin)
         if step == "deactivate":
             accounts.set_active(admin, login, False)
-            flash(f"{login} deactivated: sessions ended, tokens revoked. Their signatures keep their name.")
+            flash(
+                _(
+                    "%(login)s deactivated: sessions ended, tokens revoked. Their signatures keep their name.",
+                    login=login,
+                )
+            )
         elif step == "activate":
             accounts.set_active(admin, login, True)
-            flash(f"{login} active again.")
+            flash(_("%(login)s active again.", login=login))
         elif step == "password":
             accounts.reset_password(admin, login, request.form.get("password", ""))
-            flash(f"Temporary password set for {login}; they must choose a new one before signing.")
+            flash(_("Temporary password set for %(login)s; they must choose a new one before signing.", login=login))
         else:  # revoke-tokens
             token_id = request.form.get("token_id")
             if token_id:
                 accounts.revoke_token(admin, login, int_arg(token_id, "token_id"))
             else:
                 accounts.revoke_tokens(admin, login)
-            flash(f"Token(s) of {login} revoked.")
+            flash(_("Token(s) of %(login)s revoked.", login=login))
     except DocctlError as exc:
         return _user_page(person, exc.message, exc.http_status)
     return redirect(url_for("admin.user", login=login))

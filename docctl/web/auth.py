@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -115,7 +116,7 @@ def login():
         else:
             start_session(person)
             if person.must_change_password:
-                flash("Set a new password before you continue.")
+                flash(_("Set a new password before you continue."))
                 return redirect(url_for("home.password"))
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", error=error, next=request.args.get("next", "")), status
@@ -125,6 +126,6 @@ def login():
 def logout():
     if request.method == "POST" and current_user.is_authenticated:
         end_session()
-        flash("You are logged out.")
+        flash(_("You are logged out."))
         return redirect(url_for("auth.login"))
     return render_template("auth/logout.html")

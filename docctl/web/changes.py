@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from ..changes import STATES
 from ..errors import DocctlError, Invalid, MergeConflict
@@ -65,7 +66,7 @@ def new():
         except DocctlError as exc:
             error = exc
         else:
-            flash(f"Change {change.number} opened as a draft.")
+            flash(_("Change %(n)s opened as a draft.", n=change.number))
             return redirect(url_for("changes.show", number=change.number))
     return render_template("changes/new.html", form=form, error=error), (error.http_status if error else 200)
 
@@ -108,7 +109,7 @@ def edit(number: str):
             except DocctlError as exc:
                 error, status = exc, exc.http_status
             else:
-                flash("Draft saved.")
+                flash(_("Draft saved."))
                 return redirect(url_for("changes.show", number=change.number))
     return _editor(change, form, error, preview, status)
 
@@ -159,7 +160,7 @@ def do_update(number: str):
         return _editor(change, form, exc, None, 409)
     except DocctlError as exc:
         return _refused(n, exc)
-    flash(f"Change updated onto revision {change.base_revision}.")
+    flash(_("Change updated onto revision %(n)s.", n=change.base_revision))
     return redirect(url_for("changes.show", number=n))
 
 
@@ -170,10 +171,10 @@ def _action(number: str, verb: str):
     try:
         if verb == "submit":
             workflow.submit(person, n)
-            flash("Submitted for review.")
+            flash(_("Submitted for review."))
         elif verb == "cancel":
             workflow.cancel(person, n, request.form.get("comment", ""))
-            flash("Change cancelled.")
+            flash(_("Change cancelled."))
         elif verb == "approve":
             change = workflow.approve(
                 person,
@@ -182,12 +183,12 @@ def _action(number: str, verb: str):
                 comment=request.form.get("comment", ""),
                 meaning=request.form.get("meaning") or None,
             )
-            flash("Released." if change.state == "released" else "Your signature is recorded.")
+            flash(_("Released.") if change.state == "released" else _("Your signature is recorded."))
         elif verb == "reject":
             workflow.reject(
                 person, n, password=request.form.get("password", ""), comment=request.form.get("comment", "")
             )
-            flash("Change sent back to its author.")
+            flash(_("Change sent back to its author."))
     except DocctlError as exc:
         return _refused(n, exc)
     return redirect(url_for("changes.show", number=n))

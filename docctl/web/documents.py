@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
+from ..assets import asset_dir
 from ..documents import TYPES, validate_document_id
 from ..errors import Conflict, DocctlError, Invalid
+from ..pdf import html_to_pdf
 from .context import can_read, date_arg, instance, int_arg, reader, require_role, user
 from .csv_export import confirmation_rows, csv_response
 from .fragments import fragment
@@ -151,8 +154,21 @@ def print_view(doc_id: str):
         else reader().document(validate_document_id(doc_id))
     )
     return render_template(
-        "documents/print.html", page=page, printed_at=instance().clock(), record=_change_record(page)
+        "documents/print.html", page=page, printed_at=instance().clock(), record=_change_record(page), pdf=False
     )
+
+
+@bp.route("/<doc_id>/revisions/<number>.pdf")
+def revision_pdf(doc_id: str, number: str):
+    """The print view of one revision as a PDF file, with the same banner, header and notice."""
+    can_read()
+    page = reader().revision(validate_document_id(doc_id), int_arg(number, "revision"))
+    html = render_template(
+        "documents/print.html", page=page, printed_at=instance().clock(), record=_change_record(page), pdf=True
+    )
+    data = html_to_pdf(html, static_dir=asset_dir("static"), static_prefix=url_for("static", filename=""))
+    name = f"{doc_id}-rev{page.revision.revision}.pdf"
+    return Response(data, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
 @bp.route("/<doc_id>/acknowledgements")
@@ -172,7 +188,7 @@ def acknowledge(doc_id: str):
     if not page.is_current:
         raise Conflict(f"{doc_id} has no revision in force to confirm")
     instance().acks.record(person.login, doc_id, page.revision.revision)
-    flash(f"Recorded: you have read {doc_id} revision {page.revision.revision}.")
+    flash(_("Recorded: you have read %(doc)s revision %(n)s.", doc=doc_id, n=page.revision.revision))
     return redirect(url_for("documents.show", doc_id=doc_id))
 
 
@@ -190,7 +206,7 @@ def review(doc_id: str):
         except DocctlError as exc:
             error = exc
         else:
-            flash(f"Periodic review of {doc_id} recorded.")
+            flash(_("Periodic review of %(doc)s recorded.", doc=doc_id))
             return redirect(url_for("documents.show", doc_id=doc_id))
     return render_template("documents/review.html", page=page, error=error), (error.http_status if error else 200)
 
@@ -207,7 +223,11 @@ def withdraw(doc_id: str):
             error = exc
         else:
             flash(
-                f"Withdrawal of {doc_id} opened as change {change.number}; it needs the same signatures as a release."
+                _(
+                    "Withdrawal of %(doc)s opened as change %(n)s; it needs the same signatures as a release.",
+                    doc=doc_id,
+                    n=change.number,
+                )
             )
             return redirect(url_for("changes.show", number=change.number))
     return render_template("documents/withdraw.html", page=page, error=error), (error.http_status if error else 200)

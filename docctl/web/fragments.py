@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from flask import current_app, request
+from flask_babel import get_locale
 from markupsafe import Markup
 
 _FRAGMENTS_LOCK = threading.Lock()
@@ -22,7 +23,7 @@ def fragment(kind: str, key: tuple, keep: int, render: Callable[[], str]) -> Mar
     once: the register's 2,000 rows cost ~150 ms of templating, a 20-revision history ~2 ms of a
     3 ms page (issue 12). ``key`` must name everything the fragment shows."""
     fragments: OrderedDict[tuple, Markup] = current_app.extensions.setdefault(f"docctl.{kind}", OrderedDict())
-    key = (*key, request.script_root)
+    key = (*key, request.script_root, str(get_locale()))  # one rendering per language
     with _FRAGMENTS_LOCK:
         html = fragments.get(key)
     if html is None:

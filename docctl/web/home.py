@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from ..errors import DocctlError
@@ -67,7 +68,7 @@ def password():
             # Every session of this person ends (a stolen cookie too); this browser gets a new one.
             instance().sessions.end_all(person.login, "password changed")
             start_session(instance().users.get(person.login))
-            flash("Your password has been changed; your other sessions have ended.")
+            flash(_("Your password has been changed; your other sessions have ended."))
             return redirect(url_for("home.index"))
     return render_template("home/password.html", error=error), (422 if error else 200)
 

@@ -1,0 +1,117 @@
+"""The interface in Polish and English (issue 16): Flask-Babel with the message catalogs in
+``docctl/translations`` (compiled when the package is built; in a source checkout, on first use).
+
+The language is, in order: the person's own choice (remembered in ``users.sqlite3``), the
+browser's cookie from the language switch (before logging in), the instance's ``LANGUAGE``.
+API error messages stay English: scripts read codes, people read pages.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Blueprint, redirect, request, url_for
+from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_login import current_user
+
+from .context import instance
+
+
+def instance_of(app):
+    return app.extensions["docctl"]
+
+
+LANGUAGES = {"pl": "polski", "en": "English"}
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+COOKIE = "docctl_lang"
+
+bp = Blueprint("i18n", __name__)
+
+
+def init_app(app) -> None:
+    compile_catalogs()
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", str(instance_of(app).settings["TIMEZONE"]))
+    Babel(app, locale_selector=language, default_translation_directories=str(TRANSLATIONS))
+    app.jinja_env.filters["day"] = _day
+    app.jinja_env.filters["moment"] = _moment
+    app.context_processor(lambda: {"languages": LANGUAGES, "language": str(get_locale() or "en")})
+    app.register_blueprint(bp)
+
+
+def language() -> str:
+    if request.path.startswith("/api/"):
+        return "en"
+    if current_user and current_user.is_authenticated:
+        chosen = instance().users.language_of(current_user.login)
+        if chosen in LANGUAGES:
+            return chosen
+    cookie = request.cookies.get(COOKIE)
+    if cookie in LANGUAGES:
+        return cookie
+    default = str(instance().settings["LANGUAGE"])
+    return default if default in LANGUAGES else "en"
+
+
+@bp.post("/language")
+def switch():
+    """The language switch in the page footer: remembered for the person, and in the browser."""
+    chosen = request.form.get("language", "")
+    if chosen in LANGUAGES and current_user.is_authenticated:
+        instance().users.set_language(current_user.login, chosen)
+    back = request.form.get("next") or ""
+    if not back.startswith("/") or back.startswith("//") or "\\" in back:
+        back = url_for("home.index")
+    answer = redirect(back, 303)
+    if chosen in LANGUAGES:
+        answer.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+    return answer
+
+
+def _day(value: date | None, style: str = "long") -> str:
+    """A day as people write it in their language: "1 czerwca 2026" in Polish; in English the
+    ISO form (2026-06-01), unambiguous for auditors from anywhere."""
+    if not value:
+        return ""
+    if str(get_locale()) == "en":
+        return value.isoformat()
+    return format_date(value, style)
+
+
+def _moment(value: datetime | None) -> str:
+    return format_datetime(value, "medium") if value else ""
+
+
+def compile_catalogs(root: Path = TRANSLATIONS) -> None:
+    """Each ``messages.po`` to its ``messages.mo`` when missing or older (a source checkout; the
+    package build compiles them too, so an installed package needs no write access here)."""
+    for po in root.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        tmp = mo.with_suffix(".mo.tmp")
+        with tmp.open("wb") as target:
+            write_mo(target, catalog)
+        tmp.replace(mo)
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "extract, translate later"
+    return message
+
+
+# Words the templates translate from data (``_(rev.type)``): listed here so extraction finds them.
+DATA_WORDS = (
+    *(N_("policy"), N_("procedure"), N_("instruction"), N_("form"), N_("external")),
+    *(N_("new"), N_("revise"), N_("withdraw")),
+    *(N_("draft"), N_("in_review"), N_("released"), N_("cancelled")),
+    *(N_("reader"), N_("author"), N_("approver"), N_("quality_manager"), N_("auditor"), N_("admin")),
+    *(N_("review"), N_("approval")),
+    *(N_("create"), N_("edit"), N_("update"), N_("submit"), N_("approve"), N_("reject"), N_("cancel"), N_("release")),
+    *(N_("created"), N_("edited"), N_("updated"), N_("submitted"), N_("signed"), N_("rejected"), N_("voided")),
+    *(N_("initialized"), N_("policy changed"), N_("withdrawn"), N_("reviewed"), N_("confirmed read")),
+    *(N_("account changed"), N_("unrecorded commit"), N_("cancelled")),
+)

@@ -1,0 +1,50 @@
+"""Issue 16, item 4: any revision as a PDF, typeset on the server with the print view's content
+and conventions; checked by extracting the PDF's text."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from conftest import DOC, Auth, release
+
+from docctl.web import build_app
+
+pypdf = pytest.importorskip("pypdf", reason="pypdf reads the PDF back (pip install '.[test]')")
+pytest.importorskip("weasyprint", reason="WeasyPrint (and the system's Pango) typeset the PDF")
+
+
+def text_of(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+@pytest.fixture
+def released_twice(instance, people):
+    release(instance, people)
+    release(instance, people, text=DOC + "\nDrugie wydanie: zażółć gęślą jaźń.\n", reason="Drugie")
+
+
+def test_a_revision_as_pdf_in_polish(instance, released_twice):
+    instance.settings["LANGUAGE"] = "pl"
+    client = build_app(instance, {"TESTING": True}).test_client()
+    Auth(client).login("reader")
+    answer = client.get("/documents/P-01/revisions/2.pdf")
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    assert 'filename="P-01-rev2.pdf"' in answer.headers["Content-Disposition"]
+    text = text_of(answer.data)
+    for expected in ("P-01", "Nadzór nad dokumentami", "Opracował", "Zatwierdził", "Obowiązuje od", "Karta zmian"):
+        assert expected in text, expected
+    assert "zażółć gęślą jaźń" in text  # Polish glyphs survive
+    assert "kopia nienadzorowana" in " ".join(text.split())
+    assert "Strona 1 z" in text
+
+
+def test_an_old_revision_says_so_in_the_pdf(client, auth, released_twice):
+    auth.login("reader")
+    text = " ".join(text_of(client.get("/documents/P-01/revisions/1.pdf").data).split())
+    assert "SUPERSEDED" in text and "Revision 1 is no longer in force" in text
+
+
+def test_no_pdf_of_a_revision_that_does_not_exist(client, auth, released_twice):
+    auth.login("reader")
+    assert client.get("/documents/P-01/revisions/9.pdf").status_code == 404
