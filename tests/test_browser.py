@@ -262,3 +262,66 @@ def test_browser_auditor_trail_verification_and_register_as_of(editing_server, t
         page.click("table.list >> text=P-01")
         assert f"AS OF {first_day}" in page.inner_text("main")
         assert "Change record" in page.inner_text("main")
+
+
+# -- issue 16: the Polish interface, on a phone, checked by axe-core --------------------------------
+AXE_PAGES = ("/", "/documents", "/documents/P-01", "/documents/P-01/history", "/search?q=audytów", "/reviews")
+
+
+@pytest.fixture
+def polish_server(tmp_path, clock, monkeypatch):
+    _need_browser()
+    instance = make_instance(tmp_path / "inst", clock)
+    people = {k: instance.users.get(k) for k in ("author", "approver", "qm")}
+    release(instance, people)
+    release(instance, people, text=DOC + "\n## 3. Audyty\nAudity wewnętrzne raz w roku.\n", reason="Audyty")
+    monkeypatch.setenv("DOCCTL_LANGUAGE", "pl")  # the server's default, as for a new instance
+    proc, base, log = _serve(tmp_path / "inst", tmp_path / "server.log")
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+def _serious(page) -> list[str]:
+    """axe-core's serious and critical findings on the page (rule id and how many nodes)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({len(v['nodes'])})"
+        for v in results.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
+
+
+def test_polish_on_a_phone_with_no_serious_accessibility_findings(polish_server, tmp_path):
+    pytest.importorskip("axe_playwright_python", reason="axe-core comes with axe-playwright-python")
+    base = polish_server
+    findings = {}
+    with _browser_page() as page:
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.context.clear_cookies()
+            page.goto(base + "/login")
+            assert page.get_attribute("html", "lang") == "pl" and "Zaloguj" in page.inner_text("main")
+            page.fill("#login", "reader")
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            for path in AXE_PAGES:
+                page.goto(base + path)
+                name = path.strip("/").replace("/", "-").replace("?q=", "-") or "home"
+                page.screenshot(path=str(tmp_path / f"{width}-{name}.png"), full_page=True)
+                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{path} runs {overflow}px off the right edge at {width}px"
+                findings[f"{width} {path}"] = _serious(page)
+            page.goto(base + "/documents/P-01")
+            header = page.inner_text("table.control-header")
+            assert all(word in header for word in ("Opracował", "Sprawdził", "Zatwierdził", "Obowiązuje od"))
+            box = page.locator("#nav-q").bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, "the search box is cut"
+            page.fill("#nav-q", "audytow")  # inflected, without diacritics; the text says "Audity"
+            page.press("#nav-q", "Enter")
+            assert "P-01" in page.inner_text("ol.results")
+    print("\naxe-core serious/critical findings per page:", findings)
+    assert not any(findings.values()), findings

@@ -41,7 +41,7 @@ def ranked(index, query, **kw):
     return [h.doc_id for h in index.search(query, at=TODAY, variants=DEFAULT_VARIANTS, **kw).hits]
 
 
-@pytest.mark.parametrize("query", ["audytów wewnętrznych", "audyt", "audytorzy", "audytor"])
+@pytest.mark.parametrize("query", ["audytów wewnętrznych", "audyt", "audytorzy", "audytor", "audytow wewnetrznych"])
 def test_both_spellings_of_audit_find_each_other(index, query):
     assert ranked(index, query)[:1] == ["P-05"]
 

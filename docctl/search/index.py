@@ -112,6 +112,13 @@ def _schema(language: str) -> Schema:
     )
 
 
+def _same_word(typed: str, listed: str, stem) -> bool:
+    """``typed`` is a form of ``listed``: the same stem, or — typed without Polish letters, which
+    the stemmer does not recognise ("audytow") — its folded form starts with the listed stem."""
+    base = stem(listed)
+    return stem(typed) == base or (len(base) >= 4 and fold(typed).startswith(base))
+
+
 def _widen(widen: dict, node):
     """A term also matches its alternatives (variants, the other verbal noun), ranked lower."""
     if not isinstance(node, Term):
@@ -406,7 +413,7 @@ class SearchIndex:
             if partner:
                 others.add(partner)
             for group in groups:
-                if word in group or stem(word) in {stem(w) for w in group}:
+                if word in group or any(_same_word(word, w, stem) for w in group):
                     others |= {w for w in group if w != word}
             for other in others:
                 if stem(other) != stem(word):
