@@ -29,6 +29,7 @@ from .accounts import Accounts
 from .acks import AckStore
 from .catalog import Catalog
 from .clock import utc_now
+from .copies import CopyRegister
 from .errors import ConfigError, Conflict
 from .indexing import Indexer
 from .locks import exclusive
@@ -87,6 +88,13 @@ class Instance:
             self.root / "search-all",
             language=self.settings["SEARCH_LANGUAGE"],
             lock_timeout=float(self.settings["SEARCH_LOCK_TIMEOUT"]),
+        )
+        self.copies = CopyRegister(
+            self.store,
+            self.catalog,
+            service=Identity(self.settings["SERVICE_NAME"], self.settings["SERVICE_EMAIL"]),
+            clock=clock,
+            today=self.today,
         )
         self.indexer = Indexer(self.catalog, self.store, self.search, self.workflow, self.search_all)
         self.catalog.listeners.append(self.indexer.on_main_records)

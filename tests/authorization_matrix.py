@@ -10,7 +10,8 @@ The README's table is rendered from this module (``markdown_table``) and checked
 
 The fixture (``tests/test_authorization.py``): P-01 (a procedure of unit OR) released twice;
 change ``{draft}`` — a revision of P-01 by ``author``, in draft; change ``{review}`` — a new
-instruction IR-01 of unit OR by ``author``, in review (it needs an approver of OR).
+instruction IR-01 of unit OR by ``author``, in review (it needs an approver of OR); controlled
+copy 1 of P-01, held by unit FN.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def _row(method, rule, cases, ok, **kw) -> Row:
 
 AUDIT = ("qm", "auditor", "admin")
 REPORTS = ("approver", "qm", "auditor", "admin")
+ISSUERS = ("approver", "qm")
 AUTHORS = ("author", "qm")
 SEES_DRAFTS = ("author", "approver", "qm", "auditor", "admin")
 NOT_SEEING = ("reader", "approver_fn")
@@ -121,6 +123,18 @@ ROWS: tuple[Row, ...] = (
     _row("GET", "/acknowledgements", "/acknowledgements?unit=OR", REPORTS),
     _row("GET", "/documents/<doc_id>/acknowledgements", "/documents/P-01/acknowledgements", REPORTS),
     _row("GET", "/api/v1/documents/<doc_id>/acknowledgements", "/api/v1/documents/P-01/acknowledgements", REPORTS),
+    # -- controlled copies: seen like read confirmations, issued by the unit's approvers and QMs --
+    _row("GET", "/documents/<doc_id>/copies", "/documents/P-01/copies", REPORTS),
+    _row("POST", "/documents/<doc_id>/copies", Case("/documents/P-01/copies", {"holder": "unit:FN"}), ISSUERS),
+    _row(
+        "POST",
+        "/documents/<doc_id>/copies/<number>/returned",
+        Case("/documents/P-01/copies/1/returned", {}),
+        ISSUERS,
+    ),
+    _row("GET", "/documents/<doc_id>/copies/<number>/print", "/documents/P-01/copies/1/print", REPORTS),
+    _row("GET", "/documents/<doc_id>/copies/<number>.pdf", "/documents/P-01/copies/1.pdf", REPORTS),
+    _row("GET", "/copies", "/copies", ("approver", "approver_fn", "qm", "auditor", "admin")),
     # -- the audit trail -------------------------------------------------------------------------
     _row("GET", "/audit", "/audit", AUDIT),
     _row("GET", "/audit/events.csv", "/audit/events.csv", AUDIT),

@@ -45,6 +45,7 @@ def template(tmp_path_factory):
         unit="OR",
     )
     wf.submit(people["author"], review.number)
+    instance.copies.issue(people["qm"], "P-01", holder_unit="FN", units=instance.workflow.policy().units)
     tokens = {login: instance.users.create_token(login) for login in people}
     return {
         "root": root,

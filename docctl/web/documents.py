@@ -153,9 +153,24 @@ def print_view(doc_id: str):
         if number
         else reader().document(validate_document_id(doc_id))
     )
+    return render_print(page, pdf=False)
+
+
+def render_print(page, *, pdf: bool, copy=None) -> str:
+    """The print view of a revision: for paper, for the PDF, or for a numbered controlled copy."""
     return render_template(
-        "documents/print.html", page=page, printed_at=instance().clock(), record=_change_record(page), pdf=False
+        "documents/print.html",
+        page=page,
+        printed_at=instance().clock(),
+        record=_change_record(page),
+        pdf=pdf,
+        copy=copy,
     )
+
+
+def pdf_response(html: str, name: str) -> Response:
+    data = html_to_pdf(html, static_dir=asset_dir("static"), static_prefix=url_for("static", filename=""))
+    return Response(data, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
 @bp.route("/<doc_id>/revisions/<number>.pdf")
@@ -163,12 +178,7 @@ def revision_pdf(doc_id: str, number: str):
     """The print view of one revision as a PDF file, with the same banner, header and notice."""
     can_read()
     page = reader().revision(validate_document_id(doc_id), int_arg(number, "revision"))
-    html = render_template(
-        "documents/print.html", page=page, printed_at=instance().clock(), record=_change_record(page), pdf=True
-    )
-    data = html_to_pdf(html, static_dir=asset_dir("static"), static_prefix=url_for("static", filename=""))
-    name = f"{doc_id}-rev{page.revision.revision}.pdf"
-    return Response(data, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return pdf_response(render_print(page, pdf=True), f"{doc_id}-rev{page.revision.revision}.pdf")
 
 
 @bp.route("/<doc_id>/acknowledgements")

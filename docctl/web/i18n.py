@@ -75,6 +75,8 @@ def _day(value: date | None, style: str = "long") -> str:
     ISO form (2026-06-01), unambiguous for auditors from anywhere."""
     if not value:
         return ""
+    if isinstance(value, datetime):
+        value = value.date()
     if str(get_locale()) == "en":
         return value.isoformat()
     return format_date(value, style)
