@@ -300,7 +300,7 @@ def test_polish_on_a_phone_with_no_serious_accessibility_findings(polish_server,
     base = polish_server
     findings = {}
     with _browser_page() as page:
-        for width in (1280, 390):
+        for width in (1280, 390, 360):
             page.set_viewport_size({"width": width, "height": 900})
             page.context.clear_cookies()
             page.goto(base + "/login")
@@ -325,3 +325,86 @@ def test_polish_on_a_phone_with_no_serious_accessibility_findings(polish_server,
             assert "P-01" in page.inner_text("ol.results")
     print("\naxe-core serious/critical findings per page:", findings)
     assert not any(findings.values()), findings
+
+
+def _keep_screenshot(page, tmp_path: Path, name: str) -> None:
+    """Into the test's folder; also into DOCCTL_SCREENSHOTS when set (the README's pictures are
+    made so: `DOCCTL_SCREENSHOTS=tests/screenshots pytest -m browser -k polish`)."""
+    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+    keep = os.environ.get("DOCCTL_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(keep) / f"{name}.png"), full_page=name.startswith("phone") is False)
+
+
+def test_polish_path_draft_sign_find_read_confirm_print(polish_server, tmp_path):
+    """The whole path in Polish: an author drafts a revision in the editor, the approver and the
+    quality manager sign with their passwords, an employee finds it by an inflected word typed
+    without Polish letters, reads it, confirms, prints it and opens the old revision."""
+    base = polish_server
+    with _browser_page() as page:
+        page.set_viewport_size({"width": 1280, "height": 900})
+        _login(page, base, "author")
+        _keep_screenshot(page, tmp_path, "home")
+        page.goto(base + "/documents/P-01")
+        page.click("text=Nowe wydanie")
+        text = page.input_value("#markdown") + "\n## 4. Kontrola\nKontrolę zarządczą przeprowadza sekretarz.\n"
+        page.fill("#markdown", text)
+        page.fill("#reason", "Dodano kontrolę zarządczą")
+        page.click("text=Utwórz zmianę jako projekt")
+        assert "utworzona jako projekt" in page.inner_text("main")
+        page.click("text=Przekaż do sprawdzenia")
+        assert "Przekazano do sprawdzenia" in page.inner_text("main")
+        _keep_screenshot(page, tmp_path, "change")
+        for signer in ("approver", "qm"):
+            _login(page, base, signer)
+            page.click("main >> text=Zmiana")
+            page.fill("#sign-password", PASSWORD)
+            page.click("form[action$='/approve'] button")
+        assert "Wydano." in page.inner_text("main")
+        _login(page, base, "reader")
+        page.fill("#nav-q", "kontroli zarzadczej")  # inflected, no Polish letters: the text says "Kontrolę zarządczą"
+        page.press("#nav-q", "Enter")
+        _keep_screenshot(page, tmp_path, "search")
+        page.click("ol.results >> text=P-01")
+        main = page.inner_text("main")
+        assert "Kontrolę zarządczą przeprowadza sekretarz." in main and "ZASTĄPIONE" not in main
+        page.click("text=Zapoznałem(-am) się z wydaniem 3 i je rozumiem")
+        assert "Potwierdziłeś(-aś) zapoznanie z wydaniem 3." in page.inner_text("main")
+        _keep_screenshot(page, tmp_path, "document")
+        page.click("main >> text=Historia")
+        _keep_screenshot(page, tmp_path, "history")
+        page.click("text=Pokaż różnice")
+        _keep_screenshot(page, tmp_path, "diff")
+        page.goto(base + "/documents/P-01/print")
+        assert "kopia nienadzorowana" in page.inner_text("body")
+        _keep_screenshot(page, tmp_path, "print")
+        page.goto(base + "/documents/P-01/revisions/1")
+        assert "ZASTĄPIONE — to nie jest aktualne wydanie." in page.inner_text("main")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(base + "/documents/P-01")
+        _keep_screenshot(page, tmp_path, "phone-document")
+
+
+def test_text_typed_when_the_session_expired_is_offered_back(editing_server, tmp_path):
+    instance, base, numbers = editing_server
+    number = numbers["draft"]
+    with _browser_page() as page:
+        _login(page, base, "author")
+        page.goto(f"{base}/changes/{number}/edit")
+        typed = page.input_value("#markdown") + "\nAkapit wpisany, gdy sesja wygasła.\n"
+        page.fill("#markdown", typed)
+        page.context.clear_cookies()  # the session ends while the author types
+        page.click("button[value=save]")
+        assert "Log in again" in page.inner_text("main")
+        assert "Akapit wpisany" not in instance.workflow.content(instance.workflow.get(number))
+        _login(page, base, "author")
+        page.goto(f"{base}/changes/{number}/edit")
+        assert "kept a text you typed here" in page.inner_text("main")
+        page.click("text=Restore it")
+        assert page.input_value("#markdown") == typed
+        page.click("button[value=save]")
+        assert "Draft saved." in page.inner_text("main")
+        page.goto(f"{base}/changes/{number}/edit")
+        assert "kept a text you typed here" not in page.inner_text("main")  # the server has it now
+    assert "Akapit wpisany, gdy sesja wygasła." in instance.workflow.content(instance.workflow.get(number))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import jsonify, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -45,7 +47,10 @@ def init_app(app) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        return _respond(400, "csrf", "The form was missing its security token or it expired; reload the page.")
+        if not current_user.is_authenticated and request.endpoint not in ("auth.login", "i18n.switch"):
+            # a form posted after the session ended: the token went with it
+            return _respond(401, "unauthorized", _("Your session has ended: log in again."))
+        return _respond(400, "csrf", _("The form was missing its security token or it expired; reload the page."))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
