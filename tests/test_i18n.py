@@ -16,12 +16,16 @@ from docctl.web import build_app
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "docctl" / "translations" / "pl" / "LC_MESSAGES" / "messages.po"
+# The core's errors: their constant messages are shown translated on pages.
+ERRORS = ("Invalid", "Conflict", "NotFound", "Forbidden", "Unauthorized", "TooLarge", "Malformed", "Unavailable")
+ERRORS += ("MergeConflict", "Throttled")
 METHODS = [("docctl/**.py", "python"), ("templates/**.html", "jinja2")]
 
 
 def _extracted() -> set[str]:
     found = set()
-    for _, _, message, _, _ in extract_from_dir(str(ROOT), METHODS, keywords={"_": None, "N_": None}):
+    keywords = {"_": None, "N_": None, **dict.fromkeys(ERRORS)}
+    for _, _, message, _, _ in extract_from_dir(str(ROOT), METHODS, keywords=keywords):
         found.add(message if isinstance(message, str) else message[0])
     return found
 
@@ -106,3 +110,13 @@ def test_api_errors_stay_english(polish, instance):
     token = instance.users.create_token("reader")
     answer = client.get("/api/v1/documents/P-99", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 404 and "P-99" in answer.get_json()["error"]["message"]
+
+
+def test_the_cores_messages_read_in_polish_on_pages(polish, instance, people):
+    client, auth = polish
+    auth.login("approver")
+    change = instance.workflow.create(people["author"], doc_id="P-01", markdown="# N\n\nNowy.\n", reason="Zmiana")
+    instance.workflow.submit(people["author"], change.number)
+    csrf = auth.csrf(f"/changes/{change.number}")
+    answer = client.post(f"/changes/{change.number}/reject", data={"password": "x", "comment": " ", "csrf_token": csrf})
+    assert "napisz, dlaczego zmiana jest odrzucana (komentarz jest wymagany)" in answer.get_data(as_text=True)

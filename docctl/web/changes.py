@@ -83,7 +83,7 @@ def _change_page(number: int, status: int = 200):
 
 def _refused(number: int, exc: DocctlError):
     """A step that failed: the change page again, with why, under the error's own status."""
-    flash(exc.message, "error")
+    flash(_(exc.message), "error")
     return _change_page(number, exc.http_status)
 
 

@@ -36,7 +36,9 @@ def _respond(status: int, code: str, message: str, detail: dict | None = None):
         return jsonify(body), status
     if status == 401 and request.method == "GET":
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    return render_template("error.html", status=status, code=code, message=message, detail=detail or {}), status
+    # Pages speak the person's language where the message has a translation (the core's constant
+    # messages do; one with a value in it reads in English), the API always English.
+    return render_template("error.html", status=status, code=code, message=_(message), detail=detail or {}), status
 
 
 def init_app(app) -> None:
