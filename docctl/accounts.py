@@ -105,7 +105,7 @@ def _require_admin(actor: User) -> User:
 
 def _not_self(actor: User, login: str, what: str) -> None:
     if actor.login == login:
-        raise Forbidden(f"nobody changes their own {what}: ask another administrator (it is recorded)")
+        raise Forbidden("nobody changes their own %(what)s: ask another administrator (it is recorded)", what=what)
 
 
 def _describe(person: User) -> str:

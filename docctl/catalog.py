@@ -331,14 +331,14 @@ class Catalog:
     def _read_revisions(self, doc_id: str) -> tuple[Revision, ...]:
         revisions = [_revision(r) for r in self._rows(doc_id) if r["action"] == "release"]
         if not revisions:
-            raise NotFound(f"document {doc_id} does not exist")
+            raise NotFound("document %(doc_id)s does not exist", doc_id=doc_id)
         return tuple(revisions[::-1])
 
     def revision(self, doc_id: str, number: int) -> Revision:
         for rev in self._revisions(doc_id):
             if rev.revision == number:
                 return rev
-        raise NotFound(f"document {doc_id} has no revision {number}")
+        raise NotFound("document %(doc_id)s has no revision %(number)s", doc_id=doc_id, number=number)
 
     def document(self, doc_id: str, at: date) -> DocumentState:
         """The document as it stood on ``at`` (an injected day, so future dates switch by
@@ -354,8 +354,8 @@ class Catalog:
         state = _state(doc_id, rows, at)
         if state is None:
             if rows or not self._rows(doc_id):
-                raise NotFound(f"document {doc_id} does not exist")
-            raise NotFound(f"document {doc_id} did not exist yet on {at.isoformat()}")
+                raise NotFound("document %(doc_id)s does not exist", doc_id=doc_id)
+            raise NotFound("document %(doc_id)s did not exist yet on %(value)s", doc_id=doc_id, value=at.isoformat())
         return state
 
     def master_list(self, at: date, *, include_obsolete: bool = False) -> list[DocumentState]:
@@ -443,7 +443,7 @@ class Catalog:
                 raise NotFound("no commit recorded")
             row = conn.execute("SELECT seq FROM records WHERE commit_sha=?", (commit,)).fetchone()
             if row is None:
-                raise NotFound(f"commit {commit[:10]} is not on main")
+                raise NotFound("commit %(commit)s is not on main", commit=commit[:10])
             rows = conn.execute(
                 "SELECT DISTINCT doc_id FROM records WHERE seq>? AND doc_id IS NOT NULL", (row["seq"],)
             ).fetchall()
@@ -454,7 +454,7 @@ class Catalog:
         with self._connect() as conn:
             row = conn.execute("SELECT seq FROM records WHERE commit_sha=?", (commit or "",)).fetchone()
         if row is None:
-            raise NotFound(f"commit {(commit or '')[:10]} is not on main")
+            raise NotFound("commit %(value)s is not on main", value=(commit or "")[:10])
         return row["seq"]
 
     def all_records(self) -> list[sqlite3.Row]:

@@ -124,7 +124,7 @@ class CopyRegister:
         for copy in self.of(doc_id):
             if copy.number == number:
                 return copy
-        raise NotFound(f"{doc_id} has no controlled copy {number}")
+        raise NotFound("%(doc_id)s has no controlled copy %(number)s", doc_id=doc_id, number=number)
 
     def to_withdraw(self, today: date, person=None) -> list[tuple[ControlledCopy, str]]:
         """Copies still held of a revision no longer in force, with why ("superseded by revision
@@ -157,14 +157,17 @@ class CopyRegister:
         validate_document_id(doc_id)
         state = self.catalog.document(doc_id, self.today())
         if state.current is None or state.status == "obsolete":
-            raise Conflict(f"{doc_id} has no revision in force to copy")
+            raise Conflict("%(doc_id)s has no revision in force to copy", doc_id=doc_id)
         if not may_manage_copies(actor, state.current.unit):
-            raise Forbidden(f"controlled copies of {doc_id} are issued by quality managers and approvers of its unit")
+            raise Forbidden(
+                "controlled copies of %(doc_id)s are issued by quality managers and approvers of its unit",
+                doc_id=doc_id,
+            )
         if bool(holder_unit) == bool(holder_login):
             raise Invalid("issue the copy either to a unit or to a person")
         if holder_unit:
             if units is None or holder_unit not in units:
-                raise Invalid(f"unknown unit {holder_unit}")
+                raise Invalid("unknown unit %(holder_unit)s", holder_unit=holder_unit)
             holder = units[holder_unit]
         else:
             holder = holder_name or holder_login
@@ -187,9 +190,12 @@ class CopyRegister:
         copy = self.get(validate_document_id(doc_id), number)
         unit = self.catalog.document(doc_id, self.today()).shown.unit
         if not may_manage_copies(actor, unit):
-            raise Forbidden(f"controlled copies of {doc_id} are managed by quality managers and approvers of its unit")
+            raise Forbidden(
+                "controlled copies of %(doc_id)s are managed by quality managers and approvers of its unit",
+                doc_id=doc_id,
+            )
         if not copy.held:
-            raise Conflict(f"copy {number} of {doc_id} was already returned")
+            raise Conflict("copy %(number)s of %(doc_id)s was already returned", number=number, doc_id=doc_id)
         trailers = [("Action", "copy-returned"), ("Document", doc_id), ("Copy", str(number)), ("Actor", actor.login)]
         with self.store.write_lock():
             self._record(format_message(f"Controlled copy {number} of {doc_id} returned", "", trailers), actor)

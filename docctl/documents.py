@@ -36,8 +36,9 @@ def validate_document_id(value: object) -> str:
     """
     if not isinstance(value, str) or len(value) > MAX_ID_LENGTH or not _ID_RE.fullmatch(value):
         raise Invalid(
-            f"invalid document ID {str(value)[:40]!r}: use upper-case letters, digits and single "
-            "dashes, starting with a letter, at most 32 characters (e.g. P-05)"
+            "invalid document ID %(value)s: use upper-case letters, digits and single dashes, "
+            "starting with a letter, at most 32 characters (e.g. P-05)",
+            value=repr(str(value)[:40]),
         )
     return value
 
@@ -45,7 +46,7 @@ def validate_document_id(value: object) -> str:
 def validate_unit_code(value: object) -> str:
     """Return a unit code (2–8 upper-case letters/digits, starting with a letter) or raise Invalid."""
     if not isinstance(value, str) or not _UNIT_RE.fullmatch(value):
-        raise Invalid(f"invalid unit code {str(value)[:20]!r}: 2–8 upper-case letters or digits")
+        raise Invalid("invalid unit code %(value)s: 2–8 upper-case letters or digits", value=repr(str(value)[:20]))
     return value
 
 
@@ -121,9 +122,11 @@ def refuse_conflict_markers(text: str, what: str = "the text") -> None:
     if lines:
         shown = ", ".join(str(n) for n in lines[:12]) + (" …" if len(lines) > 12 else "")
         raise Invalid(
-            f"{what} still has merge-conflict markers on line(s) {shown}: keep the wording you want, "
+            "%(what)s still has merge-conflict markers on line(s) %(shown)s: keep the wording you want, "
             "delete the <<<<<<<, ======= and >>>>>>> lines, then save",
             detail={"conflict_lines": lines},
+            what=what,
+            shown=shown,
         )
 
 
@@ -181,7 +184,9 @@ def parse_document(text: str, *, units: dict | None = None) -> ParsedDocument:
         # Point at where the broken construct starts (context), else where parsing gave up.
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 2}: " if mark is not None else ""
-        raise Invalid(f"{where}front matter is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise Invalid(
+            "%(where)sfront matter is not valid YAML (%(exc)s)", where=where, exc=getattr(exc, "problem", exc)
+        ) from None
     if not isinstance(data, dict):
         raise Invalid("front matter must be a mapping of keys to values")
     return ParsedDocument(validate_metadata(data, units=units), body.lstrip("\n"))

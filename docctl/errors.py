@@ -16,9 +16,12 @@ class DocctlError(Exception):
     code = "error"
     http_status = 400
 
-    def __init__(self, message: str, *, detail: dict | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, detail: dict | None = None, **params) -> None:
+        """``message`` may hold ``%(name)s`` fields filled from ``params``: pages translate the
+        template and fill it in the reader's language; the API and the CLI read ``message``."""
+        self.template, self.params = message, params
+        self.message = message % params if params else message
+        super().__init__(self.message)
         self.detail = detail or {}
 
 
@@ -37,7 +40,11 @@ def refuse_control_characters(text: str, what: str) -> str:
     NUL in a commit message, and in a document or a signature's comment none of them means anything."""
     found = _CONTROL.search(text)
     if found:
-        raise Invalid(f"{what} contains the control character U+{ord(found.group()):04X}; remove it")
+        raise Invalid(
+            "%(what)s contains the control character U+%(value)s; remove it",
+            what=what,
+            value=format(ord(found.group()), "04X"),
+        )
     return text
 
 

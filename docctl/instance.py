@@ -182,7 +182,7 @@ class Instance:
         """``docctl init``: repository with the policy, a fresh secret key and the first admin."""
         root = Path(root)
         if (root / "repo.git").exists():
-            raise Conflict(f"{root} already holds a docctl instance")
+            raise Conflict("%(root)s already holds a docctl instance", root=root)
         # Refuse bad input before anything is written, and leave nothing half-made behind.
         validate_person(admin_login, admin_name, admin_email, ["admin"], [])
         check_password_policy(admin_password, admin_login)

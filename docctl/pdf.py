@@ -18,7 +18,9 @@ def html_to_pdf(html: str, *, static_dir: Path, static_prefix: str = "/static/")
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:  # OSError: the system's Pango library is missing
-        raise Unavailable(f"PDF output needs WeasyPrint and the Pango library on the server ({exc})") from None
+        raise Unavailable(
+            "PDF output needs WeasyPrint and the Pango library on the server (%(exc)s)", exc=exc
+        ) from None
     static_dir = static_dir.resolve()
 
     def local(url: str) -> tuple[bytes, str]:

@@ -91,7 +91,7 @@ class Policy:
     def with_unit(self, code: str, name: str) -> Policy:
         validate_unit_code(code)
         if code in self.units:
-            raise Invalid(f"unit {code} already exists")
+            raise Invalid("unit %(code)s already exists", code=code)
         if not name.strip() or "\n" in name:
             raise Invalid("a unit needs a one-line name")
         return Policy({**self.units, code: name.strip()}, self.types, self.signatures, self.variants)
@@ -117,9 +117,9 @@ def parse_policy(text: str | bytes) -> Policy:
     try:
         data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        raise Invalid(f"{POLICY_PATH} is not valid YAML: {exc}") from None
+        raise Invalid("%(POLICY_PATH)s is not valid YAML: %(exc)s", POLICY_PATH=POLICY_PATH, exc=exc) from None
     if not isinstance(data, dict):
-        raise Invalid(f"{POLICY_PATH} must be a mapping with units, types and signatures")
+        raise Invalid("%(POLICY_PATH)s must be a mapping with units, types and signatures", POLICY_PATH=POLICY_PATH)
     problems: list[str] = []
     units: dict[str, str] = {}
     for code, spec in (data.get("units") or {}).items():

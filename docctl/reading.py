@@ -160,19 +160,23 @@ class Reader:
         owner = state.shown.unit
         if not may_see_confirmations(person, owner):
             raise Forbidden(
-                f"read confirmations of {doc_id} are for quality managers, auditors and approvers of {owner}"
+                "read confirmations of %(doc_id)s are for quality managers, auditors and approvers of %(owner)s",
+                doc_id=doc_id,
+                owner=owner,
             )
         report = confirmation_report(
             state, self.instance.users.list(), self.instance.acks.for_document(doc_id), unit=unit
         )
         if report is None:
-            raise Conflict(f"{doc_id} has no revision in force to confirm")
+            raise Conflict("%(doc_id)s has no revision in force to confirm", doc_id=doc_id)
         return report
 
     def unit_confirmations(self, person, unit: str) -> list[ConfirmationReport]:
         """The report for every document in force owned by ``unit``."""
         if not may_see_confirmations(person, unit):
-            raise Forbidden(f"read confirmations of unit {unit} are for quality managers, auditors and its approvers")
+            raise Forbidden(
+                "read confirmations of unit %(unit)s are for quality managers, auditors and its approvers", unit=unit
+            )
         states = [s for s in self._register(self.instance.today()) if s.current is not None and s.current.unit == unit]
         acks = self.instance.acks.for_documents([s.doc_id for s in states])
         people = self.instance.users.list()
@@ -416,7 +420,7 @@ class Reader:
 
     def _page(self, state: DocumentState, rev: Revision) -> DocumentPage:
         if not rev.blob:
-            raise NotFound(f"{rev.doc_id} revision {rev.revision} has no content")
+            raise NotFound("%(doc_id)s revision %(revision)s has no content", doc_id=rev.doc_id, revision=rev.revision)
         store, cell = self.instance.store, {}
 
         def load() -> str:

@@ -59,7 +59,7 @@ class Identity:
     def __post_init__(self) -> None:
         for value in (self.name, self.email):
             if not value or any(c in value for c in "<>\n\r\0"):
-                raise Invalid(f"invalid identity {value!r} for a git commit")
+                raise Invalid("invalid identity %(value)s for a git commit", value=repr(value))
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
@@ -120,7 +120,7 @@ def format_message(subject: str, body: str = "", trailers: list[tuple[str, str]]
         lines = []
         for key, value in trailers:
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", key):
-                raise Invalid(f"invalid trailer key {key!r}")
+                raise Invalid("invalid trailer key %(key)s", key=repr(key))
             lines.append(f"{key}: {' '.join(str(value).split())}")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
@@ -128,20 +128,20 @@ def format_message(subject: str, body: str = "", trailers: list[tuple[str, str]]
 
 def _check_ref(ref: str) -> str:
     if not _REF_RE.fullmatch(ref) or ".." in ref or ref.endswith((".lock", "/", ".")):
-        raise Invalid(f"refusing ref name {ref!r}")
+        raise Invalid("refusing ref name %(ref)s", ref=repr(ref))
     return ref
 
 
 def _check_path(path: str) -> str:
     parts = path.split("/")
     if not path or any(not _PATH_PART_RE.fullmatch(p) or p in (".", "..") for p in parts):
-        raise Invalid(f"refusing repository path {path!r}")
+        raise Invalid("refusing repository path %(path)s", path=repr(path))
     return path
 
 
 def _check_sha(sha: str) -> str:
     if not _SHA_RE.fullmatch(sha):
-        raise Invalid(f"not an object id: {sha!r}")
+        raise Invalid("not an object id: %(sha)s", sha=repr(sha))
     return sha
 
 
@@ -165,7 +165,7 @@ class GitStore:
         """Like ``git init --bare``, with the settings an audited repository needs."""
         path = Path(path)
         if path.exists() and any(path.iterdir()):
-            raise Conflict(f"{path} already exists and is not empty")
+            raise Conflict("%(path)s already exists and is not empty", path=path)
         path.mkdir(parents=True, exist_ok=True)
         store = cls(path)
         store._git("init", "--bare", "--quiet", "--initial-branch=main", str(path), cwd=path.parent)
@@ -219,10 +219,10 @@ class GitStore:
             if ref in packed:
                 return packed[ref]
             if not (self.path / ref).exists():
-                raise NotFound(f"{ref} does not exist")
+                raise NotFound("%(ref)s does not exist", ref=ref)
         out = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", ok_codes=(0, 1)).strip()
         if not out:
-            raise NotFound(f"{ref} does not exist")
+            raise NotFound("%(ref)s does not exist", ref=ref)
         return out.decode()
 
     def _packed_refs(self) -> dict[str, str] | None:
@@ -268,11 +268,11 @@ class GitStore:
         _check_path(path)
         out = self._git("ls-tree", "-z", commit, "--", path).decode()
         if not out:
-            raise NotFound(f"{path} does not exist at {commit[:10]}")
+            raise NotFound("%(path)s does not exist at %(commit)s", path=path, commit=commit[:10])
         meta, _ = out.rstrip("\0").split("\t", 1)
         mode, kind, sha = meta.split()
         if kind != "blob":
-            raise NotFound(f"{path} is not a file at {commit[:10]}")
+            raise NotFound("%(path)s is not a file at %(commit)s", path=path, commit=commit[:10])
         return sha
 
     def read_blob(self, sha: str) -> bytes:
@@ -302,7 +302,7 @@ class GitStore:
         """Like ``git show -s SHA`` with the trailers parsed."""
         commits = self.log(sha, no_walk=True)
         if not commits:
-            raise NotFound(f"commit {sha[:10]} not found")
+            raise NotFound("commit %(sha)s not found", sha=sha[:10])
         return commits[0]
 
     def log(
@@ -452,7 +452,7 @@ class GitStore:
             for sha in wanted:
                 header = proc.stdout.readline().split()
                 if len(header) != 3:
-                    raise NotFound(f"object {sha[:10]} not found")
+                    raise NotFound("object %(sha)s not found", sha=sha[:10])
                 data = proc.stdout.read(int(header[2]))
                 proc.stdout.read(1)
                 yield sha, data
@@ -754,9 +754,9 @@ class BlobReader:
             _, kind, _, stream = self._repo.git.stream_object_data(sha)
             data = stream.read()
         except (gitpython.exc.GitCommandError, ValueError) as exc:
-            raise NotFound(f"object {sha[:10]} not found") from exc
+            raise NotFound("object %(sha)s not found", sha=sha[:10]) from exc
         if kind != b"blob" and kind != "blob":
-            raise NotFound(f"object {sha[:10]} is not a file")
+            raise NotFound("object %(sha)s is not a file", sha=sha[:10])
         return data
 
     def blob_id_at(self, commit: str, path: str) -> str:
@@ -764,9 +764,9 @@ class BlobReader:
         try:
             sha, kind, _ = self._repo.git.get_object_header(f"{_check_sha(commit)}:{_check_path(path)}")
         except (gitpython.exc.GitCommandError, ValueError) as exc:
-            raise NotFound(f"{path} does not exist at {commit[:10]}") from exc
+            raise NotFound("%(path)s does not exist at %(commit)s", path=path, commit=commit[:10]) from exc
         if kind not in (b"blob", "blob"):
-            raise NotFound(f"{path} is not a file at {commit[:10]}")
+            raise NotFound("%(path)s is not a file at %(commit)s", path=path, commit=commit[:10])
         return sha.decode() if isinstance(sha, bytes) else sha
 
     def close(self) -> None:

@@ -55,7 +55,11 @@ def requirement_for_signer(
     person, a person with no role (or no unit) that the remaining requirements ask for.
     """
     if change.state != "in_review":
-        raise Forbidden(f"change {change.number} is {change.state}; only a change in review can be signed")
+        raise Forbidden(
+            "change %(number)s is %(state)s; only a change in review can be signed",
+            number=change.number,
+            state=change.state,
+        )
     if person.login in change.editors:
         raise Forbidden("you prepared or edited this change, so you cannot sign it")
     if any(e.actor_login == person.login for e in change.signatures):
@@ -65,14 +69,18 @@ def requirement_for_signer(
         candidates = [r for r in candidates if r.meaning == meaning]
     if not candidates:
         needed = "; ".join(r.describe(unit) for r in outstanding(policy, doc_type, unit, change)) or "nothing"
-        raise Forbidden(f"your roles do not meet any signature still needed (needed: {needed})")
+        raise Forbidden("your roles do not meet any signature still needed (needed: %(needed)s)", needed=needed)
     return candidates[0]
 
 
 def may_reject(policy: Policy, doc_type: str, unit: str, change: Change, person: Person) -> None:
     """Any person who could sign (or a quality manager) may send a change back to its author."""
     if change.state != "in_review":
-        raise Forbidden(f"change {change.number} is {change.state}; only a change in review can be rejected")
+        raise Forbidden(
+            "change %(number)s is %(state)s; only a change in review can be rejected",
+            number=change.number,
+            state=change.state,
+        )
     if person.login in change.editors:
         raise Forbidden("you prepared or edited this change; cancel it or edit it instead")
     if "quality_manager" in person.roles:

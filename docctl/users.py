@@ -132,7 +132,7 @@ _DUMMY_HASH = hash_password("timing-equalizer-never-a-password")
 
 def check_password_policy(password: str, login: str = "") -> None:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise Invalid(f"a password needs at least {MIN_PASSWORD} characters")
+        raise Invalid("a password needs at least %(MIN_PASSWORD)s characters", MIN_PASSWORD=MIN_PASSWORD)
     if password.lower() in _COMMON or (login and login.lower() in password.lower()) or len(set(password)) < 4:
         raise Invalid("this password is too easy to guess")
 
@@ -182,14 +182,14 @@ class UserStore:
                     ),
                 )
         except sqlite3.IntegrityError:
-            raise Conflict(f"user {login} already exists") from None
+            raise Conflict("user %(login)s already exists", login=login) from None
         return self.get(login)
 
     def get(self, login: str) -> User:
         with self._db() as conn:
             row = conn.execute("SELECT * FROM users WHERE login=?", (str(login),)).fetchone()
         if row is None:
-            raise NotFound(f"no user {str(login)[:40]!r}")
+            raise NotFound("no user %(login)s", login=repr(str(login)[:40]))
         return _user(row)
 
     def list(self) -> list[User]:
@@ -353,7 +353,7 @@ class UserStore:
                 (self.clock().isoformat(), int(token_id), login, login),
             ).rowcount
         if not changed:
-            raise NotFound(f"no active token {token_id}")
+            raise NotFound("no active token %(token_id)s", token_id=token_id)
 
     def revoke_tokens(self, login: str, *, label: str | None = None) -> int:
         """Revoke every active token of ``login`` (only those labelled ``label`` when given)."""
@@ -407,12 +407,12 @@ def validate_person(login, name, email, roles, units):
     if not isinstance(name, str) or not name.strip() or len(name) > 200 or any(c in name for c in "<>\n\r\0"):
         raise Invalid("a name is one line of at most 200 characters, without < or >")
     if not isinstance(email, str) or not _EMAIL_RE.fullmatch(email):
-        raise Invalid(f"{str(email)[:60]!r} is not an e-mail address")
+        raise Invalid("%(email)s is not an e-mail address", email=repr(str(email)[:60]))
     roles = frozenset(roles)
     if not roles or not roles <= set(ROLES):
-        raise Invalid(f"roles must be among {', '.join(ROLES)}")
+        raise Invalid("roles must be among %(value)s", value=", ".join(ROLES))
     units = frozenset(units)
     bad = [u for u in units if not _UNIT_RE.fullmatch(str(u))]
     if bad:
-        raise Invalid(f"invalid unit codes: {', '.join(map(str, bad))}")
+        raise Invalid("invalid unit codes: %(value)s", value=", ".join(map(str, bad)))
     return login, name.strip(), email, roles, units

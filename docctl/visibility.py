@@ -49,7 +49,7 @@ def require_visible(workflow: Workflow, number: int, person: signing.Person | No
     """NotFound — worded as for a change that does not exist — unless ``person`` may see it."""
     scoped = workflow.scope_of(number)
     if scoped is None or not may_see_change(person, *scoped, workflow.policy()):
-        raise NotFound(f"change {number} does not exist")
+        raise NotFound("change %(number)s does not exist", number=number)
 
 
 def visible_numbers(workflow: Workflow, person: signing.Person | None) -> frozenset[int]:

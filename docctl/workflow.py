@@ -195,7 +195,7 @@ class Workflow:
         try:
             head = self.store.head(change_ref(_number(number)))
         except NotFound:
-            raise NotFound(f"change {number} does not exist") from None
+            raise NotFound("change %(number)s does not exist", number=number) from None
         head_commit = self.store.commit(head)
         summary = ChangeSummary.from_head(number, head_commit)
         # Only BASE..HEAD: the cost follows the change's length, not the repository's history.
@@ -249,12 +249,15 @@ class Workflow:
                 base_meta = Metadata(doc_id, existing.title, existing.type, existing.unit, existing.review_months)
                 kind, base_revision = "revise", existing.revision
                 if self.catalog.document(doc_id, self.today()).status == "obsolete":
-                    raise Invalid(f"{doc_id} is obsolete; open a new document instead")
+                    raise Invalid("%(doc_id)s is obsolete; open a new document instead", doc_id=doc_id)
             else:
                 if not doc_type or not unit or not (title or markdown.startswith("---")):
                     if not markdown.startswith("---"):
                         if doc_id:  # a revision of a document that does not exist
-                            raise NotFound(f"no document {doc_id}: to open a new one, give a title, a type and a unit")
+                            raise NotFound(
+                                "no document %(doc_id)s: to open a new one, give a title, a type and a unit",
+                                doc_id=doc_id,
+                            )
                         raise Invalid("a new document needs a title, a type and a unit")
                 if not doc_id:
                     doc_id = self._propose_id(policy, doc_type or "procedure")
@@ -326,7 +329,7 @@ class Workflow:
             change = self.get(number)
             self.ensure_may_edit(actor, change)
             if change.state != "draft":
-                raise Conflict(f"change {number} is {change.state}, not a draft")
+                raise Conflict("change %(number)s is %(state)s, not a draft", number=number, state=change.state)
             refuse_conflict_markers(self.content(change), f"change {number}")
             self._refuse_unchanged(change)
             self._step(change, "submit", "in_review", actor, "")
@@ -338,7 +341,7 @@ class Workflow:
             if actor.login != change.author_login and not (actor.roles & {"quality_manager", "admin"}):
                 raise Forbidden("only the author or a quality manager can cancel a change")
             if change.state in ("released", "cancelled"):
-                raise Conflict(f"change {number} is already {change.state}")
+                raise Conflict("change %(number)s is already %(state)s", number=number, state=change.state)
             self._step(change, "cancel", "cancelled", actor, comment)
         return self._changed(number)
 
@@ -425,9 +428,11 @@ class Workflow:
                     raise Conflict("this change was edited by someone else since you opened it")
                 if onto_revision != latest.revision:
                     raise Conflict(
-                        f"{change.doc_id} moved on to revision {latest.revision} while you resolved the "
+                        "%(doc_id)s moved on to revision %(revision)s while you resolved the "
                         "conflict: update the change again",
                         detail={"current_revision": latest.revision},
+                        doc_id=change.doc_id,
+                        revision=latest.revision,
                     )
                 current = parse_document(self.content(change)).meta
                 text = self._compose(resolved_markdown, current, self.policy(), title=None, fixed=True)
@@ -470,14 +475,16 @@ class Workflow:
         except Invalid:
             editable = merged
         raise MergeConflict(
-            f"{conflicts} part(s) of the text were changed both in this change and in revision "
-            f"{latest.revision}: both versions are marked in the editor; choose, then save",
+            "%(conflicts)s part(s) of the text were changed both in this change and in revision %(revision)s: "
+            "both versions are marked in the editor; choose, then save",
             detail={
                 "markdown": editable,
                 "head": change.head,
                 "onto_revision": latest.revision,
                 "conflicts": conflicts,
             },
+            conflicts=conflicts,
+            revision=latest.revision,
         )
 
     # -- withdrawal and periodic review ------------------------------------------------------
@@ -488,7 +495,7 @@ class Workflow:
         reason = _reason(reason)
         state = self.catalog.document(doc_id, self.today())
         if state.status == "obsolete":
-            raise Conflict(f"{doc_id} is already obsolete")
+            raise Conflict("%(doc_id)s is already obsolete", doc_id=doc_id)
         latest = state.latest
         with self.store.write_lock():
             self._no_open_change(doc_id, kind="withdraw")
@@ -529,7 +536,7 @@ class Workflow:
         self.check_password(actor.login, password)
         state = self.catalog.document(doc_id, self.today())
         if state.current is None or state.status == "obsolete":
-            raise Conflict(f"{doc_id} has no revision in force to review")
+            raise Conflict("%(doc_id)s has no revision in force to review", doc_id=doc_id)
         policy = self.policy()
         current = state.current
         now = self.now()
@@ -632,8 +639,10 @@ class Workflow:
             return
         if base.blob == change.blob:
             raise Invalid(
-                f"the text is the same as {change.doc_id} revision {change.base_revision}: change something, or "
-                "record a periodic review if the document was checked and needs no change"
+                "the text is the same as %(doc_id)s revision %(base_revision)s: change something, or record a "
+                "periodic review if the document was checked and needs no change",
+                doc_id=change.doc_id,
+                base_revision=change.base_revision,
             )
 
     def _not_stale(self, change: Change) -> None:
@@ -643,9 +652,12 @@ class Workflow:
             latest = 0
         if latest != change.base_revision:
             raise Conflict(
-                f"{change.doc_id} is now at revision {latest} but this change was based on revision "
-                f"{change.base_revision}: update the change onto the current revision first",
+                "%(doc_id)s is now at revision %(latest)s but this change was based on revision "
+                "%(base_revision)s: update the change onto the current revision first",
                 detail={"base_revision": change.base_revision, "current_revision": latest, "needs_update": True},
+                doc_id=change.doc_id,
+                latest=latest,
+                base_revision=change.base_revision,
             )
 
     def _step(self, change: Change, action: str, state: str, actor: signing.Person, comment: str) -> str:
@@ -756,7 +768,9 @@ class Workflow:
     def ensure_may_edit(self, actor: signing.Person, change: Change) -> None:
         """Conflict when the change can no longer be edited; Forbidden when ``actor`` may not."""
         if change.state not in ("draft", "in_review"):
-            raise Conflict(f"change {change.number} is {change.state} and can no longer be edited")
+            raise Conflict(
+                "change %(number)s is %(state)s and can no longer be edited", number=change.number, state=change.state
+            )
         if change.kind == "withdraw":
             raise Conflict("a withdrawal has no text to edit")
         if (
@@ -777,7 +791,9 @@ class Workflow:
         fixed: bool,
     ) -> str:
         if len(markdown.encode("utf-8")) > self.max_document_bytes:
-            raise TooLarge(f"the document is larger than {self.max_document_bytes} bytes")
+            raise TooLarge(
+                "the document is larger than %(max_document_bytes)s bytes", max_document_bytes=self.max_document_bytes
+            )
         markdown = canonical_text(markdown)
         refuse_control_characters(markdown, "the document")
         refuse_conflict_markers(markdown)
@@ -787,7 +803,7 @@ class Workflow:
             if fixed and (meta.id, meta.type, meta.unit) != (base.id, base.type, base.unit):
                 raise Invalid("a revision keeps its document's id, type and unit")
             if meta.id != base.id:
-                raise Invalid(f"front matter id {meta.id} does not match the document {base.id}")
+                raise Invalid("front matter id %(id)s does not match the document %(id2)s", id=meta.id, id2=base.id)
         else:
             data = base.as_dict()
             if title:
@@ -810,8 +826,10 @@ class Workflow:
         for summary in self.list_changes():
             if summary.doc_id == doc_id and summary.kind == kind and summary.state in ("draft", "in_review"):
                 raise Conflict(
-                    f"change {summary.number} for {doc_id} is already open; finish or cancel it first",
+                    "change %(number)s for %(doc_id)s is already open; finish or cancel it first",
                     detail={"change": summary.number},
+                    number=summary.number,
+                    doc_id=doc_id,
                 )
 
     def _next_number(self) -> int:
@@ -837,7 +855,7 @@ def _number(number: object) -> int:
     try:
         value = int(number)
     except (TypeError, ValueError):
-        raise Invalid(f"invalid change number {str(number)[:20]!r}") from None
+        raise Invalid("invalid change number %(number)s", number=repr(str(number)[:20])) from None
     if value < 1:
         raise Invalid("change numbers start at 1")
     return value
@@ -848,13 +866,13 @@ def _reason(reason: str | None) -> str:
     if not reason:
         raise Invalid("a reason for the change is required")
     if len(reason) > MAX_REASON:
-        raise Invalid(f"the reason is longer than {MAX_REASON} characters")
+        raise Invalid("the reason is longer than %(MAX_REASON)s characters", MAX_REASON=MAX_REASON)
     return reason
 
 
 def _require_role(actor: signing.Person, *roles: str) -> None:
     if not set(roles) & set(actor.roles):
-        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+        raise Forbidden("this needs one of the roles: %(value)s", value=", ".join(roles))
 
 
 def _first_content(events) -> str:

@@ -120,3 +120,10 @@ def test_the_cores_messages_read_in_polish_on_pages(polish, instance, people):
     csrf = auth.csrf(f"/changes/{change.number}")
     answer = client.post(f"/changes/{change.number}/reject", data={"password": "x", "comment": " ", "csrf_token": csrf})
     assert "napisz, dlaczego zmiana jest odrzucana (komentarz jest wymagany)" in answer.get_data(as_text=True)
+
+
+def test_a_message_with_values_is_translated_then_filled(polish):
+    client, auth = polish
+    auth.login("reader")
+    page = client.get("/documents/P-99").get_data(as_text=True)
+    assert "dokument P-99 nie istnieje" in page

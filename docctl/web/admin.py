@@ -31,7 +31,7 @@ def _known_units(units) -> list[str]:
     known = instance().workflow.policy().units
     unknown = sorted(set(units) - set(known))
     if unknown:
-        raise Invalid(f"unknown unit(s) {', '.join(unknown)}: add them to the policy first")
+        raise Invalid("unknown unit(s) %(value)s: add them to the policy first", value=", ".join(unknown))
     return list(units)
 
 

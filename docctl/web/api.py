@@ -155,7 +155,7 @@ def acknowledge(doc_id: str, body: schema.Empty):
     person = user()
     page = reader().document(doc_id)
     if not page.is_current:
-        raise Conflict(f"{doc_id} has no revision in force to confirm")
+        raise Conflict("%(doc_id)s has no revision in force to confirm", doc_id=doc_id)
     ack = instance().acks.record(person.login, doc_id, page.revision.revision)
     return jsonify(document_id=doc_id, revision=ack.revision, login=ack.login, at=ack.at.isoformat())
 

@@ -241,7 +241,9 @@ def _known_unit(parsed: BaseModel) -> BaseModel:
     """A unit code must be one of the policy's units (the served OpenAPI document lists them)."""
     unit = getattr(parsed, "unit", None)
     if unit is not None and unit not in instance().workflow.policy().units:
-        raise Invalid(f"unit: {unit} is not a unit of this office", detail={"problems": [f"unit: unknown {unit}"]})
+        raise Invalid(
+            "unit: %(unit)s is not a unit of this office", detail={"problems": [f"unit: unknown {unit}"]}, unit=unit
+        )
     return parsed
 
 
@@ -252,7 +254,7 @@ def _path_value(name: str, value: str):
     try:
         return adapter.validate_python(value)
     except ValidationError:
-        raise Invalid(f"invalid {name.replace('_', ' ')} {value[:40]!r}") from None
+        raise Invalid("invalid %(value)s %(value2)s", value=name.replace("_", " "), value2=repr(value[:40])) from None
 
 
 def _json_object(*, optional: bool) -> dict:

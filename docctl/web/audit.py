@@ -30,7 +30,7 @@ def trail_query(args) -> TrailQuery:
     document = (args.get("document") or "").strip().upper() or None
     action = args.get("action") or None
     if action and action not in ACTIONS:
-        raise Invalid(f"unknown action {action!r}")
+        raise Invalid("unknown action %(action)s", action=repr(action))
     query = TrailQuery(
         since=date_arg(args.get("since"), "since"),
         until=date_arg(args.get("until"), "until"),

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from ..changes import STATES
 from ..errors import DocctlError, Invalid, MergeConflict
 from .context import date_arg, instance, int_arg, reader, require_role, user, visible_change
+from .i18n import localized
 
 bp = Blueprint("changes", __name__, url_prefix="/changes")
 
@@ -21,7 +22,7 @@ def index():
     user()
     state = request.args.get("state") or None
     if state and state not in STATES:
-        raise Invalid(f"unknown state {state!r}")
+        raise Invalid("unknown state %(state)s", state=repr(state))
     changes = reader().changes(user()._get_current_object(), state)
     return render_template("changes/list.html", changes=changes, state=state or "", states=STATES)
 
@@ -83,7 +84,7 @@ def _change_page(number: int, status: int = 200):
 
 def _refused(number: int, exc: DocctlError):
     """A step that failed: the change page again, with why, under the error's own status."""
-    flash(_(exc.message), "error")
+    flash(localized(exc), "error")
     return _change_page(number, exc.http_status)
 
 

@@ -35,7 +35,7 @@ def user():
 def require_role(*roles: str):
     person = user()
     if not set(roles) & set(person.roles):
-        raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+        raise Forbidden("this needs one of the roles: %(value)s", value=", ".join(roles))
     return person
 
 
@@ -48,9 +48,9 @@ def int_arg(value, name: str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise Invalid(f"{name} must be a whole number") from None
+        raise Invalid("%(name)s must be a whole number", name=name) from None
     if number < 0:
-        raise Invalid(f"{name} must not be negative")
+        raise Invalid("%(name)s must not be negative", name=name)
     return number
 
 
@@ -69,4 +69,4 @@ def date_arg(value, name: str) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise Invalid(f"{name} must be a date as YYYY-MM-DD") from None
+        raise Invalid("%(name)s must be a date as YYYY-MM-DD", name=name) from None

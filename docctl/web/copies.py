@@ -25,7 +25,10 @@ def _visible(doc_id: str):
     person = user()
     state = instance().catalog.document(validate_document_id(doc_id), instance().today())
     if not may_see_confirmations(person, state.shown.unit):
-        raise Forbidden(f"controlled copies of {doc_id} are for quality managers, auditors and approvers of its unit")
+        raise Forbidden(
+            "controlled copies of %(doc_id)s are for quality managers, auditors and approvers of its unit",
+            doc_id=doc_id,
+        )
     return person, state
 
 

@@ -30,7 +30,7 @@ def master_list():
     doc_type = request.args.get("type") or None
     unit = request.args.get("unit") or None
     if doc_type and doc_type not in TYPES:
-        raise Invalid(f"unknown type {doc_type!r}")
+        raise Invalid("unknown type %(doc_type)s", doc_type=repr(doc_type))
     obsolete = request.args.get("obsolete") == "1"
     as_of = _as_of()
     table = _register_table(doc_type, unit, obsolete, as_of)
@@ -196,7 +196,7 @@ def acknowledge(doc_id: str):
     person = user()
     page = reader().document(validate_document_id(doc_id))
     if not page.is_current:
-        raise Conflict(f"{doc_id} has no revision in force to confirm")
+        raise Conflict("%(doc_id)s has no revision in force to confirm", doc_id=doc_id)
     instance().acks.record(person.login, doc_id, page.revision.revision)
     flash(_("Recorded: you have read %(doc)s revision %(n)s.", doc=doc_id, n=page.revision.revision))
     return redirect(url_for("documents.show", doc_id=doc_id))

@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DocctlError
+from .i18n import localized
 
 _CODES = {
     400: "malformed",
@@ -28,7 +29,7 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _respond(status: int, code: str, message: str, detail: dict | None = None):
+def _respond(status: int, code: str, message: str, detail: dict | None = None, page_message: str | None = None):
     if _wants_json():
         body = {"error": {"code": code, "message": message}}
         if detail:
@@ -36,16 +37,17 @@ def _respond(status: int, code: str, message: str, detail: dict | None = None):
         return jsonify(body), status
     if status == 401 and request.method == "GET":
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    # Pages speak the person's language where the message has a translation (the core's constant
-    # messages do; one with a value in it reads in English), the API always English.
-    return render_template("error.html", status=status, code=code, message=_(message), detail=detail or {}), status
+    # Pages speak the person's language (the core's messages are translated templates), the API
+    # always English.
+    shown = page_message or _(message)
+    return render_template("error.html", status=status, code=code, message=shown, detail=detail or {}), status
 
 
 def init_app(app) -> None:
     @app.errorhandler(DocctlError)
     def _domain(exc: DocctlError):
         headers_status = exc.http_status
-        return _respond(headers_status, exc.code, exc.message, exc.detail)
+        return _respond(headers_status, exc.code, exc.message, exc.detail, page_message=localized(exc))
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

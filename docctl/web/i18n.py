@@ -14,7 +14,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Blueprint, redirect, request, url_for
-from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_babel import Babel, format_date, format_datetime, get_locale, gettext
 from flask_login import current_user
 
 from .context import instance
@@ -36,6 +36,7 @@ def init_app(app) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", str(instance_of(app).settings["TIMEZONE"]))
     Babel(app, locale_selector=language, default_translation_directories=str(TRANSLATIONS))
     app.jinja_env.filters["day"] = _day
+    app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["moment"] = _moment
     app.context_processor(lambda: {"languages": LANGUAGES, "language": str(get_locale() or "en")})
     app.register_blueprint(bp)
@@ -68,6 +69,14 @@ def switch():
     if chosen in LANGUAGES:
         answer.set_cookie(COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return answer
+
+
+def localized(error) -> str:
+    """A domain error's message in the reader's language: its template translated, then filled."""
+    params = getattr(error, "params", None)
+    if params:
+        return gettext(error.template, **params)
+    return gettext(getattr(error, "message", str(error)))
 
 
 def _day(value: date | None, style: str = "long") -> str:

@@ -28,7 +28,7 @@ def run_search(args):
         drafts = visible_numbers(instance().workflow, user()._get_current_object())
     doc_type = args.get("type") or None
     if doc_type and doc_type not in TYPES:
-        raise Invalid(f"unknown type {doc_type!r}")
+        raise Invalid("unknown type %(doc_type)s", doc_type=repr(doc_type))
     page = max(int_arg(args.get("page", 1), "page"), 1)
     login = current_user.login if current_user.is_authenticated else None
     index = instance().search
