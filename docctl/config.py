@@ -27,6 +27,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SEARCH_LANGUAGE", "pl", "Language of full-text analysis: `pl` (Polish stemming) or `en`."),
     Setting("TIMEZONE", "Europe/Warsaw", "Time zone in which effective dates and review dates are days."),
     Setting("LANGUAGE", "pl", "Interface language for people who have not chosen one: `pl` or `en`."),
+    Setting("BASE_URL", "", "The address people use (https://…/), for links in PDFs; empty: the request's."),
     Setting("SITE_NAME", "docctl", "Name shown in the page header (e.g. the office's name)."),
     Setting("SERVICE_NAME", "docctl", "Committer name on every commit docctl writes (the author is the person)."),
     Setting("SERVICE_EMAIL", "docctl@localhost", "Committer e-mail on every commit docctl writes."),

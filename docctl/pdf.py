@@ -13,8 +13,11 @@ from urllib.parse import urlsplit
 from .errors import Unavailable
 
 
-def html_to_pdf(html: str, *, static_dir: Path, static_prefix: str = "/static/") -> bytes:
-    """Typeset ``html`` (a full page whose stylesheets live under ``static_prefix``)."""
+def html_to_pdf(
+    html: str, *, static_dir: Path, static_prefix: str = "/static/", base_url: str = "http://localhost/"
+) -> bytes:
+    """Typeset ``html`` (a full page whose stylesheets live under ``static_prefix``); its links
+    point at ``base_url`` (the address people use, so a link in the PDF opens the system)."""
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:  # OSError: the system's Pango library is missing
@@ -32,7 +35,7 @@ def html_to_pdf(html: str, *, static_dir: Path, static_prefix: str = "/static/")
             raise ValueError(f"no such static file: {url}")
         return target.read_bytes(), _mime(target)
 
-    return HTML(string=html, base_url="http://docctl.invalid/", url_fetcher=_fetcher(local)).write_pdf()
+    return HTML(string=html, base_url=base_url, url_fetcher=_fetcher(local)).write_pdf()
 
 
 def _fetcher(local):

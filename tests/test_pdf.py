@@ -48,3 +48,17 @@ def test_an_old_revision_says_so_in_the_pdf(client, auth, released_twice):
 def test_no_pdf_of_a_revision_that_does_not_exist(client, auth, released_twice):
     auth.login("reader")
     assert client.get("/documents/P-01/revisions/9.pdf").status_code == 404
+
+
+def test_links_in_the_pdf_point_at_the_address_people_use(instance, released_twice):
+    instance.settings["BASE_URL"] = "https://dokumenty.um.example.pl/"
+    client = build_app(instance, {"TESTING": True}).test_client()
+    Auth(client).login("reader")
+    data = client.get("/documents/P-01/revisions/1.pdf").data
+    links = [
+        annot.get_object()["/A"]["/URI"]
+        for page in pypdf.PdfReader(io.BytesIO(data)).pages
+        for annot in page.get("/Annots") or []
+        if "/A" in annot.get_object()
+    ]
+    assert "https://dokumenty.um.example.pl/documents/P-01" in links  # "see the current revision"

@@ -169,7 +169,10 @@ def render_print(page, *, pdf: bool, copy=None) -> str:
 
 
 def pdf_response(html: str, name: str) -> Response:
-    data = html_to_pdf(html, static_dir=asset_dir("static"), static_prefix=url_for("static", filename=""))
+    base = str(instance().settings["BASE_URL"]) or request.host_url
+    data = html_to_pdf(
+        html, static_dir=asset_dir("static"), static_prefix=url_for("static", filename=""), base_url=base
+    )
     return Response(data, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
