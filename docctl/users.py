@@ -87,6 +87,7 @@ class User:
     units: frozenset[str]
     active: bool = True
     must_change_password: bool = False
+    language: str | None = None  # the interface language this person chose (None: the instance's)
 
     is_authenticated = True
     is_anonymous = False
@@ -151,12 +152,6 @@ class UserStore:
         return connect(self.path, _SCHEMA)
 
     # -- preferences -------------------------------------------------------------------------
-    def language_of(self, login: str) -> str | None:
-        """The interface language this person chose (None: the instance's default)."""
-        with self._db() as conn:
-            row = conn.execute("SELECT language FROM preferences WHERE login=?", (login,)).fetchone()
-        return row["language"] if row else None
-
     def set_language(self, login: str, language: str) -> None:
         with self._db() as conn:
             conn.execute("INSERT OR REPLACE INTO preferences (login, language) VALUES (?, ?)", (login, language))
@@ -187,14 +182,14 @@ class UserStore:
 
     def get(self, login: str) -> User:
         with self._db() as conn:
-            row = conn.execute("SELECT * FROM users WHERE login=?", (str(login),)).fetchone()
+            row = conn.execute(f"{_WITH_LANGUAGE} WHERE users.login=?", (str(login),)).fetchone()
         if row is None:
             raise NotFound("no user %(login)s", login=repr(str(login)[:40]))
         return _user(row)
 
     def list(self) -> list[User]:
         with self._db() as conn:
-            return [_user(r) for r in conn.execute("SELECT * FROM users ORDER BY login")]
+            return [_user(r) for r in conn.execute(f"{_WITH_LANGUAGE} ORDER BY users.login")]
 
     def update(self, login: str, *, name=None, email=None, roles=None, units=None, active=None) -> User:
         current = self.get(login)
@@ -388,6 +383,10 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# The person and their chosen language in one query: a page reads the person anyway.
+_WITH_LANGUAGE = "SELECT users.*, preferences.language FROM users LEFT JOIN preferences USING (login)"
+
+
 def _user(row: sqlite3.Row) -> User:
     return User(
         row["login"],
@@ -397,6 +396,7 @@ def _user(row: sqlite3.Row) -> User:
         frozenset(row["units"].split()),
         bool(row["active"]),
         bool(row["must_change_password"]),
+        row["language"] if "language" in row.keys() else None,  # API tokens and logins need none
     )
 
 

@@ -81,7 +81,7 @@ def test_a_person_switches_language_and_it_is_remembered(polish, instance):
     csrf = auth.csrf("/")
     answer = client.post("/language", data={"language": "en", "next": "/documents/P-01", "csrf_token": csrf})
     assert answer.status_code == 303 and answer.headers["Location"] == "/documents/P-01"
-    assert instance.users.language_of("reader") == "en"
+    assert instance.users.get("reader").language == "en"
     assert "Prepared by" in client.get("/documents/P-01").get_data(as_text=True)
     # another browser, same person: still English after logging in
     other = build_app(instance, {"TESTING": True}).test_client()

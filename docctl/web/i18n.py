@@ -46,7 +46,7 @@ def language() -> str:
     if request.path.startswith("/api/"):
         return "en"
     if current_user and current_user.is_authenticated:
-        chosen = instance().users.language_of(current_user.login)
+        chosen = getattr(current_user, "language", None)  # read with the person, no query of its own
         if chosen in LANGUAGES:
             return chosen
     cookie = request.cookies.get(COOKIE)
