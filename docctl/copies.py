@@ -51,19 +51,6 @@ class ControlledCopy:
     def held(self) -> bool:
         return self.returned_at is None
 
-    def as_json(self) -> dict:
-        return {
-            "document_id": self.doc_id,
-            "copy": self.number,
-            "revision": self.revision,
-            "holder": self.holder,
-            "holder_unit": self.holder_unit,
-            "holder_login": self.holder_login,
-            "issued_at": self.issued_at.isoformat(),
-            "issued_by": self.issued_by,
-            "returned_at": self.returned_at.isoformat() if self.returned_at else None,
-        }
-
 
 def may_manage_copies(person, unit: str) -> bool:
     """Quality managers everywhere; approvers for the documents of their own units."""

@@ -36,11 +36,11 @@ def _visible(doc_id: str):
 def register(doc_id: str):
     person, state = _visible(doc_id)
     error = None
+    people = {p.login: p for p in instance().users.list() if p.active}
     if request.method == "POST":
         target = request.form.get("holder", "")
         kind, _sep, value = target.partition(":")
         try:
-            people = {p.login: p for p in instance().users.list()}
             copy = instance().copies.issue(
                 person,
                 doc_id,
@@ -61,7 +61,7 @@ def register(doc_id: str):
         copies=instance().copies.of(doc_id),
         due=due,
         may_manage=may_manage_copies(person, state.shown.unit),
-        people=[p for p in instance().users.list() if p.active],
+        people=list(people.values()),
         error=error,
     ), (error.http_status if error else 200)
 
