@@ -81,6 +81,7 @@ def _change_record(page) -> Markup:
 
 class _Parts(NamedTuple):
     top: Markup  # banner, pending-revision notice, title
+    actions: Markup  # the links this reader may follow
     header: Markup  # the control header
     body: Markup  # contents, text, change record
 
@@ -95,7 +96,37 @@ def _parts(page, as_of) -> _Parts:
             f"page_{name}", key, 512, lambda: render_template(f"documents/page_{name}.html", page=page, **extra)
         )
 
-    return _Parts(part("top", as_of=as_of), part("header"), part("body", record=_change_record(page)))
+    may = _Actions.of(page)
+    actions = fragment(
+        "page_actions",
+        (*key, may),
+        512,
+        lambda: render_template("documents/page_actions.html", page=page, may=may),
+    )
+    return _Parts(part("top", as_of=as_of), actions, part("header"), part("body", record=_change_record(page)))
+
+
+class _Actions(NamedTuple):
+    """What a reader may do from a document page: the part of the page that depends on who reads."""
+
+    see_confirmations: bool
+    revise: bool
+    review: bool
+
+    @classmethod
+    def of(cls, page) -> _Actions:
+        if not (current_user.is_authenticated and page.is_current):
+            return cls(False, False, False)
+        roles = current_user.roles
+        managing = "quality_manager" in roles
+        return cls(
+            see_confirmations=managing
+            or "auditor" in roles
+            or "admin" in roles
+            or ("approver" in roles and page.revision.unit in current_user.units),
+            revise=managing or "author" in roles,
+            review=managing or "approver" in roles,
+        )
 
 
 @bp.route("/<doc_id>")
