@@ -55,6 +55,7 @@ MAIN_ACTIONS = {
     "release": "released",
     "withdraw": "withdrawn",
     "review": "reviewed",
+    "migrate": "migrated",
     "unknown": "unrecorded_commit",
 }
 CHANGE_ACTIONS = {
@@ -216,7 +217,7 @@ class AuditTrail:
 
 def _main_row(rec: MainRecord, unit: str) -> tuple:
     action = MAIN_ACTIONS.get(rec.action, "unrecorded_commit")
-    if rec.action in ("release", "withdraw"):
+    if rec.action in ("release", "migrate", "withdraw"):
         signers = ", ".join(f"{s.name} ({s.meaning}, {s.role})" for s in rec.signatures)
         detail = f"{rec.reason} — signed: {signers}" if signers else rec.reason
     else:

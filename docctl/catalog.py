@@ -22,7 +22,7 @@ from .audit_trail import AuditTrail
 from .db import connect
 from .documents import document_path, quick_metadata
 from .errors import DocctlError, NotFound
-from .records import MainRecord, Signature, read_main_record
+from .records import RELEASES, MainRecord, Signature, read_main_record
 from .repo import GitStore, bulk_load
 
 _SCHEMA = (
@@ -74,10 +74,12 @@ class Revision:
     reason: str
     change: int | None
     signatures: tuple[Signature, ...]
+    migrated: bool = False  # approved on paper, attested in docctl (``Action: migrate``)
 
     def as_json(self) -> dict:
         return {
             "revision": self.revision,
+            "migrated": self.migrated,
             "commit": self.commit,
             "released_at": self.released_at.isoformat(),
             "effective_date": self.effective_date.isoformat(),
@@ -254,7 +256,7 @@ class Catalog:
         wanted = [
             (rec.commit, document_path(rec.doc_id))
             for rec in records
-            if rec.action == "release" and rec.doc_id and _valid_id(rec.doc_id)
+            if rec.action in RELEASES and rec.doc_id and _valid_id(rec.doc_id)
         ]
         blob_of = {commit: blob for (commit, _), blob in self.store.blob_ids(wanted).items()}
         metas = {}
@@ -267,14 +269,14 @@ class Catalog:
         rows = []
         for rec in records:
             blob = title = doc_type = unit = months = None
-            if rec.action == "release" and rec.doc_id:
+            if rec.action in RELEASES and rec.doc_id:
                 blob = blob_of.get(rec.commit)
                 title, doc_type, unit, months = metas.get(blob) or (rec.doc_id, None, None, None)
             elif rec.doc_id:
                 prev = last_meta.get(rec.doc_id) or self._last_meta(conn, rec.doc_id)
                 if prev:
                     blob, title, doc_type, unit, months = prev
-            if rec.doc_id and rec.action in ("release", "withdraw"):
+            if rec.doc_id and rec.action in (*RELEASES, "withdraw"):
                 last_meta[rec.doc_id] = (blob, title, doc_type, unit, months)
             if rec.doc_id:
                 units[rec.doc_id] = unit or ""
@@ -329,7 +331,7 @@ class Catalog:
         return self._answers.get(("revisions", doc_id), lambda: self._read_revisions(doc_id))
 
     def _read_revisions(self, doc_id: str) -> tuple[Revision, ...]:
-        revisions = [_revision(r) for r in self._rows(doc_id) if r["action"] == "release"]
+        revisions = [_revision(r) for r in self._rows(doc_id) if r["action"] in RELEASES]
         if not revisions:
             raise NotFound("document %(doc_id)s does not exist", doc_id=doc_id)
         return tuple(revisions[::-1])
@@ -521,11 +523,12 @@ def _revision(row: sqlite3.Row) -> Revision:
         reason=row["reason"],
         change=row["change"],
         signatures=tuple(Signature.from_trailer(s) for s in json.loads(row["signatures"])),
+        migrated=row["action"] == "migrate",
     )
 
 
 def _state(doc_id: str, rows: list[sqlite3.Row], at: date) -> DocumentState | None:
-    releases = [_revision(r) for r in rows if r["action"] == "release"]
+    releases = [_revision(r) for r in rows if r["action"] in RELEASES]
     if not releases:
         return None
     current = None

@@ -367,10 +367,113 @@ def verify(ctx, as_json):
         verdict = "the history holds" if report.ok else f"{len(report.problems)} problem(s)"
         click.echo(
             f"Checked {report.commits} commits, {report.releases} releases and withdrawals, "
-            f"{report.signatures} signatures in {time.monotonic() - started:.1f} s: {verdict}."
+            f"{report.migrations} migrations from paper, {report.signatures} signatures "
+            f"in {time.monotonic() - started:.1f} s: {verdict}."
         )
     ctx.exit(0 if report.ok else 1)
 
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))
+
+
+@main.command()
+@click.option("--no-daily", is_flag=True, help="Only send what is queued; skip the look for reviews due and copies.")
+@click.pass_context
+@domain_errors
+def notify(ctx, no_daily):
+    """Send the e-mail notifications and digests that are due (for cron or a systemd timer)."""
+    from .mailer import deliver
+
+    instance = _open(ctx)
+    result = deliver(instance, instance.outbox, daily=not no_daily)
+    counts = instance.outbox.counts()
+    click.echo(
+        f"queued {result.queued}, sent {result.sent} message(s) and {result.digests} digest(s); "
+        f"{result.retry} to retry, {result.failed} refused; outbox: "
+        + (", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "empty")
+    )
+    if not instance.settings["SMTP_HOST"]:
+        click.echo("SMTP_HOST is not set: nothing is sent, messages wait in the outbox.")
+    for error in result.errors:
+        click.echo(f"mail server: {error}", err=True)
+    if result.errors:
+        ctx.exit(1)
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--map",
+    "mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV: file,id,title,type,unit,effective_date,review_months",
+)
+@click.option("--dry-run", is_flag=True, help="Only report what would be imported, and every guess.")
+@click.option("--as", "login", default=None, help="Who imports (an author or quality manager): the drafts' author.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--migrate",
+    is_flag=True,
+    help="Record each as in force, approved on paper (--as a quality manager, whose password attests it).",
+)
+@click.option("--password-stdin", is_flag=True, help="With --migrate: read the password from standard input.")
+@click.pass_context
+@domain_errors
+def import_files(ctx, files, mapping, dry_run, login, as_json, migrate, password_stdin):
+    """Bring .docx / .odt / .md documents in as draft changes, with their figures."""
+    import json
+
+    from .importer import record_plans
+    from .importing import plan_import, read_mapping
+
+    instance = _open(ctx)
+    if not dry_run and not login:
+        raise click.ClickException("say who imports with --as LOGIN (or look first with --dry-run)")
+    actor = instance.users.get(login) if login else None
+    rows = read_mapping(mapping) if mapping else None
+    units = instance.workflow.policy().units
+    plans = [plan_import(path, mapping=rows, units=units) for path in files]
+    if dry_run:
+        report = [{**plan.as_json(), "change": None} for plan in plans]
+    else:
+        password = None
+        if migrate:
+            password = (
+                sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt("Password", hide_input=True)
+            )
+        results = record_plans(instance.workflow, actor, plans, migrate_password=password)
+        report = [result.as_json() for result in results]
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for entry in report:
+            _echo_import(entry, dry_run)
+    failed = [e for e in report if not e["ready"] or e.get("import_error")]
+    click.echo(f"{len(report) - len(failed)} of {len(report)} file(s) {'ready' if dry_run else 'imported'}.")
+    if failed:
+        ctx.exit(1)
+
+
+def _echo_import(entry: dict, dry_run: bool) -> None:
+    if entry.get("change"):
+        head = f"change {entry['change']}"
+    elif entry.get("migrated"):
+        head = f"migrated (in force, approved on paper): {entry['migrated'][:12]}"
+    elif entry["ready"] and not entry.get("import_error"):
+        head = "ready" if dry_run else "imported"
+    else:
+        head = "NOT IMPORTED"
+    what = f"{entry['id'] or '?'} {entry['title'] or ''} ({entry['type'] or '?'}, {entry['unit'] or '?'})"
+    click.echo(f"{entry['file']}: {head} — {what}")
+    for figure in entry["figures"]:
+        click.echo(f"  figure {figure}")
+    for line in entry["guesses"]:
+        click.echo(f"  guessed {line}")
+    for line in entry["warnings"]:
+        click.echo(f"  warning: {line}")
+    if entry["missing"]:
+        click.echo(f"  missing (give it in --map): {', '.join(entry['missing'])}")
+    for problem in (entry["error"], entry.get("import_error")):
+        if problem:
+            click.echo(f"  error: {problem}")

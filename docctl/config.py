@@ -44,6 +44,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Wrong passwords from one client address (any accounts) in 15 minutes before it is locked out.",
     ),
     Setting("PROXY_HOPS", 0, "Reverse proxies in front of docctl whose X-Forwarded-For/-Proto to trust (0: none)."),
+    Setting("SMTP_HOST", "", "Mail server for notifications; empty: no e-mail, messages wait in the outbox."),
+    Setting("SMTP_PORT", 0, "Mail server port (0: 25, 587 with starttls, 465 with tls)."),
+    Setting("SMTP_TLS", "none", "`none`, `starttls` or `tls` (implicit TLS)."),
+    Setting("SMTP_USER", "", "Login at the mail server (empty: none)."),
+    Setting("SMTP_PASSWORD", "", "Password at the mail server."),
+    Setting("MAIL_FROM", "docctl@localhost", "Sender address of notifications."),
+    Setting("DIGEST_HOUR", 7, "Daily digests go out at the first run after this hour (local time)."),
+    Setting(
+        "NOTIFY_INTERVAL",
+        60,
+        "`docctl serve` sends notifications every this many seconds (0: only `docctl notify`).",
+    ),
     Setting("REVIEW_DUE_SOON_DAYS", 30, "A periodic review is listed as due soon this many days ahead."),
 )
 

@@ -17,7 +17,7 @@ from .catalog import Catalog
 from .changes import Change
 from .documents import split_front_matter
 from .errors import DocctlError, NotFound
-from .records import MainRecord
+from .records import RELEASES, MainRecord
 from .repo import GitStore
 from .search import IndexEntry, SearchIndex
 
@@ -56,7 +56,7 @@ class Indexer:
         entries: list[IndexEntry] = []
         today = self.today().isoformat()
         for doc_id, rows in self._rows_by_doc(doc_ids).items():
-            releases = [r for r in rows if r["action"] == "release"]
+            releases = [r for r in rows if r["action"] in RELEASES]
             withdraw = next((r for r in rows if r["action"] == "withdraw"), None)
             chosen = range(len(releases))
             if shape == "current":
@@ -100,7 +100,7 @@ class Indexer:
         keep = {e.key for e in kept}
         keys = []
         for doc_id, rows in self._rows_by_doc(doc_ids).items():
-            keys += [f"{doc_id}@{r['revision']}" for r in rows if r["action"] == "release"]
+            keys += [f"{doc_id}@{r['revision']}" for r in rows if r["action"] in RELEASES]
         return [k for k in keys if k not in keep]
 
     # -- after-commit listeners --------------------------------------------------------------
@@ -110,7 +110,7 @@ class Indexer:
         A release writes one new entry into each index and closes the previous revision's
         validity (the ``all`` index) or drops it (the ``current`` one), in one writer commit each.
         """
-        touched = {r.doc_id for r in records if r.doc_id and r.action in ("release", "withdraw")}
+        touched = {r.doc_id for r in records if r.doc_id and r.action in (*RELEASES, "withdraw")}
         head = self.catalog.recorded_commit()
         if not self.index.present():
             self.rebuild_current()

@@ -33,6 +33,8 @@ from .copies import CopyRegister
 from .errors import ConfigError, Conflict
 from .indexing import Indexer
 from .locks import exclusive
+from .notifications import Notifier
+from .outbox import Outbox
 from .policy import Policy, default_policy
 from .render import RenderCache
 from .repo import GitStore, Identity
@@ -99,6 +101,9 @@ class Instance:
         self.indexer = Indexer(self.catalog, self.store, self.search, self.workflow, self.search_all)
         self.catalog.listeners.append(self.indexer.on_main_records)
         self.workflow.change_listeners.append(self.indexer.on_change)
+        self.outbox = Outbox(self.root / "outbox.sqlite3", clock=clock)
+        self.notifier = Notifier(self, self.outbox)
+        self.workflow.change_listeners.append(self.notifier.on_change)
 
     @property
     def secret_key(self) -> str:

@@ -1,12 +1,14 @@
 """A revision as PDF (issue 16): the print view's HTML typeset by WeasyPrint on the server.
 
 Offline by construction: the only URLs the typesetter may fetch are the package's own static
-files (the stylesheets); anything else a document might name — an image on the internet, a
-``file:`` path — is refused, so a PDF never waits on the network or reads the server's disk.
+files (the stylesheets) and the document's own figures (``resolve``, read from git); anything
+else a document might name — an image on the internet, a ``file:`` path — is refused, so a PDF
+never waits on the network or reads the server's disk.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,7 +16,12 @@ from .errors import Unavailable
 
 
 def html_to_pdf(
-    html: str, *, static_dir: Path, static_prefix: str = "/static/", base_url: str = "http://localhost/"
+    html: str,
+    *,
+    static_dir: Path,
+    static_prefix: str = "/static/",
+    base_url: str = "http://localhost/",
+    resolve: Callable[[str], tuple[bytes, str] | None] | None = None,
 ) -> bytes:
     """Typeset ``html`` (a full page whose stylesheets live under ``static_prefix``); its links
     point at ``base_url`` (the address people use, so a link in the PDF opens the system)."""
@@ -28,6 +35,9 @@ def html_to_pdf(
 
     def local(url: str) -> tuple[bytes, str]:
         path = urlsplit(url).path
+        found = resolve(path) if resolve else None
+        if found is not None:
+            return found
         if not path.startswith(static_prefix):
             raise ValueError(f"not fetched (offline): {url}")
         target = (static_dir / path[len(static_prefix) :]).resolve()

@@ -19,11 +19,12 @@ from .catalog import DocumentState, Revision
 from .changes import Change, ChangeSummary
 from .documents import Metadata, decode_text, parse_document, split_front_matter
 from .errors import Conflict, DocctlError, Forbidden, Invalid, NotFound
+from .figures import Figure, figure_path
 from .instance import Instance
 from .readership import ConfirmationReport, confirmation_report, may_see_confirmations, to_confirm
 from .redline import redline_html, unified_diff
 from .render import LinkTargets, Rendered, render_markdown
-from .visibility import require_visible
+from .visibility import may_see_change, require_visible
 
 REGISTERS_KEPT = 8
 
@@ -194,6 +195,28 @@ class Reader:
         at = at or self.instance.today()
         state = self.instance.catalog.document(doc_id, at)
         return self._page(state, self.instance.catalog.revision(doc_id, number))
+
+    def figure(self, doc_id: str, name: str, person) -> Figure:
+        """A figure of ``doc_id``: from one of its released revisions, else from an open change
+        of it that ``person`` may see (a draft's figures are as private as its text)."""
+        path = figure_path(doc_id, name)
+        store, workflow = self.instance.store, self.instance.workflow
+        try:
+            released = [r.commit for r in self.instance.catalog.revisions(doc_id)]
+        except NotFound:
+            released = []
+        policy = workflow.policy()
+        drafts = [
+            change.head
+            for change, doc_type, unit in workflow.open_changes()
+            if change.doc_id == doc_id and may_see_change(person, change, doc_type, unit, policy)
+        ]
+        for commit in released + drafts:
+            try:
+                return Figure(name, store.read_blob(store.blob_id(commit, path)))
+            except NotFound:
+                continue
+        raise NotFound("%(doc_id)s has no figure %(name)s", doc_id=doc_id, name=name)
 
     def revisions(self, doc_id: str) -> list[Revision]:
         """Every released revision, newest first (the change record)."""

@@ -11,7 +11,10 @@ from datetime import date, datetime
 
 from .repo import Commit
 
-ACTIONS_ON_MAIN = ("init", "policy", "release", "withdraw", "review")
+ACTIONS_ON_MAIN = ("init", "policy", "release", "withdraw", "review", "migrate")
+# What puts a revision in force: a release through the workflow, or a migration of a document
+# approved on paper (issue 13: `Action: migrate`, attested, never read as a docctl approval).
+RELEASES = ("release", "migrate")
 
 
 @dataclass(frozen=True)

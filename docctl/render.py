@@ -62,6 +62,9 @@ ALLOWED_TAGS = {
     "div",
     "span",
     "abbr",
+    "img",
+    "figure",
+    "figcaption",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "class"},
@@ -78,10 +81,14 @@ ALLOWED_ATTRIBUTES = {
     "code": {"class"},
     "abbr": {"title"},
     "ol": {"start"},
+    "img": {"src", "alt", "title", "class", "loading"},
+    "sup": {"id"},
+    "li": {"id"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 _ID = r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+"
 ID_PATTERN = re.compile(rf"(?<![\w-])({_ID})(?![\w-])")
+_FIGURE = re.compile(rf"({_ID})/([0-9a-f]{{40}}\.(?:png|jpg|gif|webp))")
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,34 @@ class _DocumentLinks(Treeprocessor):
         return [lead, *links]
 
 
+class _Figures(Treeprocessor):
+    """Images show only the document's own figures (``P-01/<blob id>.png``, :mod:`docctl.figures`),
+    served by docctl; any other image becomes its description in brackets — nothing is fetched
+    from elsewhere, and nothing leaks who reads what to another server."""
+
+    def __init__(self, md, prefix: str) -> None:
+        super().__init__(md)
+        self.prefix = prefix
+
+    def run(self, root: ElementTree.Element) -> None:
+        for parent in root.iter():
+            for child in list(parent):
+                if child.tag != "img":
+                    continue
+                match = _FIGURE.fullmatch(child.get("src", ""))
+                if match:
+                    child.set("src", f"{self.prefix}/documents/{match.group(1)}/figures/{match.group(2)}")
+                    child.set("class", "figure")
+                    child.set("loading", "lazy")
+                    continue
+                index = list(parent).index(child)
+                text = ElementTree.Element("span", {"class": "image-left-out"})
+                text.text = f"[{child.get('alt') or 'image'}]"
+                text.tail = child.tail
+                parent.remove(child)
+                parent.insert(index, text)
+
+
 class _LinkExtension(Extension):
     def __init__(self, links: LinkTargets) -> None:
         super().__init__()
@@ -213,6 +248,7 @@ class _LinkExtension(Extension):
 
     def extendMarkdown(self, md) -> None:  # noqa: N802 - Python-Markdown's API name
         md.treeprocessors.register(_DocumentLinks(md, self.links), "docctl_links", 5)
+        md.treeprocessors.register(_Figures(md, self.links.prefix), "docctl_figures", 4)
 
 
 def _escape_raw_html(md: markdown.Markdown) -> None:
@@ -239,7 +275,7 @@ def render_markdown(text: str, links: LinkTargets = NO_LINKS) -> Rendered:
         if end != -1:
             text = text[end + 4 :]
     md = markdown.Markdown(
-        extensions=["tables", "fenced_code", "def_list", "sane_lists", "toc", _LinkExtension(links)],
+        extensions=["tables", "fenced_code", "def_list", "sane_lists", "toc", "footnotes", _LinkExtension(links)],
         extension_configs={"toc": {"slugify": slugify, "toc_depth": "2-3"}},
         output_format="html",
     )

@@ -275,6 +275,19 @@ class GitStore:
             raise NotFound("%(path)s is not a file at %(commit)s", path=path, commit=commit[:10])
         return sha
 
+    def folder(self, commit: str, path: str) -> dict[str, str]:
+        """The files directly in folder ``path`` at ``commit``: name → blob id ({} if absent)."""
+        _check_sha(commit)
+        _check_path(path)
+        out = self._git("ls-tree", "-z", commit, "--", path.rstrip("/") + "/").decode()
+        found = {}
+        for item in filter(None, out.split("\0")):
+            meta, name = item.split("\t", 1)
+            mode, kind, sha = meta.split()
+            if kind == "blob":
+                found[name.rsplit("/", 1)[-1]] = sha
+        return found
+
     def read_blob(self, sha: str) -> bytes:
         """Like ``git cat-file blob SHA``: from the in-memory blob cache, else one short-lived
         process (see :meth:`reader` for many). A blob id names immutable content, so a cached

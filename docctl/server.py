@@ -6,7 +6,14 @@ the search index are safe across processes (compare-and-swap refs, WAL, one inde
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
+import time
 from pathlib import Path
+
+log = logging.getLogger("docctl.mail")
+DAILY_LOOK_EVERY = 3600.0  # seconds: reviews due and copies to withdraw change by the day
 
 
 def serve(root: Path, *, host: str, port: int, workers: int, threads: int) -> None:
@@ -16,7 +23,8 @@ def serve(root: Path, *, host: str, port: int, workers: int, threads: int) -> No
     if workers == 1:
         import waitress
 
-        waitress.serve(create_app(root, background=True), host=host, port=port, threads=threads, ident="docctl")
+        app = with_notifications(create_app(root, background=True))
+        waitress.serve(app, host=host, port=port, threads=threads, ident="docctl")
         return
     from gunicorn.app.base import BaseApplication
 
@@ -50,6 +58,32 @@ def serve(root: Path, *, host: str, port: int, workers: int, threads: int) -> No
                 self.cfg.set(key, value)
 
         def load(self):
-            return create_app(root, background=True)
+            return with_notifications(create_app(root, background=True))
 
     _Application().run()
+
+
+def with_notifications(app):
+    """Send due notifications every ``NOTIFY_INTERVAL`` seconds from a thread of this process.
+    Every worker may run one: the outbox's claims send each message once."""
+    instance = app.extensions["docctl"]
+    interval = float(instance.settings["NOTIFY_INTERVAL"])
+    if interval > 0:
+        threading.Thread(target=_notify_loop, args=(instance, interval), name="docctl-notify", daemon=True).start()
+    return app
+
+
+def _notify_loop(instance, interval: float) -> None:
+    from .mailer import deliver
+
+    last_look = 0.0
+    while True:
+        time.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - spreading workers, not a secret
+        daily = time.monotonic() - last_look >= DAILY_LOOK_EVERY
+        try:
+            deliver(instance, instance.outbox, daily=daily)
+        except Exception:  # noqa: BLE001 - the loop must outlive any one failure; it is logged
+            log.exception("sending notifications failed; trying again in %s s", interval)
+            continue
+        if daily:
+            last_look = time.monotonic()

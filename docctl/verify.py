@@ -33,8 +33,9 @@ from . import signing
 from .changes import EDIT_ACTIONS, STEP_TRAILERS, read_events
 from .documents import DOCUMENTS_DIR, parse_document
 from .errors import DocctlError
+from .figures import NAME_RE
 from .policy import POLICY_PATH, Policy, parse_policy
-from .records import ACTIONS_ON_MAIN
+from .records import ACTIONS_ON_MAIN, Signature
 from .repo import ZERO_SHA, Commit, GitStore, bulk_load
 
 MAIN = "refs/heads/main"
@@ -61,6 +62,7 @@ class Report:
     commits: int = 0
     releases: int = 0
     signatures: int = 0
+    migrations: int = 0  # documents brought in as approved on paper (issue 13)
 
     @property
     def ok(self) -> bool:
@@ -69,7 +71,12 @@ class Report:
     def as_json(self) -> dict:
         return {
             "ok": self.ok,
-            "checked": {"commits": self.commits, "releases": self.releases, "signatures": self.signatures},
+            "checked": {
+                "commits": self.commits,
+                "releases": self.releases,
+                "signatures": self.signatures,
+                "migrations": self.migrations,
+            },
             "problems": [p.as_json() for p in self.problems],
         }
 
@@ -152,7 +159,12 @@ def _verify(store: GitStore, accounts: AccountHistory | None, progress: Callable
 def _front_matter(store: GitStore, main) -> dict[str, tuple[str, str, str] | None]:
     """Released blob → (id, type, unit) from its front matter; None when it does not parse."""
     wanted = sorted(
-        {blob for _, changed in main for path, blob in changed.items() if blob and path.startswith(DOCUMENTS_DIR + "/")}
+        {
+            blob
+            for _, changed in main
+            for path, blob in changed.items()
+            if blob and path.startswith(DOCUMENTS_DIR + "/") and path.endswith(".md")
+        }
     )
     return {sha: _id_type_unit(data) for sha, data in store.blobs(wanted)}
 
@@ -203,6 +215,14 @@ def _check_main(report: Report, store: GitStore, main, commits: dict[str, Commit
         if action == "review":
             _check_review(report, commit, changed, doc_id, revisions, withdrawn)
             continue
+        if action == "migrate":
+            if _check_migration(report, commit, changed, doc_id, revisions, blobs, accounts):
+                revisions[doc_id] = 1
+                released[doc_id] = changed.get(f"{DOCUMENTS_DIR}/{doc_id}.md")
+                front = blobs.get(released[doc_id])
+                if front:
+                    meta_of[doc_id] = (front[1], front[2])
+            continue
         report.releases += 1
         missing = [key for key in RELEASE_TRAILERS if not commit.trailer(key)]
         if missing:
@@ -217,7 +237,7 @@ def _check_main(report: Report, store: GitStore, main, commits: dict[str, Commit
         if action == "release":
             # An unchanged text leaves no diff: the blob released is then the one already there.
             blob = changed[path] if path in changed else released.get(doc_id)
-            others = sorted(set(changed) - {path})
+            others = sorted(set(changed) - {path} - _figure_paths(report, commit, changed, doc_id))
             if others:
                 add(Problem(commit.sha, f"the release of {doc_id} also changes {', '.join(others[:3])}", doc_id))
             if blob is None:
@@ -236,13 +256,73 @@ def _check_main(report: Report, store: GitStore, main, commits: dict[str, Commit
             revisions[doc_id] = number or expected
             withdrawn.discard(doc_id)
         else:
-            if set(changed) != {path} or changed.get(path) is not None:
+            figures = {p for p in _figure_paths(report, commit, changed, doc_id) if changed[p] is None}
+            if set(changed) - figures != {path} or changed.get(path) is not None:
                 add(Problem(commit.sha, f"the withdrawal of {doc_id} does not remove exactly {path}", doc_id))
             if number != last:
                 add(Problem(commit.sha, f"the withdrawal names revision {revision}; {doc_id} is at {last}", doc_id))
             withdrawn.add(doc_id)
         doc_type, unit = meta_of.get(doc_id, ("", ""))
         _check_signatures(report, commit, commits, doc_id, doc_type, unit, blob, policy, accounts)
+
+
+MIGRATION_TRAILERS = ("Document", "Revision", "Effective-Date", "Paper-Record", "Paper-Approved-by", "Signature")
+
+
+def _check_migration(report, commit, changed, doc_id, revisions, blobs, accounts) -> bool:
+    """A document approved on paper, brought in as revision 1 (issue 13): it must be new to
+    docctl, name its paper record and approvers, and carry a quality manager's attestation of
+    the exact text — an electronic signature given by someone who held that role then."""
+    add = report.problems.append
+    report.migrations += 1
+    missing = [key for key in MIGRATION_TRAILERS if not commit.trailer(key)]
+    if missing or not doc_id:
+        add(Problem(commit.sha, f"migration without required trailers: {', '.join(missing)}", doc_id))
+        return False
+    path = f"{DOCUMENTS_DIR}/{doc_id}.md"
+    ok = True
+    if revisions.get(doc_id):
+        add(Problem(commit.sha, f"{doc_id} was migrated from paper although docctl already had it", doc_id))
+        ok = False
+    if commit.trailer("Revision") != "1":
+        add(Problem(commit.sha, f"the migration of {doc_id} is not revision 1", doc_id))
+    others = sorted(set(changed) - {path} - _figure_paths(report, commit, changed, doc_id))
+    if others or not changed.get(path):
+        add(Problem(commit.sha, f"the migration of {doc_id} changes {', '.join(others[:3]) or 'no text'}", doc_id))
+        ok = False
+    if blobs.get(changed.get(path)) is None:
+        add(Problem(commit.sha, f"the migrated {path} has no valid front matter", doc_id))
+    try:
+        attestation = Signature.from_trailer(commit.trailer("Signature") or "")
+    except ValueError:
+        add(Problem(commit.sha, f"the attestation of {doc_id}'s migration cannot be read", doc_id))
+        return ok
+    if (attestation.meaning, attestation.role) != ("attestation", "quality_manager"):
+        add(Problem(commit.sha, f"{doc_id} was migrated without a quality manager's attestation", doc_id))
+    if commit.trailer("Content") != changed.get(path):
+        add(Problem(commit.sha, f"the attestation of {doc_id} covers other content than the migrated text", doc_id))
+    if accounts is not None:
+        lacked = accounts.lacked(commit.trailer("Actor") or "", "quality_manager", None, attestation.signed_at)
+        if lacked:
+            add(Problem(commit.sha, lacked, doc_id))
+    report.signatures += 1
+    return ok
+
+
+def _figure_paths(report: Report, commit: Commit, changed: dict, doc_id: str) -> set[str]:
+    """The figure files (``documents/<ID>/<blob id>.<ext>``, README) a release or withdrawal
+    changes; a figure whose content is not what its name says is a problem: its text's signature
+    binds the name."""
+    folder = f"{DOCUMENTS_DIR}/{doc_id}/"
+    found = set()
+    for changed_path, blob in changed.items():
+        name = changed_path[len(folder) :] if changed_path.startswith(folder) else ""
+        if not NAME_RE.fullmatch(name):
+            continue
+        found.add(changed_path)
+        if blob is not None and blob != name.split(".", 1)[0]:
+            report.problems.append(Problem(commit.sha, f"{changed_path} does not hold what its name says", doc_id))
+    return found
 
 
 def _policy_at(report: Report, store: GitStore, commit: Commit, blob: str, previous: Policy | None) -> Policy | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,8 @@ from .errors import (
     TooLarge,
     refuse_control_characters,
 )
+from .figure_trees import draft_figures, released_figures
+from .figures import Figure, figure_folder
 from .policy import POLICY_PATH, Policy, parse_policy
 from .records import Signature
 from .repo import ZERO_SHA, GitStore, Identity, bulk_load, format_message
@@ -230,8 +232,10 @@ class Workflow:
         unit: str | None = None,
         review_months: int | None = None,
         effective_date: date | None = None,
+        figures: Sequence[Figure] = (),
     ) -> Change:
-        """Open a change for a new document or a revision of the current one."""
+        """Open a change for a new document or a revision of the current one (with ``figures``:
+        images its text shows, kept beside it — :mod:`docctl.figures`)."""
         _require_role(actor, "author", "quality_manager")
         reason = _reason(reason)
         effective_date = self._check_effective(effective_date)
@@ -267,7 +271,8 @@ class Workflow:
                 markdown, base_meta, policy, title=title, review_months=review_months, fixed=existing is not None
             )
             blob = self.store.write_blob(text.encode("utf-8"))
-            tree = self.store.tree_with(self.store.commit(main_head).tree, {document_path(doc_id): blob})
+            files = {document_path(doc_id): blob, **draft_figures(self.store, doc_id, text, figures, [main_head])}
+            tree = self.store.tree_with(self.store.commit(main_head).tree, files)
             number = self._next_number()
             meta = parse_document(text).meta
             trailers = self._change_trailers(
@@ -299,8 +304,10 @@ class Workflow:
         expected_head: str,
         reason: str | None = None,
         title: str | None = None,
+        figures: Sequence[Figure] = (),
     ) -> Change:
-        """Save a new draft text; a stale ``expected_head`` is a Conflict carrying both versions."""
+        """Save a new draft text (and new figures); a stale ``expected_head`` is a Conflict
+        carrying both versions."""
         with self.store.write_lock():
             change = self.get(number)
             self.ensure_may_edit(actor, change)
@@ -313,7 +320,11 @@ class Workflow:
             current = parse_document(self.content(change)).meta
             text = self._compose(markdown, current, policy, title=title, fixed=change.kind == "revise")
             blob = self.store.write_blob(text.encode("utf-8"))
-            tree = self.store.tree_with(self.store.commit(change.head).tree, {document_path(change.doc_id): blob})
+            files = {
+                document_path(change.doc_id): blob,
+                **draft_figures(self.store, change.doc_id, text, figures, [change.head]),
+            }
+            tree = self.store.tree_with(self.store.commit(change.head).tree, files)
             new_reason = _reason(reason) if reason else change.reason
             state = "draft" if change.state == "draft" else change.state
             trailers = self._carry(
@@ -323,6 +334,10 @@ class Workflow:
             commit = self._commit(tree, [change.head], message, actor)
             self.store.update_refs([(change_ref(number), commit, change.head)], reason=f"docctl: edit change {number}")
         return self._changed(number)
+
+    def figures_of(self, change: Change) -> list[str]:
+        """The figure files a change's tree carries beside its document."""
+        return sorted(self.store.folder(change.head, figure_folder(change.doc_id)))
 
     def submit(self, actor: signing.Person, number: int) -> Change:
         with self.store.write_lock():
@@ -438,7 +453,11 @@ class Workflow:
                 text = self._compose(resolved_markdown, current, self.policy(), title=None, fixed=True)
             main_head = self.store.head(MAIN)
             blob = self.store.write_blob(text.encode("utf-8"))
-            tree = self.store.tree_with(self.store.commit(main_head).tree, {document_path(change.doc_id): blob})
+            files = {
+                document_path(change.doc_id): blob,
+                **draft_figures(self.store, change.doc_id, text, (), [change.head, main_head]),
+            }
+            tree = self.store.tree_with(self.store.commit(main_head).tree, files)
             trailers = self._carry(
                 change, "update", "draft", actor, base_commit=main_head, base_revision=latest.revision
             )
@@ -520,6 +539,80 @@ class Workflow:
             commit = self._commit(tree, [main_head], message, actor)
             self.store.update_refs([(change_ref(number), commit, ZERO_SHA)], reason=f"docctl: open withdrawal {number}")
         return self._changed(number)
+
+    def migrate(
+        self,
+        actor: signing.Person,
+        *,
+        password: str,
+        doc_id: str,
+        markdown: str,
+        title: str,
+        doc_type: str,
+        unit: str,
+        effective_date: date,
+        paper_record: str,
+        paper_approved_by: list[str],
+        paper_prepared_by: str | None = None,
+        paper_revision: str | None = None,
+        review_months: int | None = None,
+        figures: Sequence[Figure] = (),
+    ) -> str:
+        """Record a document approved on paper as already in force (issue 13), as revision 1 of
+        a document new to docctl: one commit on ``main`` with ``Action: migrate``, the paper's
+        approvers and record named as such (``Paper-Approved-by``, ``Paper-Record``), attested by
+        the quality manager's electronic signature now (meaning ``attestation``: "this text is
+        the one approved on paper"). It is not a docctl approval and never reads as one."""
+        _require_role(actor, "quality_manager")
+        if "admin" in actor.roles:
+            raise Forbidden("an admin never signs, not even to attest a migration")
+        self.check_password(actor.login, password)
+        record = (paper_record or "").strip()
+        approvers = [a.strip() for a in paper_approved_by if a and a.strip()]
+        if not record or not approvers:
+            raise Invalid("a migrated document needs the paper record and who approved it on paper")
+        refuse_control_characters(record + " ".join(approvers) + (paper_prepared_by or ""), "the paper record")
+        if effective_date > self.today():
+            raise Invalid("a migrated document is already in force: its effective date cannot lie in the future")
+        policy = self.policy()
+        with self.store.write_lock():
+            validate_document_id(doc_id)
+            try:
+                self.catalog.revisions(doc_id)
+            except NotFound:
+                pass
+            else:
+                raise Conflict(
+                    "%(doc_id)s is already in docctl: only a document new to docctl is migrated", doc_id=doc_id
+                )
+            main_head = self.store.head(MAIN)
+            base = Metadata(doc_id, title, doc_type, unit, review_months or 12)
+            text = self._compose(markdown, base, policy, title=title, review_months=review_months, fixed=False)
+            blob = self.store.write_blob(text.encode("utf-8"))
+            files = {document_path(doc_id): blob, **draft_figures(self.store, doc_id, text, figures, [main_head])}
+            files.update(released_figures(self.store, main_head, doc_id, text))
+            tree = self.store.tree_with(self.store.commit(main_head).tree, files)
+            now = self.now()
+            attestation = Signature(actor.name, actor.email, "quality_manager", "attestation", now, actor.login, blob)
+            reason = f"Migrated from paper ({record}); approved on paper by {', '.join(approvers)}"
+            trailers = [
+                ("Action", "migrate"),
+                ("Document", doc_id),
+                ("Revision", "1"),
+                ("Effective-Date", effective_date.isoformat()),
+                ("Change-Reason", reason),
+                ("Prepared-by", paper_prepared_by or "—"),
+                ("Paper-Record", record),
+                *[("Paper-Approved-by", name) for name in approvers],
+            ]
+            if paper_revision:
+                trailers.append(("Paper-Revision", paper_revision))
+            trailers += [("Content", blob), ("Signature", attestation.trailer()), ("Actor", actor.login)]
+            subject = f"Migrate {doc_id} revision 1 (approved on paper): {parse_document(text).meta.title}"
+            commit = self._commit(tree, [main_head], format_message(subject, reason, trailers), actor)
+            self.store.update_refs([(MAIN, commit, main_head)], reason=f"docctl: migrate {doc_id} from paper")
+        self.catalog.catch_up()
+        return commit
 
     def ensure_may_review(self, actor: signing.Person, doc_id: str) -> None:
         """Forbidden unless ``actor`` could sign this kind of document of its unit."""
@@ -605,8 +698,10 @@ class Workflow:
             format_message(f"Change {change.number}: released", "", marker_trailers),
             actor,
         )
-        path = document_path(change.doc_id)
-        tree = self.store.tree_with(self.store.commit(main_head).tree, {path: None if withdraw else change.blob})
+        text = None if withdraw else self.content(change)
+        files = {document_path(change.doc_id): None if withdraw else change.blob}
+        files.update(released_figures(self.store, main_head, change.doc_id, text))
+        tree = self.store.tree_with(self.store.commit(main_head).tree, files)
         trailers = [
             ("Action", "withdraw" if withdraw else "release"),
             ("Document", change.doc_id),

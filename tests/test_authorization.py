@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from authorization_matrix import PERSONAS, ROWS, markdown_table
 from conftest import DOC, PASSWORD, FakeClock, make_instance, release
+from office_files import tiny_png
 
+from docctl.figures import figure_from_bytes
 from docctl.instance import Instance
 from docctl.web import build_app
 
@@ -35,14 +37,16 @@ def template(tmp_path_factory):
     release(instance, people, text=DOC + "\nDrugie wydanie.\n", reason="Drugie")
     wf = instance.workflow
     draft = wf.create(people["author"], doc_id="P-01", markdown=DOC + "\nSzkic.\n", reason="Szkic")
+    figure = figure_from_bytes(tiny_png())
     review = wf.create(
         people["author"],
         doc_id="IR-01",
-        markdown="# Instrukcja\n\nTekst.\n",
+        markdown=f"# Instrukcja\n\nTekst.\n\n![Schemat](IR-01/{figure.name})\n",
         reason="Nowa",
         title="Instrukcja",
         doc_type="instruction",
         unit="OR",
+        figures=[figure],
     )
     wf.submit(people["author"], review.number)
     instance.copies.issue(people["qm"], "P-01", holder_unit="FN", units=instance.workflow.policy().units)
@@ -51,7 +55,7 @@ def template(tmp_path_factory):
         "root": root,
         "clock": clock,
         "tokens": tokens,
-        "fill": {"draft": draft.number, "review": review.number, "draft_head": draft.head},
+        "fill": {"draft": draft.number, "review": review.number, "draft_head": draft.head, "figure": figure.name},
     }
 
 

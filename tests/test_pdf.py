@@ -65,3 +65,29 @@ def test_links_in_the_pdf_point_at_the_address_people_use(instance, released_twi
         if "/A" in annot.get_object()
     ]
     assert "https://dokumenty.um.example.pl/documents/P-01" in links  # "see the current revision"
+
+
+def test_figures_are_printed_in_the_pdf(instance, people, client, auth):
+    from office_files import tiny_png
+
+    from docctl.figures import figure_from_bytes
+
+    figure = figure_from_bytes(tiny_png())
+    wf = instance.workflow
+    change = wf.create(
+        people["author"],
+        doc_id="IR-02",
+        markdown=f"# Schemat\n\n![Schemat](IR-02/{figure.name})\n",
+        reason="r",
+        title="Schemat",
+        doc_type="instruction",
+        unit="OR",
+        figures=[figure],
+    )
+    wf.submit(people["author"], change.number)
+    wf.approve(people["approver"], change.number, password="correct-horse-battery")
+    auth.login("reader")
+    answer = client.get("/documents/IR-02/revisions/1.pdf")
+    assert answer.status_code == 200
+    images = [image for page in pypdf.PdfReader(io.BytesIO(answer.data)).pages for image in page.images]
+    assert len(images) == 1, "the figure is missing from the PDF"

@@ -9,7 +9,22 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..assets import asset_dir
 from ..instance import Instance
-from . import admin, api, audit, auth, changes, chrome, copies, documents, errors, headers, home, i18n, search
+from . import (
+    admin,
+    api,
+    audit,
+    auth,
+    changes,
+    chrome,
+    copies,
+    documents,
+    errors,
+    headers,
+    home,
+    i18n,
+    importing,
+    search,
+)
 
 
 def build_app(instance: Instance, test_config: dict, *, background: bool = False) -> Flask:
@@ -32,6 +47,21 @@ def build_app(instance: Instance, test_config: dict, *, background: bool = False
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["docctl"] = instance
     instance.start(background=background)
-    for module in (headers, auth, i18n, chrome, errors, home, documents, copies, changes, search, audit, admin, api):
+    for module in (
+        headers,
+        auth,
+        i18n,
+        chrome,
+        errors,
+        home,
+        importing,
+        documents,
+        copies,
+        changes,
+        search,
+        audit,
+        admin,
+        api,
+    ):
         module.init_app(app)
     return app

@@ -16,9 +16,12 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
 from ..errors import DocctlError, NotFound, Unauthorized
+from ..figures import MAX_FIGURE_BYTES
 from .context import instance
 
 bp = Blueprint("auth", __name__)
+# Forms that carry files may be larger than MAX_CONTENT_LENGTH: Word files with figures.
+UPLOADS = {"importing.upload": 64 * 1024 * 1024, "changes.edit": MAX_FIGURE_BYTES + 2 * 1024 * 1024}
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
@@ -33,6 +36,8 @@ def init_app(app) -> None:
     def _protect() -> None:
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return
+        if request.endpoint in UPLOADS:  # before the CSRF check reads the body
+            request.max_content_length = UPLOADS[request.endpoint]
         if request.headers.get("Authorization", "").startswith("Bearer "):
             return
         if request.blueprint == "api" and not current_user.is_authenticated:

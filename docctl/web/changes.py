@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..changes import STATES
 from ..errors import DocctlError, Invalid, MergeConflict
+from ..figures import MAX_FIGURE_BYTES, figure_from_bytes
 from .context import date_arg, instance, int_arg, reader, require_role, user, visible_change
 from .i18n import localized
 
@@ -102,20 +105,34 @@ def edit(number: str):
     status = 200
     if request.method == "POST":
         form.update({k: request.form.get(k, "") for k in form})
-        if request.form.get("action") == "preview":
+        action = request.form.get("action")
+        if action == "preview":
             preview = reader().render_text(form["markdown"])
         else:
             try:
-                _save(person, change.number, form)
+                figures = [_uploaded_figure()] if action == "figure" else []
+                _save(person, change.number, form, figures)
             except DocctlError as exc:
                 error, status = exc, exc.http_status
             else:
+                if figures:  # back to the editor, with what to write where the picture goes
+                    snippet = f"![{_('description')}]({change.doc_id}/{figures[0].name})"
+                    flash(_("Draft saved with the figure. Show it in the text with: %(snippet)s", snippet=snippet))
+                    return redirect(url_for("changes.edit", number=change.number), 303)
                 flash(_("Draft saved."))
                 return redirect(url_for("changes.show", number=change.number))
     return _editor(change, form, error, preview, status)
 
 
-def _save(person, number: int, form: dict) -> None:
+def _uploaded_figure():
+    """The editor's image upload, checked (type by content, size) before anything is written."""
+    upload = request.files.get("figure")
+    if not upload or not upload.filename:
+        raise Invalid("choose an image file")
+    return figure_from_bytes(upload.read(MAX_FIGURE_BYTES + 1), Path(upload.filename.replace("\\", "/")).name)
+
+
+def _save(person, number: int, form: dict, figures=()) -> None:
     """Save the editor: a plain edit, or the resolution of an update's conflict (issue 17)."""
     workflow = instance().workflow
     if form["onto_revision"]:
@@ -134,11 +151,15 @@ def _save(person, number: int, form: dict) -> None:
             expected_head=form["head"],
             reason=form["reason"] or None,
             title=form["title"] or None,
+            figures=figures,
         )
 
 
 def _editor(change, form: dict, error, preview, status: int):
-    return render_template("changes/edit.html", change=change, form=form, error=error, preview=preview), status
+    figures = instance().workflow.figures_of(change)
+    return render_template(
+        "changes/edit.html", change=change, form=form, error=error, preview=preview, figures=figures
+    ), status
 
 
 @bp.route("/<number>/update", methods=["POST"])

@@ -149,6 +149,18 @@ def revision(doc_id: str, number: str):
     return render_template("documents/show.html", page=page, acknowledged=None, parts=_parts(page, None))
 
 
+@bp.route("/<doc_id>/figures/<name>")
+def figure(doc_id: str, name: str):
+    """A figure shown in a document: named by its content, so browsers may keep it for good."""
+    can_read()
+    person = user()._get_current_object() if current_user.is_authenticated else None
+    found = reader().figure(validate_document_id(doc_id), name, person)
+    answer = Response(found.data, mimetype=found.media_type)
+    answer.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    answer.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return answer
+
+
 @bp.route("/<doc_id>/history")
 def history(doc_id: str):
     can_read()
@@ -202,9 +214,27 @@ def render_print(page, *, pdf: bool, copy=None) -> str:
 def pdf_response(html: str, name: str) -> Response:
     base = str(instance().settings["BASE_URL"]) or request.host_url
     data = html_to_pdf(
-        html, static_dir=asset_dir("static"), static_prefix=url_for("static", filename=""), base_url=base
+        html,
+        static_dir=asset_dir("static"),
+        static_prefix=url_for("static", filename=""),
+        base_url=base,
+        resolve=_figure_for_pdf,
     )
     return Response(data, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+def _figure_for_pdf(path: str) -> tuple[bytes, str] | None:
+    """A figure the PDF shows, read as the page reads it (``/documents/<ID>/figures/<name>``)."""
+    prefix = f"{request.script_root}/documents/"
+    parts = path[len(prefix) :].split("/") if path.startswith(prefix) else []
+    if len(parts) != 3 or parts[1] != "figures":
+        return None
+    person = user()._get_current_object() if current_user.is_authenticated else None
+    try:
+        found = reader().figure(validate_document_id(parts[0]), parts[2], person)
+    except DocctlError:
+        return None
+    return found.data, found.media_type
 
 
 @bp.route("/<doc_id>/revisions/<number>.pdf")

@@ -6,7 +6,9 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from ..errors import DocctlError
+from ..errors import DocctlError, Invalid
+from ..notifications import DEFAULTS, KINDS
+from ..outbox import MODES
 from .auth import start_session
 from .context import instance, reader, user
 from .fragments import fragment
@@ -73,6 +75,30 @@ def password():
     return render_template("home/password.html", error=error), (422 if error else 200)
 
 
+@bp.route("/account/notifications", methods=["GET", "POST"])
+@login_required
+def notifications():
+    """Which e-mails a person receives, per kind: at once, in a daily digest, or none."""
+    person = user()._get_current_object()
+    outbox = instance().outbox
+    if request.method == "POST":
+        chosen = {kind.name: request.form.get(kind.name, "") for kind in KINDS}
+        bad = [k for k, mode in chosen.items() if mode not in MODES]
+        if bad:
+            raise Invalid("choose immediate, digest or none for %(kinds)s", kinds=", ".join(bad))
+        outbox.set_preferences(person.login, chosen)
+        flash(_("Your e-mail choices are saved."))
+        return redirect(url_for("home.notifications"), 303)
+    return render_template(
+        "home/notifications.html",
+        kinds=KINDS,
+        modes=MODES,
+        chosen=outbox.preferences(person.login, DEFAULTS),
+        recent=outbox.messages(login=person.login, limit=20),
+        mail_on=bool(instance().settings["SMTP_HOST"]),
+    )
+
+
 @bp.route("/healthz")
 def healthz():
     inst = instance()
@@ -85,4 +111,5 @@ def healthz():
         search_fresh=inst.search.indexed_commit() == head,
         search_all_index=inst.search_all.indexed_commit(),  # None while it is being built
         audit_trail="complete" if inst.catalog.trail.changes_built() else "building",
+        outbox=inst.outbox.counts(),
     )

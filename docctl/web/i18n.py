@@ -9,14 +9,12 @@ API error messages stay English: scripts read codes, people read pages.
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import Blueprint, g, redirect, request, url_for
 from flask_babel import Babel, format_date, format_datetime, get_locale, get_translations, gettext
 from flask_login import current_user
 
+from ..translations import N_, TRANSLATIONS, compile_catalogs
 from .context import instance
 
 
@@ -25,7 +23,6 @@ def instance_of(app):
 
 
 LANGUAGES = {"pl": "polski", "en": "English"}
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 COOKIE = "docctl_lang"
 
 bp = Blueprint("i18n", __name__)
@@ -114,25 +111,6 @@ def _moment(value: datetime | None) -> str:
     return format_datetime(value, "medium") if value else ""
 
 
-def compile_catalogs(root: Path = TRANSLATIONS) -> None:
-    """Each ``messages.po`` to its ``messages.mo`` when missing or older (a source checkout; the
-    package build compiles them too, so an installed package needs no write access here)."""
-    for po in root.glob("*/LC_MESSAGES/messages.po"):
-        mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        with po.open("rb") as source:
-            catalog = read_po(source)
-        tmp = mo.with_suffix(".mo.tmp")
-        with tmp.open("wb") as target:
-            write_mo(target, catalog)
-        tmp.replace(mo)
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "extract, translate later"
-    return message
-
-
 # A document's or change's state as its badge says it (one translation per badge, not eight).
 STATUS_LABELS = {
     "effective": N_("in force"),
@@ -156,4 +134,6 @@ DATA_WORDS = (
     *(N_("created"), N_("edited"), N_("updated"), N_("submitted"), N_("signed"), N_("rejected"), N_("voided")),
     *(N_("initialized"), N_("policy changed"), N_("withdrawn"), N_("reviewed"), N_("confirmed read")),
     *(N_("account changed"), N_("unrecorded commit"), N_("cancelled")),
+    *(N_("attestation"), N_("migrate"), N_("migrated")),
+    *(N_("immediate"), N_("digest"), N_("none"), N_("pending"), N_("sending"), N_("sent"), N_("failed")),
 )
