@@ -19,6 +19,9 @@ import logging
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
+
+from babel.dates import format_date
 
 from . import signing
 from .changes import Change
@@ -58,11 +61,17 @@ class Text:
 
     def written(self, language: str, base_url: str, path: str) -> tuple[str, str]:
         translate = catalog(language).ugettext
-        params = {**self.params, "link": _link(base_url, path)}
+        params = {k: _day(v, language) if isinstance(v, date) else v for k, v in self.params.items()}
+        params["link"] = _link(base_url, path)
         subject = translate(self.subject) % params
         body = translate(self.body) % params
         footer = translate(N_("You can choose which e-mails you receive, at once or once a day: %(prefs)s"))
         return subject, f"{body}\n\n-- \n{footer % {'prefs': _link(base_url, '/account/notifications')}}\n"
+
+
+def _day(value: date, language: str) -> str:
+    """As the pages write a day: "2 marca 2026" in Polish, ISO in English."""
+    return value.isoformat() if language == "en" else format_date(value, "long", locale=language)
 
 
 def _link(base_url: str, path: str) -> str:
@@ -176,7 +185,7 @@ class Notifier:
                 "A new revision of %(doc)s “%(title)s” is released: revision %(rev)s, in force from %(day)s.\n"
                 "Reason for the change: %(reason)s\n\nRead it and confirm that you have read it:\n%(link)s"
             ),
-            {**values, "rev": revision.revision, "day": revision.effective_date.isoformat()},
+            {**values, "rev": revision.revision, "day": revision.effective_date},
         )
         key = f"confirm:{change.doc_id}:{revision.revision}"
         self._queue("confirmation_needed", key, readers, text, doc_path)
@@ -204,7 +213,7 @@ class Notifier:
                         "%(doc)s “%(title)s” (revision %(rev)s) is due for its periodic review on %(day)s.\n"
                         "Record the review, or open a revision if it needs changing:\n%(link)s"
                     ),
-                    {"doc": state.doc_id, "title": rev.title, "rev": rev.revision, "day": state.review_due.isoformat()},
+                    {"doc": state.doc_id, "title": rev.title, "rev": rev.revision, "day": state.review_due},
                 )
                 key = f"review:{state.doc_id}:{rev.revision}:{state.review_due.isoformat()}"
                 queued += self._queue("review_due", key, [person], text, f"/documents/{state.doc_id}")

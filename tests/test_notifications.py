@@ -247,3 +247,14 @@ def auth_for():
         return client, auth
 
     return make
+
+
+def test_days_are_written_as_people_write_them():
+    from datetime import date
+
+    from docctl.notifications import Text
+
+    text = Text("In force from %(day)s", "%(link)s", {"day": date(2026, 3, 2)})
+    assert text.written("en", "", "/x")[0] == "In force from 2026-03-02"
+    subject, body = text.written("pl", "https://sznz.example/", "/documents/P-01")
+    assert "2 marca 2026" in subject and body.startswith("https://sznz.example/documents/P-01")
