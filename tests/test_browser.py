@@ -358,7 +358,7 @@ def test_polish_path_draft_sign_find_read_confirm_print(polish_server, tmp_path)
         _keep_screenshot(page, tmp_path, "change")
         for signer in ("approver", "qm"):
             _login(page, base, signer)
-            page.click("main >> text=Zmiana")
+            page.click('main a[href^="/changes/"]')  # the change waiting for this signature
             page.fill("#sign-password", PASSWORD)
             page.click("form[action$='/approve'] button")
         assert "Wydano." in page.inner_text("main")

@@ -4,10 +4,15 @@ place (``DocumentState.status_of``); results and links land on the page of the r
 from __future__ import annotations
 
 import re
-from datetime import date
+import shutil
+from datetime import UTC, date, datetime
 
 import pytest
-from conftest import DOC, release
+from conftest import DOC, FakeClock, make_instance, release
+
+from docctl.instance import Instance
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 BANNERS = {"superseded": "SUPERSEDED", "approved": "NOT YET IN FORCE", "obsolete": "OBSOLETE."}
 BADGES = {
@@ -18,9 +23,15 @@ BADGES = {
 }
 
 
-@pytest.fixture
-def history(instance, people, clock):
-    """P-01: r1 superseded, r2 in force, r3 approved for later. P-02: withdrawn. P-03: new, not yet in force."""
+@pytest.fixture(scope="module")
+def _history_template(tmp_path_factory):
+    """P-01: r1 superseded, r2 in force, r3 approved for later. P-02: withdrawn. P-03: new, not yet
+    in force. Built once per module (six releases through the workflow take ~4 s); each test
+    gets its own copy of the folder."""
+    clock = FakeClock(START)
+    root = tmp_path_factory.mktemp("status") / "instance"
+    instance = make_instance(root, clock)
+    people = {p.login: p for p in instance.users.list()}
     release(instance, people)
     release(instance, people, text=DOC + "\nDrugie wydanie.\n", reason="Drugie")
     release(instance, people, text=DOC + "\nTrzecie.\n", reason="Trzecie", effective_date=date(2026, 6, 1))
@@ -32,6 +43,20 @@ def history(instance, people, clock):
     instance.workflow.submit(people["author"], change.number) if change.state == "draft" else None
     for signer in ("approver", "qm"):
         instance.workflow.approve(people[signer], change.number, password="correct-horse-battery")
+    return root
+
+
+@pytest.fixture
+def instance(_history_template, tmp_path, clock):
+    """This module's instance is a copy of the history above (overrides conftest's empty one)."""
+    assert clock.now == START, "the template was built at the clock's start"
+    root = tmp_path / "instance"
+    shutil.copytree(_history_template, root)
+    return Instance(root, clock=clock)
+
+
+@pytest.fixture
+def history(instance):
     return instance
 
 
