@@ -401,6 +401,25 @@ def notify(ctx, no_daily):
         ctx.exit(1)
 
 
+@main.command()
+@click.pass_context
+@domain_errors
+def sync(ctx):
+    """Fetch from and push to GIT_REMOTE; catch up the catalog, change index and search index."""
+    instance = _open(ctx)
+    report = instance.sync()
+    click.echo(
+        f"pulled {len(report.pulled)} ref(s), pushed {len(report.pushed)}; "
+        f"still only here: {len(report.ahead)}; diverged: {len(report.diverged)}"
+    )
+    for ref in report.diverged:
+        click.echo(f"DIVERGED {ref}: both this node and the remote wrote; nothing was overwritten", err=True)
+    if report.error:
+        click.echo(f"git remote: {report.error}", err=True)
+    if report.error or report.diverged:
+        ctx.exit(1)
+
+
 @main.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(

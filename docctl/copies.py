@@ -29,6 +29,7 @@ from .catalog import Catalog
 from .documents import validate_document_id
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .readership import may_see_confirmations
+from .replication import retried_when_the_remote_moved
 from .repo import EMPTY_TREE, ZERO_SHA, GitStore, Identity, format_message
 
 COPIES = "refs/heads/copies"
@@ -70,6 +71,7 @@ class CopyRegister:
         self.store, self.catalog, self.service, self.clock, self.today = store, catalog, service, clock, today
         self._cache: tuple[str, tuple[ControlledCopy, ...]] | None = None
         self._lock = threading.Lock()
+        self.sync = None  # with a git remote: see docctl.replication
 
     # -- reading -----------------------------------------------------------------------------
     def all(self) -> tuple[ControlledCopy, ...]:
@@ -130,6 +132,7 @@ class CopyRegister:
         return due
 
     # -- writing -----------------------------------------------------------------------------
+    @retried_when_the_remote_moved
     def issue(
         self,
         actor,
@@ -173,6 +176,7 @@ class CopyRegister:
             self._record(format_message(subject, "", trailers), actor)
         return self.get(doc_id, number)
 
+    @retried_when_the_remote_moved
     def mark_returned(self, actor, doc_id: str, number: int) -> ControlledCopy:
         copy = self.get(validate_document_id(doc_id), number)
         unit = self.catalog.document(doc_id, self.today()).shown.unit

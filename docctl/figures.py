@@ -29,11 +29,23 @@ _SIGNATURES = (
     (b"GIF87a", "gif"),
     (b"GIF89a", "gif"),
 )
-MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
-_NAME = r"[0-9a-f]{40}\.(?:png|jpg|gif|webp)"
+IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
+# Attachments (a form to fill in, a scanned record): linked, downloaded, never shown inline.
+# PDF is told by its first bytes; the office formats are ZIP files, told by their extension.
+ATTACHMENT_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "odt": "application/vnd.oasis.opendocument.text",
+    "ods": "application/vnd.oasis.opendocument.spreadsheet",
+}
+MEDIA_TYPES = {**IMAGE_TYPES, **ATTACHMENT_TYPES}
+_NAME = r"[0-9a-f]{40}\.(?:png|jpg|gif|webp|pdf|docx|xlsx|odt|ods)"
 NAME_RE = re.compile(_NAME)
 # An image in Markdown: ![alt](target "title") — the target up to whitespace or ")".
 IMAGE_RE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+# A link to one of the document's own files: [Formularz](P-01/<blob id>.pdf).
+FILE_LINK_RE = re.compile(rf"(?<!!)\[[^\]]*\]\(\s*<?([A-Z][A-Z0-9-]*/{_NAME})>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,10 @@ class Figure:
     @property
     def media_type(self) -> str:
         return MEDIA_TYPES[self.name.rsplit(".", 1)[1]]
+
+    @property
+    def is_image(self) -> bool:
+        return self.name.rsplit(".", 1)[1] in IMAGE_TYPES
 
 
 def git_blob_id(data: bytes) -> str:
@@ -72,13 +88,23 @@ def figure_from_bytes(data: bytes, original_name: str = "image") -> Figure:
             name=original_name,
             limit=MAX_FIGURE_BYTES // (1024 * 1024),
         )
-    kind = figure_kind(data)
+    kind = figure_kind(data) or _attachment_kind(data, original_name)
     if kind is None:
         raise Invalid(
-            "%(name)s is not a PNG, JPEG, GIF or WebP image (convert drawings such as EMF or SVG to PNG)",
+            "%(name)s is not a PNG, JPEG, GIF or WebP image nor a PDF, DOCX, XLSX, ODT or ODS file "
+            "(convert drawings such as EMF or SVG to PNG)",
             name=original_name,
         )
     return Figure(f"{git_blob_id(data)}.{kind}", data)
+
+
+def _attachment_kind(data: bytes, original_name: str) -> str | None:
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    extension = original_name.rsplit(".", 1)[-1].lower() if "." in original_name else ""
+    if extension in ATTACHMENT_TYPES and extension != "pdf" and data.startswith(b"PK\x03\x04"):
+        return extension
+    return None
 
 
 def figure_path(doc_id: str, name: str) -> str:
@@ -92,12 +118,18 @@ def figure_folder(doc_id: str) -> str:
 
 
 def referenced_figures(markdown: str, doc_id: str) -> set[str]:
-    """The figure names a text shows; Invalid for any image that is not one of its own figures."""
+    """The files a text shows or links to beside it; Invalid for an image that is not one of its
+    own figures, or a link to another document's files."""
     names = set()
+    for match in FILE_LINK_RE.finditer(markdown):
+        folder, _, name = match.group(1).partition("/")
+        if folder != doc_id:
+            raise Invalid("%(target)s is another document's file: attach it to this one", target=repr(match.group(1)))
+        names.add(name)
     for match in IMAGE_RE.finditer(markdown):
         target = match.group(1)
         folder, _, name = target.partition("/")
-        if folder != doc_id or not NAME_RE.fullmatch(name):
+        if folder != doc_id or not NAME_RE.fullmatch(name) or name.rsplit(".", 1)[1] not in IMAGE_TYPES:
             raise Invalid(
                 "the image %(target)s is not one of this document's figures: add pictures with the editor's "
                 "figure upload (only files kept beside the document may be shown)",

@@ -30,13 +30,14 @@ from .acks import AckStore
 from .catalog import Catalog
 from .clock import utc_now
 from .copies import CopyRegister
-from .errors import ConfigError, Conflict
+from .errors import ConfigError, Conflict, Unavailable
 from .indexing import Indexer
 from .locks import exclusive
 from .notifications import Notifier
 from .outbox import Outbox
 from .policy import Policy, default_policy
 from .render import RenderCache
+from .replication import Replicator
 from .repo import GitStore, Identity
 from .search import SearchIndex
 from .sessions import SessionStore
@@ -103,7 +104,27 @@ class Instance:
         self.workflow.change_listeners.append(self.indexer.on_change)
         self.outbox = Outbox(self.root / "outbox.sqlite3", clock=clock)
         self.notifier = Notifier(self, self.outbox)
-        self.workflow.change_listeners.append(self.notifier.on_change)
+        self.workflow.local_change_listeners.append(self.notifier.on_change)
+        self.replicator = None
+        if self.settings["GIT_REMOTE"]:
+            self.replicator = Replicator(self.store, str(self.settings["GIT_REMOTE"]), clock=clock)
+            self.store.replicator = self.replicator
+            self.replicator.on_pulled.append(self._pulled)
+            self.workflow.sync = self.copies.sync = self.replicator.sync
+
+    def _pulled(self, refs: list[str]) -> None:
+        """What a sync brought from the other nodes, into this node's derived data."""
+        self.catalog.catch_up()  # and, through its listeners, the search index
+        prefix = "refs/heads/changes/"
+        changes = [int(ref[len(prefix) :]) for ref in refs if ref.startswith(prefix) and ref[len(prefix) :].isdigit()]
+        if changes:
+            self.workflow.absorb(changes)
+
+    def sync(self):
+        """``docctl sync``: a no-op report without ``GIT_REMOTE``."""
+        if self.replicator is None:
+            raise ConfigError("GIT_REMOTE is not set: this instance has no git remote to sync with")
+        return self.replicator.sync()
 
     @property
     def secret_key(self) -> str:
@@ -183,8 +204,11 @@ class Instance:
         admin_email: str = "admin@localhost",
         policy: Policy | None = None,
         clock: Callable[[], datetime] = utc_now,
+        overrides: dict | None = None,
     ) -> Instance:
-        """``docctl init``: repository with the policy, a fresh secret key and the first admin."""
+        """``docctl init``: repository with the policy, a fresh secret key and the first admin.
+        With ``GIT_REMOTE`` naming a remote that already has ``main``, the new instance joins
+        that history as another node instead of starting one (issue 14)."""
         root = Path(root)
         if (root / "repo.git").exists():
             raise Conflict("%(root)s already holds a docctl instance", root=root)
@@ -193,13 +217,14 @@ class Instance:
         check_password_policy(admin_password, admin_login)
         existed = root.exists()
         try:
-            return cls._create(root, admin_login, admin_password, admin_name, admin_email, policy, clock)
+            return cls._create(root, admin_login, admin_password, admin_name, admin_email, policy, clock, overrides)
         except BaseException:
             for name in (
                 "repo.git",
                 "secret_key",
                 "users.sqlite3",
                 "acks.sqlite3",
+                "outbox.sqlite3",
                 "catalog.sqlite3",
                 "search",
                 "search-all",
@@ -214,17 +239,24 @@ class Instance:
             raise
 
     @classmethod
-    def _create(cls, root, admin_login, admin_password, admin_name, admin_email, policy, clock) -> Instance:
+    def _create(cls, root, admin_login, admin_password, admin_name, admin_email, policy, clock, overrides) -> Instance:
         root.mkdir(parents=True, exist_ok=True)
         GitStore.create(root / "repo.git")
         key_path = root / "secret_key"
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48) + "\n")
-        instance = cls(root, clock=clock)
+        instance = cls(root, clock=clock, overrides=overrides)
         admin = instance.users.add(
             admin_login, name=admin_name, email=admin_email, roles=["admin"], password=admin_password
         )
-        instance.workflow.initialize(admin, policy or default_policy())
+        joined = False
+        if instance.replicator is not None:
+            report = instance.replicator.sync()
+            if report.error:
+                raise Unavailable("the git remote cannot be reached: %(error)s", error=report.error[-200:])
+            joined = instance.store.has_ref("refs/heads/main")
+        if not joined:
+            instance.workflow.initialize(admin, policy or default_policy())
         instance.start()
         return instance

@@ -89,6 +89,7 @@ URL_SCHEMES = {"http", "https", "mailto"}
 _ID = r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+"
 ID_PATTERN = re.compile(rf"(?<![\w-])({_ID})(?![\w-])")
 _FIGURE = re.compile(rf"({_ID})/([0-9a-f]{{40}}\.(?:png|jpg|gif|webp))")
+_ATTACHED = re.compile(rf"({_ID})/([0-9a-f]{{40}}\.(?:png|jpg|gif|webp|pdf|docx|xlsx|odt|ods))")
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,11 @@ class _Figures(Treeprocessor):
         self.prefix = prefix
 
     def run(self, root: ElementTree.Element) -> None:
+        for anchor in root.iter("a"):  # a link to a file kept beside the document: served by docctl
+            match = _ATTACHED.fullmatch(anchor.get("href", ""))
+            if match:
+                anchor.set("href", f"{self.prefix}/documents/{match.group(1)}/figures/{match.group(2)}")
+                anchor.set("class", f"{anchor.get('class', '')} attachment".strip())
         for parent in root.iter():
             for child in list(parent):
                 if child.tag != "img":

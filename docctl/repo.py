@@ -126,6 +126,12 @@ def format_message(subject: str, body: str = "", trailers: list[tuple[str, str]]
     return "\n\n".join(parts) + "\n"
 
 
+@dataclass(frozen=True)
+class PushOutcome:
+    status: str  # ok | rejected | unreachable
+    detail: str = ""
+
+
 def _check_ref(ref: str) -> str:
     if not _REF_RE.fullmatch(ref) or ".." in ref or ref.endswith((".lock", "/", ".")):
         raise Invalid("refusing ref name %(ref)s", ref=repr(ref))
@@ -158,6 +164,8 @@ class GitStore:
         self.path = Path(path)
         self._packed: tuple[tuple, dict[str, str]] | None = None
         self._blobs = _BlobCache(BLOB_CACHE_BYTES)
+        # With a git remote (issue 14): pushes each update before the local refs move.
+        self.replicator = None
 
     # -- setup -------------------------------------------------------------------------------
     @classmethod
@@ -589,13 +597,18 @@ class GitStore:
             raise GitError(f"git commit-tree failed: {proc.stderr.decode(errors='replace').strip()}")
         return proc.stdout.decode().strip()
 
-    def update_refs(self, updates: list[tuple[str, str, str]], *, reason: str = "docctl") -> None:
+    def update_refs(
+        self, updates: list[tuple[str, str, str]], *, reason: str = "docctl", local_only: bool = False
+    ) -> None:
         """Move refs atomically, each only from its expected old value (compare-and-swap).
 
         Like ``git update-ref --stdin`` with ``start``/``update REF NEW OLD``/``prepare``/``commit``:
         all refs move or none. ``OLD`` = :data:`ZERO_SHA` means "must not exist yet". A lost
-        race raises Conflict and leaves every ref as it was.
+        race raises Conflict and leaves every ref as it was. With a git remote, the same update
+        goes to the remote first (:mod:`docctl.replication`); ``local_only``: what a sync pulls.
         """
+        if self.replicator is not None and not local_only:
+            self.replicator.before_update(updates)
         lines = ["start"]
         for ref, new, old in updates:
             lines.append(f"update {_check_ref(ref)} {_check_sha(new)} {_check_sha(old)}")
@@ -618,6 +631,38 @@ class GitStore:
                     detail={"git": err[:300]},
                 )
             raise GitError(f"git update-ref failed: {err[:500]}")
+
+    # -- the remote (issue 14) ------------------------------------------------------------------
+    def push_atomic(self, remote: str, updates: list[tuple[str, str, str]]) -> PushOutcome:
+        """Like ``git push --atomic --force-with-lease=REF:OLD ... NEW:REF``: every ref moves on the
+        remote, each only from the value we expect there, or none does. ``OLD`` = ZERO_SHA: the
+        ref must not exist there yet. Returns "ok", "rejected" (the remote moved) or
+        "unreachable" (with git's words), never raises for the remote's answer."""
+        args = ["push", "--atomic", "--porcelain", "--no-verify"]
+        for ref, _new, old in updates:
+            args.append(f"--force-with-lease={_check_ref(ref)}:{'' if old == ZERO_SHA else _check_sha(old)}")
+        args.append(remote)
+        args += [f"{_check_sha(new)}:{ref}" for ref, new, _old in updates]
+        proc = self._run(*args)
+        out = proc.stdout.decode(errors="replace")
+        err = proc.stderr.decode(errors="replace").strip()
+        if proc.returncode == 0:
+            return PushOutcome("ok")
+        if any(line.startswith("!") for line in out.splitlines()):
+            return PushOutcome("rejected", (out + err)[-500:])
+        return PushOutcome("unreachable", err[-500:])
+
+    def fetch_remote(self, remote: str, prefixes: tuple[str, ...]) -> dict[str, str]:
+        """The remote's refs under ``prefixes``, their objects fetched here (into
+        ``refs/docctl/remote/``, which docctl never serves); ref name → commit id."""
+        specs = [f"+{p}*:refs/docctl/remote/{p[len('refs/') :]}*" for p in prefixes]
+        self._git("fetch", "--quiet", "--no-tags", "--prune", remote, *specs)
+        found = {}
+        for prefix in prefixes:
+            tracking = f"refs/docctl/remote/{prefix[len('refs/') :]}"
+            for ref, sha in self.refs(tracking.rstrip("/")).items():
+                found[prefix + ref[len(tracking) :]] = sha
+        return found
 
     def maintain(self) -> None:
         """Like ``git gc --auto``: pack loose objects and refs once enough have piled up (a no-op

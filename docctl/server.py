@@ -23,7 +23,7 @@ def serve(root: Path, *, host: str, port: int, workers: int, threads: int) -> No
     if workers == 1:
         import waitress
 
-        app = with_notifications(create_app(root, background=True))
+        app = with_background_work(create_app(root, background=True))
         waitress.serve(app, host=host, port=port, threads=threads, ident="docctl")
         return
     from gunicorn.app.base import BaseApplication
@@ -58,19 +58,33 @@ def serve(root: Path, *, host: str, port: int, workers: int, threads: int) -> No
                 self.cfg.set(key, value)
 
         def load(self):
-            return with_notifications(create_app(root, background=True))
+            return with_background_work(create_app(root, background=True))
 
     _Application().run()
 
 
-def with_notifications(app):
-    """Send due notifications every ``NOTIFY_INTERVAL`` seconds from a thread of this process.
+def with_background_work(app):
+    """Send due notifications every ``NOTIFY_INTERVAL`` seconds and sync with ``GIT_REMOTE`` every
+    ``SYNC_INTERVAL``, from threads of this process.
     Every worker may run one: the outbox's claims send each message once."""
     instance = app.extensions["docctl"]
     interval = float(instance.settings["NOTIFY_INTERVAL"])
     if interval > 0:
         threading.Thread(target=_notify_loop, args=(instance, interval), name="docctl-notify", daemon=True).start()
+    every = float(instance.settings["SYNC_INTERVAL"])
+    if instance.replicator is not None and every > 0:
+        threading.Thread(target=_sync_loop, args=(instance, every), name="docctl-sync", daemon=True).start()
     return app
+
+
+def _sync_loop(instance, every: float) -> None:
+    """Bring in what the other nodes wrote, push what this node could not (issue 14)."""
+    while True:
+        time.sleep(every * random.uniform(0.8, 1.2))  # noqa: S311 - spreading nodes, not a secret
+        try:
+            instance.replicator.sync()
+        except Exception:  # noqa: BLE001 - the loop must outlive any one failure; it is logged
+            log.exception("sync with the git remote failed; trying again in %s s", every)
 
 
 def _notify_loop(instance, interval: float) -> None:

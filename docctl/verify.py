@@ -39,6 +39,7 @@ from .records import ACTIONS_ON_MAIN, Signature
 from .repo import ZERO_SHA, Commit, GitStore, bulk_load
 
 MAIN = "refs/heads/main"
+SYNC_MOVE = "docctl: sync from the git remote"
 RELEASE_TRAILERS = ("Document", "Revision", "Change", "Effective-Date", "Change-Reason", "Approved-by", "Signature")
 REVIEW_TRAILERS = ("Document", "Revision", "Signature")
 
@@ -445,6 +446,17 @@ def _check_reflog(report: Report, store: GitStore, main) -> None:
             add(Problem(move.new, f"main moved by something other than docctl: {where}"))
         if move.new not in position:
             add(Problem(move.new, f"main was moved to a commit no longer in its history (rewritten): {where}"))
+            continue
+        if move.message.startswith(SYNC_MOVE):
+            # Brought from the git remote (issue 14): several steps recorded on another node,
+            # whose own reflog attests each; here they must continue main, never replace it.
+            cursor, steps = move.new, set()
+            while cursor != move.old and cursor in parent:
+                steps.add(cursor)
+                cursor = parent[cursor]
+            if cursor != move.old:
+                add(Problem(move.new, f"a sync moved main to a commit that does not continue it: {where}"))
+            reached |= steps
             continue
         if parent[move.new] != move.old:
             add(Problem(move.new, f"main jumped from {move.old[:10]} instead of moving one step: {where}"))

@@ -46,11 +46,16 @@ from .figure_trees import draft_figures, released_figures
 from .figures import Figure, figure_folder
 from .policy import POLICY_PATH, Policy, parse_policy
 from .records import Signature
+from .replication import retried_when_the_remote_moved
 from .repo import ZERO_SHA, GitStore, Identity, bulk_load, format_message
 from .visibility import may_see_change
 
 MAIN = "refs/heads/main"
 MAX_REASON = 2000
+
+
+# More changes than this brought by one sync are re-indexed in bulk (one walk, not a read each).
+ABSORB_ONE_BY_ONE = 20
 
 
 class Workflow:
@@ -77,6 +82,10 @@ class Workflow:
         self.tz = ZoneInfo(timezone_name)
         self.max_document_bytes = max_document_bytes
         self.change_listeners: list[Callable[[Change], None]] = []
+        # Told only of steps taken on this node (e-mail), not of those a sync brings in.
+        self.local_change_listeners: list[Callable[[Change], None]] = []
+        # With a git remote: brings this node up to the remote before a step runs again.
+        self.sync: Callable[[], object] | None = None
         self._policy: tuple[str, str, Policy] | None = None
 
     # -- time and policy ---------------------------------------------------------------------
@@ -220,6 +229,7 @@ class Workflow:
         return decode_text(self.store.read_blob(change.blob))
 
     # -- creating and editing ----------------------------------------------------------------
+    @retried_when_the_remote_moved
     def create(
         self,
         actor: signing.Person,
@@ -295,6 +305,7 @@ class Workflow:
             self.store.update_refs([(change_ref(number), commit, ZERO_SHA)], reason=f"docctl: open change {number}")
         return self._changed(number)
 
+    @retried_when_the_remote_moved
     def edit(
         self,
         actor: signing.Person,
@@ -339,6 +350,7 @@ class Workflow:
         """The figure files a change's tree carries beside its document."""
         return sorted(self.store.folder(change.head, figure_folder(change.doc_id)))
 
+    @retried_when_the_remote_moved
     def submit(self, actor: signing.Person, number: int) -> Change:
         with self.store.write_lock():
             change = self.get(number)
@@ -350,6 +362,7 @@ class Workflow:
             self._step(change, "submit", "in_review", actor, "")
         return self._changed(number)
 
+    @retried_when_the_remote_moved
     def cancel(self, actor: signing.Person, number: int, comment: str = "") -> Change:
         with self.store.write_lock():
             change = self.get(number)
@@ -360,6 +373,7 @@ class Workflow:
             self._step(change, "cancel", "cancelled", actor, comment)
         return self._changed(number)
 
+    @retried_when_the_remote_moved
     def reject(self, actor: signing.Person, number: int, *, password: str, comment: str) -> Change:
         if not comment or not comment.strip():
             raise Invalid("say why the change is rejected (a comment is required)")
@@ -371,6 +385,7 @@ class Workflow:
             self._step(change, "reject", "draft", actor, comment)
         return self._changed(number)
 
+    @retried_when_the_remote_moved
     def approve(
         self, actor: signing.Person, number: int, *, password: str, comment: str = "", meaning: str | None = None
     ) -> Change:
@@ -412,6 +427,7 @@ class Workflow:
             self._upkeep()
         return changed
 
+    @retried_when_the_remote_moved
     def update_to_current(
         self,
         actor: signing.Person,
@@ -507,6 +523,7 @@ class Workflow:
         )
 
     # -- withdrawal and periodic review ------------------------------------------------------
+    @retried_when_the_remote_moved
     def withdraw(self, actor: signing.Person, doc_id: str, *, reason: str) -> Change:
         """Open a withdrawal (obsolete) change, submitted for the same signatures as a release."""
         _require_role(actor, "author", "quality_manager")
@@ -540,6 +557,7 @@ class Workflow:
             self.store.update_refs([(change_ref(number), commit, ZERO_SHA)], reason=f"docctl: open withdrawal {number}")
         return self._changed(number)
 
+    @retried_when_the_remote_moved
     def migrate(
         self,
         actor: signing.Person,
@@ -621,6 +639,7 @@ class Workflow:
         if not any(signing.can_fulfil(actor, r, current.unit) for r in self.policy().requirements_for(current.type)):
             raise Forbidden("only a person who signs this kind of document can record its review")
 
+    @retried_when_the_remote_moved
     def review(self, actor: signing.Person, doc_id: str, *, password: str, comment: str) -> str:
         """Record "reviewed, no change needed" on ``main``: restarts the review clock."""
         self.ensure_may_review(actor, doc_id)
@@ -659,6 +678,7 @@ class Workflow:
         self.catalog.catch_up()
         return commit
 
+    @retried_when_the_remote_moved
     def add_unit(self, actor: signing.Person, code: str, name: str) -> str:
         """Add an organizational unit: a recorded ``Action: policy`` commit on ``main``."""
         with self.store.write_lock():
@@ -674,6 +694,7 @@ class Workflow:
         self.catalog.catch_up()
         return commit
 
+    @retried_when_the_remote_moved
     def initialize(self, actor: signing.Person, policy: Policy) -> str:
         """The first commit on ``main``: the policy file, ``Action: init``."""
         blob = self.store.write_blob(policy.to_yaml().encode("utf-8"))
@@ -846,9 +867,34 @@ class Workflow:
             self.change_index.record(*indexed)
             unit = indexed[2] or self.catalog.units_by_document([change.doc_id]).get(change.doc_id, "")
             self.catalog.trail.record_change(change, unit)
-        for listener in self.change_listeners:
+        for listener in (*self.change_listeners, *self.local_change_listeners):
             listener(change)
         return change
+
+    def absorb(self, numbers: list[int]) -> None:
+        """Changes another node moved (a sync brought them): indexed like local steps, without
+        the local-only listeners (that node already sent its e-mails). Many at once — a node
+        catching up hours of work — are read in bulk, like ``docctl reindex`` does."""
+        if len(numbers) > ABSORB_ONE_BY_ONE:
+            with self.store.write_lock():
+                self.rebuild_change_index()
+                self.rebuild_change_trail()
+            found = (self.change_index.one(n) for n in numbers)
+            moved = [scoped[0] for scoped in found if scoped and scoped[0].state in ("draft", "in_review")]
+            moved = [self.get(change.number) for change in moved]
+        else:
+            moved = []
+            with self.store.write_lock():
+                for number in numbers:
+                    change = self.get(number)
+                    indexed = self._indexed(change)
+                    self.change_index.record(*indexed)
+                    unit = indexed[2] or self.catalog.units_by_document([change.doc_id]).get(change.doc_id, "")
+                    self.catalog.trail.record_change(change, unit)
+                    moved.append(change)
+        for change in moved:
+            for listener in self.change_listeners:
+                listener(change)
 
     def meta_of(self, change: Change) -> Metadata:
         return parse_document(self.content(change)).meta

@@ -364,3 +364,63 @@ def test_verify_refuses_a_migration_without_an_attestation(instance, people):
     store.update_refs([("refs/heads/main", commit, main)])
     problems = [p.problem for p in instance.verify().problems]
     assert any("without a quality manager's attestation" in p for p in problems), problems
+
+
+def test_an_attachment_is_linked_and_downloaded_never_shown_inline(instance, people, auth, client):
+    import io
+
+    pdf = b"%PDF-1.4\n% formularz zgloszenia\n"
+    change = instance.workflow.create(
+        people["author"],
+        doc_id="F-01",
+        markdown="# Formularz\n",
+        reason="r",
+        title="Formularz",
+        doc_type="form",
+        unit="OR",
+    )
+    auth.login("author")
+    form = {
+        "title": "Formularz",
+        "reason": "r",
+        "markdown": "# Formularz\n",
+        "head": change.head,
+        "onto_revision": "",
+        "action": "figure",
+        "figure": (io.BytesIO(pdf), "zgloszenie.pdf"),
+    }
+    auth.post(
+        f"/changes/{change.number}/edit",
+        form,
+        token_from=f"/changes/{change.number}/edit",
+        content_type="multipart/form-data",
+    )
+    name = f"{git_blob_id(pdf)}.pdf"
+    editor = client.get(f"/changes/{change.number}/edit").get_data(as_text=True)
+    assert f"[description](F-01/{name})" in editor and f"![description](F-01/{name})" not in editor
+    saved = instance.workflow.get(change.number)
+    instance.workflow.edit(
+        people["author"],
+        change.number,
+        markdown=f"# Formularz\n\nPobierz [wzór](F-01/{name}).\n",
+        expected_head=saved.head,
+    )
+    page = client.get(f"/changes/{change.number}").get_data(as_text=True)
+    assert f'class="attachment" href="/documents/F-01/figures/{name}"' in page
+    served = client.get(f"/documents/F-01/figures/{name}")
+    assert served.data == pdf and served.mimetype == "application/pdf"
+    assert served.headers["Content-Disposition"] == f'attachment; filename="F-01-{name}"'
+    with pytest.raises(Invalid, match="is not one of this document's figures"):  # a PDF is no picture
+        instance.workflow.edit(
+            people["author"],
+            change.number,
+            markdown=f"![x](F-01/{name})\n",
+            expected_head=instance.workflow.get(change.number).head,
+        )
+    with pytest.raises(Invalid, match="another document's file"):
+        instance.workflow.edit(
+            people["author"],
+            change.number,
+            markdown=f"[x](P-01/{name})\n",
+            expected_head=instance.workflow.get(change.number).head,
+        )

@@ -116,7 +116,8 @@ def edit(number: str):
                 error, status = exc, exc.http_status
             else:
                 if figures:  # back to the editor, with what to write where the picture goes
-                    snippet = f"![{_('description')}]({change.doc_id}/{figures[0].name})"
+                    mark = "!" if figures[0].is_image else ""  # a picture is shown, a file linked
+                    snippet = f"{mark}[{_('description')}]({change.doc_id}/{figures[0].name})"
                     flash(_("Draft saved with the figure. Show it in the text with: %(snippet)s", snippet=snippet))
                     return redirect(url_for("changes.edit", number=change.number), 303)
                 flash(_("Draft saved."))

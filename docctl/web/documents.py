@@ -156,6 +156,8 @@ def figure(doc_id: str, name: str):
     person = user()._get_current_object() if current_user.is_authenticated else None
     found = reader().figure(validate_document_id(doc_id), name, person)
     answer = Response(found.data, mimetype=found.media_type)
+    if not found.is_image:  # a form or a scanned record: downloaded, never opened in the page
+        answer.headers["Content-Disposition"] = f'attachment; filename="{doc_id}-{name}"'
     answer.headers["Cache-Control"] = "private, max-age=31536000, immutable"
     answer.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return answer

@@ -112,4 +112,5 @@ def healthz():
         search_all_index=inst.search_all.indexed_commit(),  # None while it is being built
         audit_trail="complete" if inst.catalog.trail.changes_built() else "building",
         outbox=inst.outbox.counts(),
+        replication=inst.replicator.status() if inst.replicator else None,
     )

@@ -1,0 +1,171 @@
+"""Releases replicated through a git remote (issue 14): ``GIT_REMOTE``, ``docctl sync``.
+
+The remote (a bare repository by path, ``ssh://`` or ``https://``: a Gitea or GitLab project) is
+where several nodes meet; every node keeps its own full repository, so it serves and verifies
+alone. The rules are the local ones, stretched across the network:
+
+- **Remote first.** A write (a release, a step of a change, a withdrawal, a copy) is pushed with
+  ``git push --atomic --force-with-lease=REF:OLD`` before this node's own refs move; only when the
+  remote took it does the local ``update-ref`` follow. A node killed between the two finds its
+  write on the remote at the next sync: nothing is lost.
+- **The remote moved.** The push is refused (another node wrote first): this node fetches,
+  fast-forwards its refs, catches up its catalog, change index and search index, and the
+  workflow runs the whole step again on the new head — the same checks as for two local writers:
+  two releases of different documents both land; two of the same document: one lands, the
+  other meets the usual 409 ("update onto the current revision").
+- **The remote is down.** The write lands locally and stays valid; the node is *ahead* and every
+  sync (``docctl sync``, ``docctl serve``'s schedule) pushes it until it lands, with the lag on
+  ``/healthz`` and in the log. If another node wrote meanwhile, the branches *diverged*: nothing
+  is overwritten on either side, ``/healthz`` and ``docctl sync`` name the refs for an
+  administrator.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .clock import utc_now
+from .errors import Conflict, DocctlError
+from .repo import ZERO_SHA, GitStore
+
+SYNC_MOVE = "docctl: sync from the git remote"  # the reflog's words; verify reads them
+
+log = logging.getLogger("docctl.replication")
+REPLICATED = ("refs/heads/",)
+
+
+class RemoteMoved(Conflict):
+    """The remote's refs are not what this node expected: another node wrote first."""
+
+
+@dataclass
+class SyncReport:
+    pulled: list[str] = field(default_factory=list)  # refs brought up to the remote
+    pushed: list[str] = field(default_factory=list)  # refs this node had ahead, now on the remote
+    ahead: list[str] = field(default_factory=list)  # still only here (remote unreachable)
+    diverged: list[str] = field(default_factory=list)  # both sides wrote: an administrator decides
+    error: str | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "pulled": len(self.pulled),
+            "pushed": len(self.pushed),
+            "ahead": self.ahead,
+            "diverged": self.diverged,
+            "error": self.error,
+        }
+
+
+class Replicator:
+    """Pushes this node's writes and pulls the others'; ``on_pulled(refs)`` lets the instance
+    catch its derived data up with what arrived."""
+
+    def __init__(self, store: GitStore, remote: str, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store
+        self.remote = remote
+        self.clock = clock
+        self.on_pulled: list[Callable[[list[str]], None]] = []
+        self.last_sync: datetime | None = None
+        self.last_report = SyncReport()
+        self._lock = threading.Lock()
+
+    # -- writes ------------------------------------------------------------------------------
+    def before_update(self, updates: list[tuple[str, str, str]]) -> None:
+        """Called by :meth:`GitStore.update_refs` before the local refs move."""
+        outcome = self.store.push_atomic(self.remote, updates)
+        if outcome.status == "ok":
+            return
+        if outcome.status == "rejected":
+            raise RemoteMoved(
+                "another node changed the shared repository first; this step runs again on its new state",
+                detail={"git": outcome.detail[-300:]},
+            )
+        # Unreachable: the write stays valid here and is pushed by the next sync.
+        log.warning("git remote unreachable, the write stays local until the next sync: %s", outcome.detail)
+        self.last_report.ahead = sorted({*self.last_report.ahead, *(ref for ref, _, _ in updates)})
+
+    # -- sync --------------------------------------------------------------------------------
+    def sync(self) -> SyncReport:
+        """Fetch, fast-forward what the others wrote, push what only this node has."""
+        with self._lock, self.store.write_lock():
+            report = SyncReport()
+            try:
+                remote = self.store.fetch_remote(self.remote, REPLICATED)
+            except DocctlError as exc:
+                report.error = str(exc)
+                report.ahead = self._local_only_guess()
+                self.last_report = report
+                log.warning("git remote unreachable: %s", exc)
+                return report
+            local = {ref: sha for prefix in REPLICATED for ref, sha in self.store.refs(prefix.rstrip("/")).items()}
+            pulls = []
+            for ref in sorted(set(remote) | set(local)):
+                mine, theirs = local.get(ref), remote.get(ref)
+                if mine == theirs:
+                    continue
+                if mine is None or (theirs is not None and self.store.is_ancestor(mine, theirs)):
+                    pulls.append((ref, theirs, mine or ZERO_SHA))
+                elif theirs is None or self.store.is_ancestor(theirs, mine):
+                    outcome = self.store.push_atomic(self.remote, [(ref, mine, theirs or ZERO_SHA)])
+                    if outcome.status == "ok":
+                        report.pushed.append(ref)
+                    elif outcome.status == "rejected":
+                        report.diverged.append(ref)
+                    else:
+                        report.ahead.append(ref)
+                        report.error = outcome.detail
+                else:
+                    report.diverged.append(ref)
+            if pulls:  # one transaction: every ref the others moved, or none
+                self.store.update_refs(pulls, reason=SYNC_MOVE, local_only=True)
+                report.pulled = [ref for ref, _, _ in pulls]
+            if report.diverged:
+                log.error("local and remote histories diverged (nothing overwritten): %s", ", ".join(report.diverged))
+            self.last_sync = self.clock()
+            self.last_report = report
+        if report.pulled:
+            for listener in self.on_pulled:
+                listener(report.pulled)
+        return report
+
+    def _local_only_guess(self) -> list[str]:
+        tracking = self.store.refs("refs/docctl/remote/heads")
+        local = self.store.refs("refs/heads")
+        return sorted(
+            ref
+            for ref, sha in local.items()
+            if tracking.get("refs/docctl/remote/heads/" + ref[len("refs/heads/") :]) != sha
+        )
+
+    def status(self) -> dict:
+        return {
+            "remote": self.remote,
+            "last_sync": self.last_sync.isoformat() if self.last_sync else None,
+            **self.last_report.as_json(),
+        }
+
+
+ATTEMPTS = 4
+
+
+def retried_when_the_remote_moved(method):
+    """A write step that meets :class:`RemoteMoved` is run again after a sync, on the new state
+    (its own checks then decide: the step lands, or a 409 says why not)."""
+
+    @functools.wraps(method)
+    def step(self, *args, **kwargs):
+        for attempt in range(ATTEMPTS):
+            try:
+                return method(self, *args, **kwargs)
+            except RemoteMoved:
+                if self.sync is None or attempt == ATTEMPTS - 1:
+                    raise
+                self.sync()
+        raise AssertionError("unreachable")
+
+    return step

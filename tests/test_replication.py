@@ -1,0 +1,187 @@
+"""A second node through a git remote (issue 14): two docctl instances, each with its own
+repository, meeting in a bare repository in a temporary folder."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from conftest import DOC, PASSWORD, PEOPLE, POLICY
+
+from docctl.errors import Conflict
+from docctl.instance import Instance
+from docctl.policy import parse_policy
+
+
+def _git(path, *args) -> str:
+    return subprocess.run(
+        ["git", f"--git-dir={path}", *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def remote(tmp_path):
+    path = tmp_path / "shared.git"
+    subprocess.run(["git", "init", "--bare", "-q", str(path)], check=True)
+    return path
+
+
+def node(root, remote, clock) -> Instance:
+    instance = Instance.create(
+        root,
+        admin_login="admin",
+        admin_password=PASSWORD,
+        admin_email="admin@um.example.pl",
+        policy=parse_policy(POLICY),
+        clock=clock,
+        overrides={"GIT_REMOTE": str(remote)},
+    )
+    for login, (roles, units) in PEOPLE.items():
+        if login != "admin":
+            instance.users.add(
+                login, name=login.title(), email=f"{login}@um.example.pl", roles=roles, units=units, password=PASSWORD
+            )
+    return instance
+
+
+def people_of(instance):
+    return {p.login: p for p in instance.users.list()}
+
+
+def open_change(instance, doc_id, text=DOC, *, doc_type="instruction", reason="r"):
+    people = people_of(instance)
+    wf = instance.workflow
+    title = None if _exists(instance, doc_id) else f"Dokument {doc_id}"
+    change = wf.create(
+        people["author"], doc_id=doc_id, markdown=text, reason=reason, title=title, doc_type=doc_type, unit="OR"
+    )
+    wf.submit(people["author"], change.number)
+    return change.number
+
+
+def _exists(instance, doc_id) -> bool:
+    try:
+        instance.catalog.revisions(doc_id)
+    except Exception:  # noqa: BLE001 - NotFound: a new document
+        return False
+    return True
+
+
+def sign(instance, number):
+    return instance.workflow.approve(people_of(instance)["approver"], number, password=PASSWORD)
+
+
+@pytest.fixture
+def two_nodes(tmp_path, remote, clock):
+    a = node(tmp_path / "a", remote, clock)
+    b = node(tmp_path / "b", remote, clock)
+    return a, b
+
+
+def test_a_second_node_joins_the_history_and_serves_the_same_documents(tmp_path, remote, clock):
+    a = node(tmp_path / "a", remote, clock)
+    sign(a, open_change(a, "IR-01"))
+    b = node(tmp_path / "b", remote, clock)  # GIT_REMOTE has main: b joins instead of starting anew
+    assert b.store.head() == a.store.head() == _git(remote, "rev-parse", "main")
+    assert b.catalog.document("IR-01", b.today()).current.revision == 1
+    assert [c.state for c in b.workflow.list_changes()] == ["released"]
+    assert b.verify().ok
+
+
+def test_a_release_on_one_node_is_served_by_the_other_after_sync(two_nodes):
+    a, b = two_nodes
+    sign(a, open_change(a, "IR-02", "# Instrukcja kasowa\n\nZasady obsługi kasy.\n"))
+    report = b.sync()
+    assert "refs/heads/main" in report.pulled and not report.diverged
+    state = b.catalog.document("IR-02", b.today())
+    assert state.current.revision == 1
+    assert [h.doc_id for h in b.search.search("kasy", at=b.today()).hits] == ["IR-02"]
+    assert b.workflow.list_changes()[0].state == "released"  # the change index caught up too
+    assert b.outbox.counts() == {}  # the other node sent the e-mails; this one does not repeat them
+
+
+def test_releases_of_different_documents_on_two_nodes_both_land(two_nodes):
+    a, b = two_nodes
+    on_a, on_b = open_change(a, "IR-10"), open_change(b, "IR-11")  # b's is numbered after a's: one sequence
+    assert on_b == on_a + 1
+    sign(a, on_a)
+    sign(b, on_b)  # b's main was stale: its push was refused, it synced, and the release ran again
+    main = _git(
+        a.store.path.parent.parent / "shared.git" if False else b.replicator.remote,
+        "log",
+        "main",
+        "--format=%(trailers:key=Document,valueonly)",
+    )
+    assert {"IR-10", "IR-11"} <= set(main.split())
+    a.sync()
+    assert a.store.head() == b.store.head()
+    assert {s.doc_id for s in a.catalog.master_list(a.today())} >= {"IR-10", "IR-11"}
+    assert a.verify().ok and b.verify().ok
+
+
+def test_two_releases_of_one_document_one_lands_the_other_gets_409(two_nodes):
+    a, b = two_nodes
+    sign(a, open_change(a, "IR-20"))
+    b.sync()
+    first = open_change(a, "IR-20", DOC + "\nZmiana A.\n")
+    b.sync()
+    second = open_change(b, "IR-20", DOC + "\nZmiana B.\n")
+    sign(a, first)
+    with pytest.raises(Conflict, match="update the change onto the current revision"):
+        sign(b, second)
+    assert b.workflow.get(second).state == "in_review"  # nothing lost: it can be updated and signed
+    assert b.catalog.document("IR-20", b.today()).current.revision == 2
+
+
+def test_a_remote_outage_keeps_the_local_release_and_a_later_sync_pushes_it(two_nodes, remote, tmp_path):
+    a, b = two_nodes
+    number = open_change(a, "IR-30")
+    away = tmp_path / "away.git"
+    shutil.move(remote, away)  # the git server is down
+    sign(a, number)
+    assert a.catalog.document("IR-30", a.today()).current.revision == 1  # valid here at once
+    assert "refs/heads/main" in a.replicator.status()["ahead"]
+    assert a.sync().error
+    shutil.move(away, remote)
+    report = a.sync()
+    assert "refs/heads/main" in report.pushed and not report.error
+    b.sync()
+    assert b.catalog.document("IR-30", b.today()).current.revision == 1
+
+
+def test_a_node_killed_mid_push_loses_nothing(two_nodes, tmp_path):
+    a, _ = two_nodes
+    number = open_change(a, "IR-40")
+    script = textwrap.dedent(f"""
+        import os, signal
+        from docctl import repo
+        from docctl.instance import Instance
+        pushed = repo.GitStore.push_atomic
+        def push_then_die(self, remote, updates):
+            outcome = pushed(self, remote, updates)
+            if any(ref == "refs/heads/main" for ref, _, _ in updates):
+                os.kill(os.getpid(), signal.SIGKILL)  # after the remote took it, before the local refs
+            return outcome
+        repo.GitStore.push_atomic = push_then_die
+        instance = Instance({str(a.root)!r}, overrides={{"GIT_REMOTE": {a.replicator.remote!r}}})
+        approver = instance.users.get("approver")
+        instance.workflow.approve(approver, {number}, password={PASSWORD!r})
+    """)
+    before = a.store.head()
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert proc.returncode == -9, proc.stderr
+    assert a.store.head() == before  # killed before its own refs moved...
+    a.sync()  # ...and the release is back from the remote (recorded on the real clock's day)
+    assert a.catalog.revisions("IR-40")[0].revision == 1
+    assert a.workflow.get(number).state == "released"
+    assert a.verify().ok
+
+
+def test_sync_without_a_remote_says_so(instance):
+    from docctl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="GIT_REMOTE is not set"):
+        instance.sync()
