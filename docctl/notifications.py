@@ -49,6 +49,19 @@ KINDS = (
     Kind("copy_to_withdraw", N_("A controlled copy must be withdrawn"), "digest"),
 )
 DEFAULTS = {k.name: k.default for k in KINDS}
+# Steps that end a round of a change, told to its author: kind, subject, body.
+_TOLD_TO_THE_AUTHOR = {
+    "reject": (
+        "change_rejected",
+        N_("Change %(n)s of %(doc)s was rejected"),
+        N_("%(actor)s rejected change %(n)s of %(doc)s “%(title)s”.\nComment: %(comment)s\n\n%(link)s"),
+    ),
+    "cancel": (
+        "change_cancelled",
+        N_("Change %(n)s of %(doc)s was cancelled"),
+        N_("%(actor)s cancelled change %(n)s of %(doc)s “%(title)s”.\nComment: %(comment)s\n\n%(link)s"),
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -125,20 +138,10 @@ class Notifier:
         author = self._people([change.author_login])
         if last.action == "submit":
             self._signature_awaited(change, values, last.commit)
-        elif last.action == "reject":
-            text = Text(
-                N_("Change %(n)s of %(doc)s was rejected"),
-                N_("%(actor)s rejected change %(n)s of %(doc)s “%(title)s”.\nComment: %(comment)s\n\n%(link)s"),
-                values,
-            )
-            self._queue("change_rejected", f"rejected:{change.number}:{last.commit}", author, text, path)
-        elif last.action == "cancel":
-            text = Text(
-                N_("Change %(n)s of %(doc)s was cancelled"),
-                N_("%(actor)s cancelled change %(n)s of %(doc)s “%(title)s”.\nComment: %(comment)s\n\n%(link)s"),
-                values,
-            )
-            self._queue("change_cancelled", f"cancelled:{change.number}", author, text, path)
+        elif last.action in _TOLD_TO_THE_AUTHOR:
+            kind, subject, body = _TOLD_TO_THE_AUTHOR[last.action]
+            key = f"{kind}:{change.number}:{last.commit}"
+            self._queue(kind, key, author, Text(subject, body, values), path)
         elif last.action == "release":
             self._released(change, values, author)
 

@@ -4,6 +4,7 @@ with git identity and HOME pinned so nothing from the developer's machine leaks 
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -93,12 +94,15 @@ class FakeClock:
         self.now = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
 
 
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    return FakeClock(START)
 
 
-def make_instance(root: Path, clock: FakeClock) -> Instance:
+def make_instance(root: Path, clock: FakeClock, overrides: dict | None = None) -> Instance:
     instance = Instance.create(
         root,
         admin_login="admin",
@@ -106,6 +110,7 @@ def make_instance(root: Path, clock: FakeClock) -> Instance:
         admin_email="admin@um.example.pl",
         policy=parse_policy(POLICY),
         clock=clock,
+        overrides=overrides,
     )
     for login, (roles, units) in PEOPLE.items():
         if login != "admin":
@@ -123,6 +128,15 @@ def make_instance(root: Path, clock: FakeClock) -> Instance:
 @pytest.fixture
 def instance(tmp_path, clock) -> Instance:
     return make_instance(tmp_path / "instance", clock)
+
+
+def copy_of(template: Path, tmp_path: Path, clock: FakeClock) -> Instance:
+    """A test's own copy of an instance a module built once (history through the workflow costs
+    seconds; a copy of its folder, milliseconds)."""
+    assert clock.now == START, "templates are built at the clock's start"
+    root = tmp_path / "instance"
+    shutil.copytree(template, root)
+    return Instance(root, clock=clock)
 
 
 @pytest.fixture

@@ -9,11 +9,10 @@ import sys
 import textwrap
 
 import pytest
-from conftest import DOC, PASSWORD, PEOPLE, POLICY
+from conftest import DOC, PASSWORD, make_instance
 
 from docctl.errors import Conflict
 from docctl.instance import Instance
-from docctl.policy import parse_policy
 
 
 def _git(path, *args) -> str:
@@ -30,21 +29,7 @@ def remote(tmp_path):
 
 
 def node(root, remote, clock) -> Instance:
-    instance = Instance.create(
-        root,
-        admin_login="admin",
-        admin_password=PASSWORD,
-        admin_email="admin@um.example.pl",
-        policy=parse_policy(POLICY),
-        clock=clock,
-        overrides={"GIT_REMOTE": str(remote)},
-    )
-    for login, (roles, units) in PEOPLE.items():
-        if login != "admin":
-            instance.users.add(
-                login, name=login.title(), email=f"{login}@um.example.pl", roles=roles, units=units, password=PASSWORD
-            )
-    return instance
+    return make_instance(root, clock, overrides={"GIT_REMOTE": str(remote)})
 
 
 def people_of(instance):

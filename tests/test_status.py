@@ -4,15 +4,10 @@ place (``DocumentState.status_of``); results and links land on the page of the r
 from __future__ import annotations
 
 import re
-import shutil
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
-from conftest import DOC, FakeClock, make_instance, release
-
-from docctl.instance import Instance
-
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+from conftest import DOC, START, FakeClock, copy_of, make_instance, release
 
 BANNERS = {"superseded": "SUPERSEDED", "approved": "NOT YET IN FORCE", "obsolete": "OBSOLETE."}
 BADGES = {
@@ -28,9 +23,8 @@ def _history_template(tmp_path_factory):
     """P-01: r1 superseded, r2 in force, r3 approved for later. P-02: withdrawn. P-03: new, not yet
     in force. Built once per module (six releases through the workflow take ~4 s); each test
     gets its own copy of the folder."""
-    clock = FakeClock(START)
     root = tmp_path_factory.mktemp("status") / "instance"
-    instance = make_instance(root, clock)
+    instance = make_instance(root, FakeClock(START))
     people = {p.login: p for p in instance.users.list()}
     release(instance, people)
     release(instance, people, text=DOC + "\nDrugie wydanie.\n", reason="Drugie")
@@ -49,10 +43,7 @@ def _history_template(tmp_path_factory):
 @pytest.fixture
 def instance(_history_template, tmp_path, clock):
     """This module's instance is a copy of the history above (overrides conftest's empty one)."""
-    assert clock.now == START, "the template was built at the clock's start"
-    root = tmp_path / "instance"
-    shutil.copytree(_history_template, root)
-    return Instance(root, clock=clock)
+    return copy_of(_history_template, tmp_path, clock)
 
 
 @pytest.fixture

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
-from conftest import DOC, PASSWORD, FakeClock, make_instance, release
-
-from docctl.instance import Instance
-
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+from conftest import DOC, PASSWORD, START, FakeClock, copy_of, make_instance, release
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +28,8 @@ def _released_template(tmp_path_factory):
 
 @pytest.fixture
 def instance(_released_template, tmp_path, clock):
-    """This module's instance is a copy of the releases above (overrides conftest's empty one)."""
-    assert clock.now == START, "the template was built at the clock's start"
-    root = tmp_path / "instance"
-    shutil.copytree(_released_template, root)
-    return Instance(root, clock=clock)
+    """This module's instance is a copy of the history above (overrides conftest's empty one)."""
+    return copy_of(_released_template, tmp_path, clock)
 
 
 @pytest.fixture
