@@ -223,6 +223,15 @@ class Outbox:
             ((now - STALE_CLAIM).isoformat(timespec="seconds"),),
         )
 
+    def retry_failed(self) -> int:
+        """An administrator fixed the address or the server: try every failed message again."""
+        with self._db() as db:
+            return db.execute(
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt = ?, claimed_by = NULL "
+                "WHERE state = 'failed'",
+                (self._now(),),
+            ).rowcount
+
     # -- reading -----------------------------------------------------------------------------
     def messages(self, *, login: str | None = None, state: str | None = None, limit: int = 200) -> list[Message]:
         with self._db() as db:

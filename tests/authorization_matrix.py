@@ -168,6 +168,8 @@ ROWS: tuple[Row, ...] = (
         SEES_DRAFTS,
         hidden=NOT_SEEING,
     ),
+    _row("GET", "/admin/outbox", "/admin/outbox", ("admin",)),
+    _row("POST", "/admin/outbox", Case("/admin/outbox", {}), ("admin",), note="send failed e-mail again"),
     _row("GET", "/documents/import", "/documents/import", ("qm",)),
     _row("POST", "/documents/import", Case("/documents/import", {"dry_run": "1"}), ("qm",), note="uploads"),
     _row("GET", "/changes/<number>/edit", "/changes/{draft}/edit", AUTHORS, hidden=NOT_SEEING),

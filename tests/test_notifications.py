@@ -28,6 +28,12 @@ class Mailbox:
         self.port = _free_port()
         self.controller = None
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's hook
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         message = message_from_bytes(envelope.original_content)
         subject = str(make_header(decode_header(message["Subject"])))
@@ -258,3 +264,24 @@ def test_days_are_written_as_people_write_them():
     assert text.written("en", "", "/x")[0] == "In force from 2026-03-02"
     subject, body = text.written("pl", "https://sznz.example/", "/documents/P-01")
     assert "2 marca 2026" in subject and body.startswith("https://sznz.example/documents/P-01")
+
+
+def test_a_refused_address_is_marked_failed_shown_to_admins_and_retried_on_request(mailing, mailbox, auth_for):
+    instance, people = mailing
+    instance.users.update("approver", email="nobody@um.example.pl")
+    change = instance.workflow.create(
+        people["author"], doc_id="P-01", markdown=DOC, reason="r", title="T", doc_type="procedure", unit="OR"
+    )
+    instance.workflow.submit(people["author"], change.number)
+    result = deliver(instance, instance.outbox)
+    assert result.failed == 1 and not result.errors  # one refused address does not stop the others
+    assert {r for r, _, _ in mailbox.received} == {"qm@um.example.pl", "qm2@um.example.pl"}
+    [failed] = instance.outbox.messages(state="failed")
+    assert failed.email == "nobody@um.example.pl" and "550" in failed.last_error
+    assert deliver(instance, instance.outbox).sent == 0  # not retried by itself
+
+    client, auth = auth_for(instance, "admin")
+    page = client.get("/admin/outbox").get_data(as_text=True)
+    assert "nobody@um.example.pl" in page and "no such mailbox" in page
+    assert auth.post("/admin/outbox", {}, token_from="/admin/outbox").status_code == 303
+    assert instance.outbox.messages(state="pending")[0].id == failed.id

@@ -35,6 +35,23 @@ def _known_units(units) -> list[str]:
     return list(units)
 
 
+@bp.route("/outbox", methods=["GET", "POST"])
+def outbox():
+    """E-mail that has not gone out: what failed and why, what waits; failed ones can be retried."""
+    _admin()
+    box = instance().outbox
+    if request.method == "POST":
+        flash(_("%(n)s message(s) will be sent again.", n=box.retry_failed()))
+        return redirect(url_for("admin.outbox"), 303)
+    return render_template(
+        "admin/outbox.html",
+        counts=box.counts(),
+        failed=box.messages(state="failed", limit=100),
+        pending=box.messages(state="pending", limit=100),
+        mail_on=bool(instance().settings["SMTP_HOST"]),
+    )
+
+
 @bp.route("/users")
 def users():
     _admin()
