@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import signing
 from .errors import DocctlError
-from .importing import FIGURES_PLACEHOLDER, ImportPlan
+from .importing import ImportPlan
 from .workflow import Workflow
 
 
@@ -55,7 +55,7 @@ def record_plans(
             change = workflow.create(
                 actor,
                 doc_id=plan.doc_id,
-                markdown=plan.markdown.replace(f"]({FIGURES_PLACEHOLDER}/", f"]({plan.doc_id}/"),
+                markdown=plan.text_for(plan.doc_id),
                 reason=_reason(plan),
                 title=plan.title,
                 doc_type=plan.doc_type,
@@ -88,7 +88,7 @@ def _migrate(workflow: Workflow, actor, plan: ImportPlan, password: str, result:
             actor,
             password=password,
             doc_id=plan.doc_id,
-            markdown=plan.markdown.replace(f"]({FIGURES_PLACEHOLDER}/", f"]({plan.doc_id}/"),
+            markdown=plan.text_for(plan.doc_id),
             title=plan.title,
             doc_type=plan.doc_type,
             unit=plan.unit,

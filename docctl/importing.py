@@ -93,6 +93,10 @@ class ImportPlan:
     missing: list[str] = field(default_factory=list)
     error: str | None = None
 
+    def text_for(self, doc_id: str) -> str:
+        """The Markdown as recorded: figures pointed at the document's own folder."""
+        return self.markdown.replace(f"]({FIGURES_PLACEHOLDER}/", f"]({doc_id}/")
+
     @property
     def ready(self) -> bool:
         return self.error is None and not self.missing

@@ -211,11 +211,12 @@ class Reader:
             for change, doc_type, unit in workflow.open_changes()
             if change.doc_id == doc_id and may_see_change(person, change, doc_type, unit, policy)
         ]
-        for commit in released + drafts:
-            try:
-                return Figure(name, store.read_blob(store.blob_id(commit, path)))
-            except NotFound:
-                continue
+        with store.reader() as git:  # one cat-file process, not a subprocess per revision
+            for commit in released + drafts:
+                try:
+                    return Figure(name, store.read_blob(git.blob_id_at(commit, path)))
+                except NotFound:
+                    continue
         raise NotFound("%(doc_id)s has no figure %(name)s", doc_id=doc_id, name=name)
 
     def revisions(self, doc_id: str) -> list[Revision]:
