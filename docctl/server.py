@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-log = logging.getLogger("docctl.mail")
+log = logging.getLogger("docctl.background")
 DAILY_LOOK_EVERY = 3600.0  # seconds: reviews due and copies to withdraw change by the day
 
 
@@ -65,39 +65,37 @@ def serve(root: Path, *, host: str, port: int, workers: int, threads: int) -> No
 
 def with_background_work(app):
     """Send due notifications every ``NOTIFY_INTERVAL`` seconds and sync with ``GIT_REMOTE`` every
-    ``SYNC_INTERVAL``, from threads of this process.
-    Every worker may run one: the outbox's claims send each message once."""
+    ``SYNC_INTERVAL``, from threads of this process. Every worker may run them: the outbox's
+    claims send each message once, and syncs take the repository's write lock."""
     instance = app.extensions["docctl"]
-    interval = float(instance.settings["NOTIFY_INTERVAL"])
-    if interval > 0:
-        threading.Thread(target=_notify_loop, args=(instance, interval), name="docctl-notify", daemon=True).start()
-    every = float(instance.settings["SYNC_INTERVAL"])
-    if instance.replicator is not None and every > 0:
-        threading.Thread(target=_sync_loop, args=(instance, every), name="docctl-sync", daemon=True).start()
+    from .mailer import deliver
+
+    last_look = [0.0]
+
+    def notify() -> None:
+        daily = time.monotonic() - last_look[0] >= DAILY_LOOK_EVERY
+        deliver(instance, instance.outbox, daily=daily)
+        if daily:
+            last_look[0] = time.monotonic()
+
+    _every(float(instance.settings["NOTIFY_INTERVAL"]), notify, "docctl-notify")
+    if instance.replicator is not None:
+        _every(float(instance.settings["SYNC_INTERVAL"]), instance.replicator.sync, "docctl-sync")
     return app
 
 
-def _sync_loop(instance, every: float) -> None:
-    """Bring in what the other nodes wrote, push what this node could not (issue 14)."""
-    while True:
-        time.sleep(every * random.uniform(0.8, 1.2))  # noqa: S311 - spreading nodes, not a secret
-        try:
-            instance.replicator.sync()
-        except Exception:  # noqa: BLE001 - the loop must outlive any one failure; it is logged
-            log.exception("sync with the git remote failed; trying again in %s s", every)
+def _every(seconds: float, work, name: str) -> None:
+    """Run ``work`` every ``seconds`` (jittered, so workers and nodes spread out) in a daemon
+    thread that outlives any one failure, which is logged; 0 or less: never."""
+    if seconds <= 0:
+        return
 
+    def loop() -> None:
+        while True:
+            time.sleep(seconds * random.uniform(0.8, 1.2))  # noqa: S311 - spreading workers, not a secret
+            try:
+                work()
+            except Exception:  # noqa: BLE001 - the loop must outlive any one failure; it is logged
+                log.exception("%s failed; trying again in %s s", name, seconds)
 
-def _notify_loop(instance, interval: float) -> None:
-    from .mailer import deliver
-
-    last_look = 0.0
-    while True:
-        time.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - spreading workers, not a secret
-        daily = time.monotonic() - last_look >= DAILY_LOOK_EVERY
-        try:
-            deliver(instance, instance.outbox, daily=daily)
-        except Exception:  # noqa: BLE001 - the loop must outlive any one failure; it is logged
-            log.exception("sending notifications failed; trying again in %s s", interval)
-            continue
-        if daily:
-            last_look = time.monotonic()
+    threading.Thread(target=loop, name=name, daemon=True).start()
