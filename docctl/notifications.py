@@ -99,13 +99,18 @@ class Notifier:
         self.outbox = outbox
 
     # -- building messages -------------------------------------------------------------------
-    def _queue(self, kind: str, key: str, people: Iterable, text: Text, path: str) -> int:
+    def _queue(self, kind: str, key: str, people: Iterable, text: Text, path: str, modes: dict | None = None) -> int:
+        """``modes``: people's choices already read (the daily look asks for the same people
+        thousands of times on a large register)."""
         settings = self.instance.settings
+        modes = {} if modes is None else modes
         messages = []
         for person in people:
             if not getattr(person, "active", True) or not person.email:
                 continue
-            mode = self.outbox.preferences(person.login, DEFAULTS)[kind]
+            if person.login not in modes:
+                modes[person.login] = self.outbox.preferences(person.login, DEFAULTS)
+            mode = modes[person.login][kind]
             if mode == "none":
                 continue
             language = getattr(person, "language", None) or settings["LANGUAGE"]
@@ -198,10 +203,13 @@ class Notifier:
         """Queue what is due today: reviews due or overdue, copies to withdraw (each once)."""
         from .reading import Reader
 
+        today = self.instance.today()
+        if not self.outbox.claim_daily_look(today.isoformat()):
+            return 0  # another run (or worker) looked today
         queued = 0
+        modes: dict[str, dict] = {}
         people = [p for p in self.instance.users.list() if p.active]
         reader = Reader(self.instance)
-        today = self.instance.today()
         for person in people:
             if "approver" not in person.roles:
                 continue
@@ -219,7 +227,7 @@ class Notifier:
                     {"doc": state.doc_id, "title": rev.title, "rev": rev.revision, "day": state.review_due},
                 )
                 key = f"review:{state.doc_id}:{rev.revision}:{state.review_due.isoformat()}"
-                queued += self._queue("review_due", key, [person], text, f"/documents/{state.doc_id}")
+                queued += self._queue("review_due", key, [person], text, f"/documents/{state.doc_id}", modes)
         for copy, why in self.instance.copies.to_withdraw(today):
             unit = self.instance.catalog.document(copy.doc_id, today).shown.unit
             managers = [p for p in people if may_manage_copies(p, unit)]
@@ -232,7 +240,8 @@ class Notifier:
                 {"copy": copy.number, "doc": copy.doc_id, "rev": copy.revision, "holder": copy.holder, "why": why},
             )
             key = f"copy:{copy.doc_id}:{copy.number}:{copy.revision}"
-            queued += self._queue("copy_to_withdraw", key, managers, text, f"/documents/{copy.doc_id}/copies")
+            path = f"/documents/{copy.doc_id}/copies"
+            queued += self._queue("copy_to_withdraw", key, managers, text, path, modes)
         return queued
 
     def _people(self, logins: Iterable[str]) -> list:

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS notification_preferences (
     mode TEXT NOT NULL,
     PRIMARY KEY (login, kind)
 );
+CREATE TABLE IF NOT EXISTS daily_looks (day TEXT PRIMARY KEY, at TEXT NOT NULL, worker TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS digests (
     login TEXT NOT NULL,
     day TEXT NOT NULL,
@@ -139,6 +140,18 @@ class Outbox:
                 added += cursor.rowcount
             db.execute("COMMIT")
         return added
+
+    def claim_daily_look(self, day: str) -> bool:
+        """True for the one process, among all workers, that looks for reviews due and copies to
+        withdraw on ``day`` (at 2,000 documents the look costs seconds: once a day is enough)."""
+        with self._db() as db:
+            return (
+                db.execute(
+                    "INSERT OR IGNORE INTO daily_looks(day, at, worker) VALUES (?, ?, ?)",
+                    (day, self._now(), self.worker),
+                ).rowcount
+                == 1
+            )
 
     # -- sending -----------------------------------------------------------------------------
     def claim_immediate(self, limit: int = 100) -> list[Message]:

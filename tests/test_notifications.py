@@ -227,6 +227,11 @@ def test_daily_look_tells_approvers_of_reviews_due_and_managers_of_copies(mailin
     assert any("Periodic review of P-01" in b for b in digest_to_approver), subjects
     to_qm = " ".join(b for r, s, b in mailbox.received if r == "qm@um.example.pl")
     assert "Controlled copy 1 of P-01 must be withdrawn" in to_qm
+    from docctl.notifications import Notifier
+
+    other_worker = Outbox(instance.outbox.path, clock=clock)
+    other_worker.worker = "another-process:2"
+    assert Notifier(instance, other_worker).daily() == 0  # one look a day, whichever worker comes first
     before = len(mailbox.received)
     clock.advance(days=1)
     deliver(instance, instance.outbox)  # the same reviews and copies are not told twice
