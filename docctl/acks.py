@@ -1,7 +1,7 @@
 """Read confirmations ("I have read and understood revision N"), append-only.
 
-Kept in their own SQLite file; triggers refuse UPDATE and DELETE, so a confirmation, once
-given, cannot be altered through docctl or through a plain SQL connection.
+Kept in their own SQLite file or in the shared PostgreSQL database; triggers refuse UPDATE and
+DELETE, so a confirmation, once given, cannot be altered through docctl or through a plain SQL connection.
 """
 
 from __future__ import annotations
@@ -12,18 +12,22 @@ from datetime import datetime
 from pathlib import Path
 
 from .clock import utc_now
-from .db import connect
+from .database import Database, Schema, append_only, open_database
 
-_SCHEMA = """
+SCHEMA = Schema(
+    "acks",
+    (
+        lambda dialect: (
+            f"""
 CREATE TABLE IF NOT EXISTS acknowledgements (
     login TEXT NOT NULL, document_id TEXT NOT NULL, revision INTEGER NOT NULL, at TEXT NOT NULL,
     PRIMARY KEY (login, document_id, revision)
 );
-CREATE TRIGGER IF NOT EXISTS acknowledgements_no_update BEFORE UPDATE ON acknowledgements
-BEGIN SELECT RAISE(ABORT, 'read confirmations are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS acknowledgements_no_delete BEFORE DELETE ON acknowledgements
-BEGIN SELECT RAISE(ABORT, 'read confirmations are append-only'); END;
+{append_only(dialect, "acknowledgements", "read confirmations are append-only")}
 """
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -35,18 +39,19 @@ class Acknowledgement:
 
 
 class AckStore:
-    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utc_now) -> None:
-        self.path = Path(path)
+    def __init__(self, database: Database | Path, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.database = open_database(database)
+        self.path = getattr(self.database, "path", None)
         self.clock = clock
 
     def _db(self):
-        return connect(self.path, _SCHEMA)
+        return self.database.session(SCHEMA)
 
     def record(self, login: str, document_id: str, revision: int) -> Acknowledgement:
         """Idempotent: confirming the same revision twice keeps the first time."""
         with self._db() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO acknowledgements VALUES (?,?,?,?)",
+                "INSERT INTO acknowledgements VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
                 (login, document_id, int(revision), self.clock().isoformat()),
             )
             row = conn.execute(

@@ -420,6 +420,34 @@ def sync(ctx):
         ctx.exit(1)
 
 
+@main.group()
+def db():
+    """The database of people, tokens, confirmations and the outbox (SQLite or DATABASE_URL)."""
+
+
+@db.command("upgrade")
+@click.pass_context
+@domain_errors
+def db_upgrade(ctx):
+    """Apply pending migrations (serve also applies them on start-up)."""
+    instance = _open(ctx)
+    click.echo(f"database: {instance.databases['accounts'].describe()}")
+    for component, before, after in instance.upgrade_databases():
+        click.echo(f"{component}: version {after}" + (f" (was {before})" if before != after else " (up to date)"))
+
+
+@db.command("copy")
+@click.pass_context
+@domain_errors
+def db_copy(ctx):
+    """Copy this instance's SQLite records into the empty PostgreSQL database DATABASE_URL."""
+    instance = _open(ctx)
+    report = instance.copy_sqlite_records()
+    for table, rows in report.rows.items():
+        click.echo(f"{table}: {rows} row(s)")
+    click.echo(f"copied {report.total} row(s) into {instance.databases['accounts'].describe()}")
+
+
 @main.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(

@@ -56,6 +56,12 @@ SETTINGS: tuple[Setting, ...] = (
         60,
         "`docctl serve` sends notifications every this many seconds (0: only `docctl notify`).",
     ),
+    Setting(
+        "DATABASE_URL",
+        "",
+        "PostgreSQL database shared by the nodes (`postgresql://user:password@host/name`) for accounts, "
+        "tokens, sessions, read confirmations and the outbox; empty: SQLite files in the instance.",
+    ),
     Setting("GIT_REMOTE", "", "Git remote shared by the nodes (path, ssh:// or https://); empty: none."),
     Setting("SYNC_INTERVAL", 30, "`docctl serve` syncs with GIT_REMOTE every N seconds (0: only `docctl sync`)."),
     Setting("REVIEW_DUE_SOON_DAYS", 30, "A periodic review is listed as due soon this many days ahead."),

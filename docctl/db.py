@@ -1,4 +1,7 @@
-"""SQLite connections for the instance's small databases (accounts, confirmations, catalog).
+"""SQLite connections for each node's derived caches (catalog, change index, audit trail).
+
+The records that exist nowhere else (people, confirmations, outbox) go through ``database.py``,
+which can put them in PostgreSQL; these files are always local, rebuilt from git.
 
 One connection per thread and database file, reused across requests (opening one cost ~0.3 ms and
 a page opened 5–10: issue 12), in autocommit mode so every statement sees what other processes
@@ -47,13 +50,6 @@ def connect(path: Path, schema: str, *, derived: bool = False) -> Iterator[sqlit
     finally:
         if conn.in_transaction:  # never leave a transaction open on a reused connection
             conn.rollback()
-
-
-def close_all() -> None:
-    """Close this thread's connections (tests, and threads that end)."""
-    for conn in getattr(_local, "connections", {}).values():
-        conn.close()
-    _local.connections = {}
 
 
 def _inode(path: Path) -> tuple[int, int]:

@@ -91,7 +91,8 @@ class Forbidden(DocctlError):
 
 
 class Unavailable(DocctlError):
-    """Raised by the search edge while the index of all revisions is still being built."""
+    """Something docctl needs is not there now: the index of all revisions still being built, the
+    PostgreSQL server down. Try again later (503)."""
 
     code = "unavailable"
     http_status = 503

@@ -6,8 +6,10 @@ Layout (the repository is the source of truth; the rest is either accounts or de
       repo.git/          bare documents repository (source of truth)
       docctl.toml        settings (optional)
       secret_key         generated at init; never a default
-      users.sqlite3      accounts, password hashes, token hashes, throttling
+      users.sqlite3      accounts, password hashes, token hashes, throttling, sessions
       acks.sqlite3       read confirmations (append-only)
+      outbox.sqlite3     e-mail notifications waiting or sent
+                         (these three: in PostgreSQL instead when DATABASE_URL is set)
       catalog.sqlite3    derived: document → revisions (rebuildable from git)
       search/            derived: Whoosh index (rebuildable from git)
 """
@@ -24,13 +26,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import config
+from . import acks, config, outbox, sessions, users
 from .accounts import Accounts
 from .acks import AckStore
 from .catalog import Catalog
 from .clock import utc_now
 from .copies import CopyRegister
-from .errors import ConfigError, Conflict, Unavailable
+from .database import Database, PostgresDatabase, Schema, SqliteDatabase, shared_value
+from .database_copy import CopyReport, copy_into
+from .errors import ConfigError, Conflict, Forbidden, Unavailable
 from .indexing import Indexer
 from .locks import exclusive
 from .notifications import Notifier
@@ -46,6 +50,15 @@ from .verify import AccountHistory
 from .verify import verify as verify_history
 from .workflow import Workflow
 
+# The stores whose records exist nowhere else, their tables, and their files when embedded.
+SQLITE_FILES = {"accounts": "users.sqlite3", "acks": "acks.sqlite3", "outbox": "outbox.sqlite3"}
+STORE_SCHEMAS = (
+    ("accounts", users.SCHEMA),
+    ("accounts", sessions.SCHEMA),
+    ("acks", acks.SCHEMA),
+    ("outbox", outbox.SCHEMA),
+)
+
 
 class Instance:
     """Opened parts of one instance. Cheap: opening starts no process and holds no file open."""
@@ -60,17 +73,20 @@ class Instance:
         self.store = GitStore(self.root / "repo.git")
         if not self.store.exists():
             raise ConfigError(f"{self.root} is not a docctl instance (no repo.git): run `docctl init` first")
+        self.databases = self._open_databases()
         self.users = UserStore(
-            self.root / "users.sqlite3", clock=clock, address_failures=int(self.settings["LOGIN_FAILURES_PER_ADDRESS"])
+            self.databases["accounts"],
+            clock=clock,
+            address_failures=int(self.settings["LOGIN_FAILURES_PER_ADDRESS"]),
         )
         self.sessions = SessionStore(
-            self.root / "users.sqlite3",
+            self.databases["accounts"],
             idle=timedelta(minutes=int(self.settings["SESSION_IDLE_MINUTES"])),
             lifetime=timedelta(hours=int(self.settings["SESSION_LIFETIME_HOURS"])),
             clock=clock,
         )
         self.accounts = Accounts(self.users, self.sessions)
-        self.acks = AckStore(self.root / "acks.sqlite3", clock=clock)
+        self.acks = AckStore(self.databases["acks"], clock=clock)
         self.catalog = Catalog(self.root / "catalog.sqlite3", self.store)
         self.search = SearchIndex(
             self.root / "search",
@@ -102,7 +118,7 @@ class Instance:
         self.indexer = Indexer(self.catalog, self.store, self.search, self.workflow, self.search_all)
         self.catalog.listeners.append(self.indexer.on_main_records)
         self.workflow.change_listeners.append(self.indexer.on_change)
-        self.outbox = Outbox(self.root / "outbox.sqlite3", clock=clock)
+        self.outbox = Outbox(self.databases["outbox"], clock=clock)
         self.notifier = Notifier(self, self.outbox)
         self.workflow.local_change_listeners.append(self.notifier.on_change)
         self.replicator = None
@@ -111,6 +127,28 @@ class Instance:
             self.store.replicator = self.replicator
             self.replicator.on_pulled.append(self._pulled)
             self.workflow.sync = self.copies.sync = self.replicator.sync
+
+    def _open_databases(self) -> dict[str, Database]:
+        """Where the records git does not hold live: the instance's SQLite files, or one shared
+        PostgreSQL database (``DATABASE_URL``) for every node."""
+        url = str(self.settings["DATABASE_URL"])
+        if url:
+            shared = PostgresDatabase(url)
+            return {"accounts": shared, "acks": shared, "outbox": shared}
+        return {name: SqliteDatabase(self.root / file) for name, file in SQLITE_FILES.items()}
+
+    def schemas(self) -> list[tuple[Database, Schema]]:
+        """Every store's tables and the database holding them (``docctl db upgrade``)."""
+        return [(self.databases[store], schema) for store, schema in STORE_SCHEMAS]
+
+    def upgrade_databases(self) -> list[tuple[str, int, int]]:
+        """Apply pending migrations (start-up and ``docctl db upgrade``)."""
+        return [(schema.component, *database.upgrade(schema)) for database, schema in self.schemas()]
+
+    def copy_sqlite_records(self) -> CopyReport:
+        """``docctl db copy``: this instance's SQLite records into ``DATABASE_URL``."""
+        sources = {store: self.root / file for store, file in SQLITE_FILES.items()}
+        return copy_into(sources, self.databases["accounts"], STORE_SCHEMAS)
 
     def _pulled(self, refs: list[str]) -> None:
         """What a sync brought from the other nodes, into this node's derived data."""
@@ -153,6 +191,10 @@ class Instance:
         ``scope=all`` searches say it is not ready yet.
         """
         self.indexer.defer_all = background
+        try:
+            self.upgrade_databases()
+        except Unavailable:  # served as 503 until the database is back (and migrated on first use)
+            logging.getLogger("docctl").warning("the database cannot be reached at start-up")
         self.catalog.catch_up()
         if not self.catalog.trail.main_built():
             self.catalog.fill_trail()  # an instance from before the audit trail (issue 18)
@@ -242,14 +284,23 @@ class Instance:
     def _create(cls, root, admin_login, admin_password, admin_name, admin_email, policy, clock, overrides) -> Instance:
         root.mkdir(parents=True, exist_ok=True)
         GitStore.create(root / "repo.git")
-        key_path = root / "secret_key"
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48) + "\n")
         instance = cls(root, clock=clock, overrides=overrides)
-        admin = instance.users.add(
-            admin_login, name=admin_name, email=admin_email, roles=["admin"], password=admin_password
-        )
+        shared = instance.databases["accounts"]
+        key = secrets.token_urlsafe(48)
+        if shared.dialect != "sqlite":  # every node signs cookies with the same key
+            key = shared_value(shared, "secret_key", key)
+        fd = os.open(root / "secret_key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        if shared.dialect != "sqlite" and instance.users.list():
+            # Another node made the accounts: the administrator named here must be one of them.
+            admin = instance.users.authenticate(admin_login, admin_password)
+            if not admin.has_role("admin"):
+                raise Forbidden("joining a node takes an administrator of the shared database")
+        else:
+            admin = instance.users.add(
+                admin_login, name=admin_name, email=admin_email, roles=["admin"], password=admin_password
+            )
         joined = False
         if instance.replicator is not None:
             report = instance.replicator.sync()

@@ -16,7 +16,6 @@ once. Texts are marked with ``N_`` and translated here (no Flask: the CLI sends 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -26,6 +25,7 @@ from babel.dates import format_date
 from . import signing
 from .changes import Change
 from .copies import may_manage_copies
+from .database import DatabaseError
 from .errors import DocctlError
 from .outbox import Message, Outbox
 from .readership import in_audience
@@ -126,7 +126,7 @@ class Notifier:
             return
         try:
             self._on_change(change)
-        except (DocctlError, sqlite3.Error):
+        except (DocctlError, *DatabaseError):
             logging.getLogger("docctl.mail").exception("notifications for change %s not queued", change.number)
 
     def _on_change(self, change: Change) -> None:

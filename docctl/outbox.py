@@ -4,7 +4,8 @@
 Nothing is lost while the mail server is down: a message leaves the outbox only when SMTP has
 accepted it; a failure puts it back with a later ``next_attempt`` (backing off from a minute to
 six hours). Each message is sent once even with several worker processes: a sender *claims* rows
-with one UPDATE (SQLite serializes writers), and a claim left behind by a process that died is
+with one UPDATE that re-checks the row is still pending (SQLite serializes writers; PostgreSQL
+re-reads a row another claimer changed meanwhile), and a claim left behind by a process that died is
 taken back after ``STALE_CLAIM``. Each notification has a ``key`` (what it is about, for whom), so
 the same event noticed twice — two workers, a retried request — is stored once.
 
@@ -21,15 +22,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .clock import utc_now
-from .db import connect
+from .database import Database, Schema, identity_key, open_database
 
 MODES = ("immediate", "digest", "none")
 STALE_CLAIM = timedelta(minutes=10)
 GIVE_UP_AFTER = 20  # attempts (about four days with the back-off): then "failed", shown to admins
 
-SCHEMA = """
+
+def _outbox_v1(dialect: str) -> str:
+    return f"""
 CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
+    id {identity_key(dialect)},
     key TEXT NOT NULL UNIQUE,
     login TEXT NOT NULL,
     email TEXT NOT NULL,
@@ -65,6 +68,9 @@ CREATE TABLE IF NOT EXISTS digests (
 """
 
 
+SCHEMA = Schema("outbox", (_outbox_v1,))
+
+
 @dataclass(frozen=True)
 class Message:
     """One notification for one person (a row of the outbox)."""
@@ -94,13 +100,14 @@ def backoff(attempts: int) -> timedelta:
 
 
 class Outbox:
-    def __init__(self, path: Path, *, clock: Callable[[], datetime] = utc_now) -> None:
-        self.path = path
+    def __init__(self, database: Database | Path, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.database = open_database(database)
+        self.path = getattr(self.database, "path", None)
         self.clock = clock
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def _db(self):
-        return connect(self.path, SCHEMA)
+        return self.database.session(SCHEMA)
 
     def _now(self) -> str:
         return self.clock().isoformat(timespec="seconds")
@@ -113,8 +120,7 @@ class Outbox:
         return {kind: chosen.get(kind, mode) for kind, mode in defaults.items()}
 
     def set_preferences(self, login: str, modes: dict[str, str]) -> None:
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._db() as db, db.transaction():
             for kind, mode in modes.items():
                 assert mode in MODES
                 db.execute(
@@ -122,23 +128,20 @@ class Outbox:
                     "ON CONFLICT(login, kind) DO UPDATE SET mode = excluded.mode",
                     (login, kind, mode),
                 )
-            db.execute("COMMIT")
 
     # -- queueing ----------------------------------------------------------------------------
     def add(self, messages: Iterable[Message]) -> int:
         """Queue messages; one already queued under the same key is kept as it is."""
         now = self._now()
         added = 0
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._db() as db, db.transaction():
             for m in messages:
                 cursor = db.execute(
-                    "INSERT OR IGNORE INTO outbox(key, login, email, kind, mode, subject, body, created_at, "
-                    "next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO outbox(key, login, email, kind, mode, subject, body, created_at, "
+                    "next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (m.key, m.login, m.email, m.kind, m.mode, m.subject, m.body, now, now),
                 )
                 added += cursor.rowcount
-            db.execute("COMMIT")
         return added
 
     def claim_daily_look(self, day: str) -> bool:
@@ -147,7 +150,7 @@ class Outbox:
         with self._db() as db:
             return (
                 db.execute(
-                    "INSERT OR IGNORE INTO daily_looks(day, at, worker) VALUES (?, ?, ?)",
+                    "INSERT INTO daily_looks(day, at, worker) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     (day, self._now(), self.worker),
                 ).rowcount
                 == 1
@@ -162,7 +165,7 @@ class Outbox:
             rows = db.execute(
                 "UPDATE outbox SET state = 'sending', claimed_by = ?, claimed_at = ? WHERE id IN ("
                 " SELECT id FROM outbox WHERE state = 'pending' AND mode = 'immediate' AND next_attempt <= ?"
-                " ORDER BY id LIMIT ?) RETURNING *",
+                " ORDER BY id LIMIT ?) AND state = 'pending' RETURNING *",
                 (self.worker, now.isoformat(timespec="seconds"), now.isoformat(timespec="seconds"), limit),
             ).fetchall()
         return sorted((Message.from_row(r) for r in rows), key=lambda m: m.id)
@@ -178,26 +181,19 @@ class Outbox:
     def claim_digest(self, login: str, day: str) -> list[Message]:
         """Take one person's pending digest messages, unless their digest for ``day`` went out."""
         now = self.clock()
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                if db.execute("SELECT 1 FROM digests WHERE login = ? AND day = ?", (login, day)).fetchone():
-                    return []
-                rows = db.execute(
-                    "UPDATE outbox SET state = 'sending', claimed_by = ?, claimed_at = ? WHERE login = ? AND "
-                    "state = 'pending' AND mode = 'digest' AND next_attempt <= ? RETURNING *",
-                    (self.worker, now.isoformat(timespec="seconds"), login, now.isoformat(timespec="seconds")),
-                ).fetchall()
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._db() as db, db.transaction():
+            if db.execute("SELECT 1 FROM digests WHERE login = ? AND day = ?", (login, day)).fetchone():
+                return []
+            rows = db.execute(
+                "UPDATE outbox SET state = 'sending', claimed_by = ?, claimed_at = ? WHERE login = ? AND "
+                "state = 'pending' AND mode = 'digest' AND next_attempt <= ? RETURNING *",
+                (self.worker, now.isoformat(timespec="seconds"), login, now.isoformat(timespec="seconds")),
+            ).fetchall()
         return sorted((Message.from_row(r) for r in rows), key=lambda m: m.id)
 
     def sent(self, messages: Iterable[Message], message_id: str, *, digest_day: str | None = None) -> None:
         now = self._now()
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._db() as db, db.transaction():
             for m in messages:
                 db.execute(
                     "UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
@@ -205,14 +201,14 @@ class Outbox:
                     (now, message_id, m.id, self.worker),
                 )
                 if digest_day:
-                    db.execute("INSERT OR IGNORE INTO digests VALUES (?, ?, ?)", (m.login, digest_day, now))
-            db.execute("COMMIT")
+                    db.execute(
+                        "INSERT INTO digests VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (m.login, digest_day, now)
+                    )
 
     def failed(self, messages: Iterable[Message], error: str, *, permanent: bool = False) -> None:
         """Back to the queue for a later attempt (or, after many, marked failed)."""
         now = self.clock()
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
+        with self._db() as db, db.transaction():
             for m in messages:
                 attempts = m.attempts + 1
                 state = "failed" if permanent or attempts >= GIVE_UP_AFTER else "pending"
@@ -228,7 +224,6 @@ class Outbox:
                         self.worker,
                     ),
                 )
-            db.execute("COMMIT")
 
     def _take_back_stale(self, db, now: datetime) -> None:
         db.execute(
@@ -249,9 +244,9 @@ class Outbox:
     def messages(self, *, login: str | None = None, state: str | None = None, limit: int = 200) -> list[Message]:
         with self._db() as db:
             rows = db.execute(
-                "SELECT * FROM outbox WHERE (?1 IS NULL OR login = ?1) AND (?2 IS NULL OR state = ?2) "
-                "ORDER BY id DESC LIMIT ?3",
-                (login, state, limit),
+                "SELECT * FROM outbox WHERE (CAST(? AS TEXT) IS NULL OR login = ?)"
+                " AND (CAST(? AS TEXT) IS NULL OR state = ?) ORDER BY id DESC LIMIT ?",
+                (login, login, state, state, limit),
             )
             return [Message.from_row(r) for r in rows]
 

@@ -18,34 +18,39 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .clock import utc_now
-from .db import connect
+from .database import Database, Schema, open_database
 
-_SCHEMA = """
+SCHEMA = Schema(
+    "sessions",
+    (
+        """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, login TEXT NOT NULL, address TEXT NOT NULL,
     created_at TEXT NOT NULL, seen_at TEXT NOT NULL, ended_at TEXT, ended_why TEXT
 );
 CREATE INDEX IF NOT EXISTS sessions_by_login ON sessions (login, ended_at);
-"""
+""",
+    ),
+)
 TOUCH_EVERY = timedelta(seconds=60)  # last use is written at most once a minute per session
 
 
 class SessionStore:
     def __init__(
         self,
-        path: Path,
+        database: Database | Path,
         *,
         idle: timedelta,
         lifetime: timedelta,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self.path = Path(path)
+        self.database = open_database(database)
         self.idle = idle
         self.lifetime = lifetime
         self.clock = clock
 
     def _db(self):
-        return connect(self.path, _SCHEMA)
+        return self.database.session(SCHEMA)
 
     def start(self, login: str, address: str) -> str:
         """A new session for ``login``; returns the id the cookie carries (never stored)."""

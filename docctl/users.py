@@ -16,14 +16,13 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from .clock import utc_now
-from .db import connect
+from .database import Database, IntegrityError, Schema, append_only, identity_key, open_database
 from .errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
 
 ROLES = ("reader", "author", "approver", "quality_manager", "auditor", "admin")
@@ -49,14 +48,16 @@ _EMAIL_RE = re.compile(r"[^@\s<>]+@[^@\s<>.][^@\s<>]*")
 _UNIT_RE = re.compile(r"[A-Z][A-Z0-9]{1,7}")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
-_SCHEMA = """
+
+def _accounts_v1(dialect: str) -> str:
+    return f"""
 CREATE TABLE IF NOT EXISTS users (
     login TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, roles TEXT NOT NULL,
     units TEXT NOT NULL, password TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1,
     must_change_password INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tokens (
-    id INTEGER PRIMARY KEY, login TEXT NOT NULL REFERENCES users(login), token_hash TEXT NOT NULL UNIQUE,
+    id {identity_key(dialect)}, login TEXT NOT NULL REFERENCES users(login), token_hash TEXT NOT NULL UNIQUE,
     label TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT
 );
 CREATE TABLE IF NOT EXISTS failures (login TEXT NOT NULL, purpose TEXT NOT NULL, at TEXT NOT NULL);
@@ -66,14 +67,14 @@ CREATE INDEX IF NOT EXISTS address_failures_by_address ON address_failures (addr
 CREATE TABLE IF NOT EXISTS preferences (login TEXT PRIMARY KEY, language TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS token_uses (token_id INTEGER PRIMARY KEY, at TEXT NOT NULL, address TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS account_events (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, login TEXT NOT NULL,
+    id {identity_key(dialect)}, at TEXT NOT NULL, actor TEXT NOT NULL, login TEXT NOT NULL,
     event TEXT NOT NULL, detail TEXT NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS account_events_no_update BEFORE UPDATE ON account_events
-BEGIN SELECT RAISE(ABORT, 'account events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS account_events_no_delete BEFORE DELETE ON account_events
-BEGIN SELECT RAISE(ABORT, 'account events are append-only'); END;
+{append_only(dialect, "account_events", "account events are append-only")}
 """
+
+
+SCHEMA = Schema("accounts", (_accounts_v1,))
 
 
 @dataclass(frozen=True)
@@ -139,22 +140,31 @@ def check_password_policy(password: str, login: str = "") -> None:
 
 
 class UserStore:
-    """Accounts in ``users.sqlite3``."""
+    """Accounts in ``users.sqlite3`` or the shared PostgreSQL database."""
 
     def __init__(
-        self, path: Path, *, clock: Callable[[], datetime] = utc_now, address_failures: int = MAX_ADDRESS_FAILURES
+        self,
+        database: Database | Path,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        address_failures: int = MAX_ADDRESS_FAILURES,
     ) -> None:
-        self.path = Path(path)
+        self.database = open_database(database)
+        self.path = getattr(self.database, "path", None)
         self.clock = clock
         self.address_failures = address_failures
 
     def _db(self):
-        return connect(self.path, _SCHEMA)
+        return self.database.session(SCHEMA)
 
     # -- preferences -------------------------------------------------------------------------
     def set_language(self, login: str, language: str) -> None:
         with self._db() as conn:
-            conn.execute("INSERT OR REPLACE INTO preferences (login, language) VALUES (?, ?)", (login, language))
+            conn.execute(
+                "INSERT INTO preferences (login, language) VALUES (?, ?)"
+                " ON CONFLICT (login) DO UPDATE SET language = excluded.language",
+                (login, language),
+            )
 
     # -- people ------------------------------------------------------------------------------
     def add(
@@ -176,7 +186,7 @@ class UserStore:
                         self.clock().isoformat(),
                     ),
                 )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             raise Conflict("user %(login)s already exists", login=login) from None
         return self.get(login)
 
@@ -232,7 +242,8 @@ class UserStore:
     def account_events(self, login: str | None = None) -> list[dict]:
         with self._db() as conn:
             rows = conn.execute(
-                "SELECT at, actor, login, event, detail FROM account_events WHERE ? IS NULL OR login=? ORDER BY id",
+                "SELECT at, actor, login, event, detail FROM account_events"
+                " WHERE CAST(? AS TEXT) IS NULL OR login=? ORDER BY id",
                 (login, login),
             ).fetchall()
         return [dict(r) for r in rows]
@@ -327,7 +338,9 @@ class UserStore:
                 raise Unauthorized("the API token is not valid")
             if row["used_at"] is None or now - datetime.fromisoformat(row["used_at"]) > TOKEN_TOUCH_EVERY:
                 conn.execute(
-                    "INSERT OR REPLACE INTO token_uses VALUES (?,?,?)", (row["token_id"], now.isoformat(), address[:64])
+                    "INSERT INTO token_uses VALUES (?,?,?) ON CONFLICT (token_id) DO UPDATE"
+                    " SET at = excluded.at, address = excluded.address",
+                    (row["token_id"], now.isoformat(), address[:64]),
                 )
         return _user(row)
 
@@ -344,7 +357,8 @@ class UserStore:
     def revoke_token(self, token_id: int, *, login: str | None = None) -> None:
         with self._db() as conn:
             changed = conn.execute(
-                "UPDATE tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL AND (? IS NULL OR login=?)",
+                "UPDATE tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL"
+                " AND (CAST(? AS TEXT) IS NULL OR login=?)",
                 (self.clock().isoformat(), int(token_id), login, login),
             ).rowcount
         if not changed:
@@ -355,7 +369,8 @@ class UserStore:
         self.get(login)
         with self._db() as conn:
             return conn.execute(
-                "UPDATE tokens SET revoked_at=? WHERE login=? AND revoked_at IS NULL AND (? IS NULL OR label=?)",
+                "UPDATE tokens SET revoked_at=? WHERE login=? AND revoked_at IS NULL"
+                " AND (CAST(? AS TEXT) IS NULL OR label=?)",
                 (self.clock().isoformat(), login, label, label),
             ).rowcount
 
@@ -372,7 +387,8 @@ class UserStore:
         with self._db() as conn:
             rows = conn.execute(
                 "SELECT at, actor, login, event, detail FROM account_events"
-                " WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?) AND (? IS NULL OR login = ? OR actor = ?)"
+                " WHERE (CAST(? AS TEXT) IS NULL OR at >= ?) AND (CAST(? AS TEXT) IS NULL OR at < ?)"
+                " AND (CAST(? AS TEXT) IS NULL OR login = ? OR actor = ?)"
                 " ORDER BY id DESC LIMIT ?",
                 (since, since, until, until, login, login, login, limit),
             ).fetchall()
@@ -387,7 +403,7 @@ def _token_hash(token: str) -> str:
 _WITH_LANGUAGE = "SELECT users.*, preferences.language FROM users LEFT JOIN preferences USING (login)"
 
 
-def _user(row: sqlite3.Row) -> User:
+def _user(row) -> User:
     return User(
         row["login"],
         row["name"],

@@ -222,3 +222,23 @@ class Auth:
 @pytest.fixture
 def auth(client) -> Auth:
     return Auth(client)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the session (see postgres_server.py); skipped with the
+    reason where this machine has none."""
+    from postgres_server import PostgresServer
+
+    try:
+        server = PostgresServer()
+    except RuntimeError as why:
+        pytest.skip(f"no PostgreSQL server can be started here: {why}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the session's server."""
+    return postgres_server.new_database()

@@ -1,5 +1,6 @@
 """A second node through a git remote (issue 14): two docctl instances, each with its own
-repository, meeting in a bare repository in a temporary folder."""
+repository, meeting in a bare repository in a temporary folder — once with each node's own SQLite
+files, once with both on one real PostgreSQL database (people, tokens and confirmations shared)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from conftest import DOC, PASSWORD, make_instance
 
 from docctl.errors import Conflict
 from docctl.instance import Instance
+from docctl.users import UserStore
 
 
 def _git(path, *args) -> str:
@@ -28,8 +30,17 @@ def remote(tmp_path):
     return path
 
 
-def node(root, remote, clock) -> Instance:
-    return make_instance(root, clock, overrides={"GIT_REMOTE": str(remote)})
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request) -> str:
+    """Each node's own SQLite files (""), or one PostgreSQL database both nodes use."""
+    return request.getfixturevalue("postgres_url") if request.param == "postgresql" else ""
+
+
+def node(root, remote, clock, database_url: str = "") -> Instance:
+    overrides = {"GIT_REMOTE": str(remote), "DATABASE_URL": database_url}
+    if database_url and UserStore(database_url).list():  # the people exist: this node joins them
+        return Instance.create(root, admin_login="admin", admin_password=PASSWORD, clock=clock, overrides=overrides)
+    return make_instance(root, clock, overrides=overrides)
 
 
 def people_of(instance):
@@ -60,16 +71,16 @@ def sign(instance, number):
 
 
 @pytest.fixture
-def two_nodes(tmp_path, remote, clock):
-    a = node(tmp_path / "a", remote, clock)
-    b = node(tmp_path / "b", remote, clock)
+def two_nodes(tmp_path, remote, clock, database_url):
+    a = node(tmp_path / "a", remote, clock, database_url)
+    b = node(tmp_path / "b", remote, clock, database_url)
     return a, b
 
 
-def test_a_second_node_joins_the_history_and_serves_the_same_documents(tmp_path, remote, clock):
-    a = node(tmp_path / "a", remote, clock)
+def test_a_second_node_joins_the_history_and_serves_the_same_documents(tmp_path, remote, clock, database_url):
+    a = node(tmp_path / "a", remote, clock, database_url)
     sign(a, open_change(a, "IR-01"))
-    b = node(tmp_path / "b", remote, clock)  # GIT_REMOTE has main: b joins instead of starting anew
+    b = node(tmp_path / "b", remote, clock, database_url)  # GIT_REMOTE has main: b joins instead of starting anew
     assert b.store.head() == a.store.head() == _git(remote, "rev-parse", "main")
     assert b.catalog.document("IR-01", b.today()).current.revision == 1
     assert [c.state for c in b.workflow.list_changes()] == ["released"]
@@ -79,13 +90,16 @@ def test_a_second_node_joins_the_history_and_serves_the_same_documents(tmp_path,
 def test_a_release_on_one_node_is_served_by_the_other_after_sync(two_nodes):
     a, b = two_nodes
     sign(a, open_change(a, "IR-02", "# Instrukcja kasowa\n\nZasady obsługi kasy.\n"))
+    queued_by_a = a.outbox.counts()
     report = b.sync()
     assert "refs/heads/main" in report.pulled and not report.diverged
     state = b.catalog.document("IR-02", b.today())
     assert state.current.revision == 1
     assert [h.doc_id for h in b.search.search("kasy", at=b.today()).hits] == ["IR-02"]
     assert b.workflow.list_changes()[0].state == "released"  # the change index caught up too
-    assert b.outbox.counts() == {}  # the other node sent the e-mails; this one does not repeat them
+    # The node that released queued the e-mails; a sync does not queue them again (a shared
+    # database shows the one outbox, SQLite files each node's own).
+    assert b.outbox.counts() == (queued_by_a if a.settings["DATABASE_URL"] else {})
 
 
 def test_releases_of_different_documents_on_two_nodes_both_land(two_nodes):
@@ -140,6 +154,7 @@ def test_a_remote_outage_keeps_the_local_release_and_a_later_sync_pushes_it(two_
 def test_a_node_killed_mid_push_loses_nothing(two_nodes, tmp_path):
     a, _ = two_nodes
     number = open_change(a, "IR-40")
+    overrides = {"GIT_REMOTE": a.replicator.remote, "DATABASE_URL": a.settings["DATABASE_URL"]}
     script = textwrap.dedent(f"""
         import os, signal
         from docctl import repo
@@ -151,7 +166,7 @@ def test_a_node_killed_mid_push_loses_nothing(two_nodes, tmp_path):
                 os.kill(os.getpid(), signal.SIGKILL)  # after the remote took it, before the local refs
             return outcome
         repo.GitStore.push_atomic = push_then_die
-        instance = Instance({str(a.root)!r}, overrides={{"GIT_REMOTE": {a.replicator.remote!r}}})
+        instance = Instance({str(a.root)!r}, overrides={overrides!r})
         approver = instance.users.get("approver")
         instance.workflow.approve(approver, {number}, password={PASSWORD!r})
     """)

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
-from ..errors import DocctlError, NotFound, Unauthorized
+from ..errors import DocctlError, NotFound, Unauthorized, Unavailable
 from ..figures import MAX_FIGURE_BYTES
 from .context import instance
 
@@ -88,6 +88,8 @@ def _load_from_token(req):
         return None
     try:
         return instance().users.user_for_token(header[len("Bearer ") :].strip(), address=client_address())
+    except Unavailable:
+        raise  # the database is down: 503, not "your token is wrong"
     except DocctlError:
         raise Unauthorized("the API token is not valid") from None
 
