@@ -38,6 +38,8 @@ SYNC_MOVE = "docctl: sync from the git remote"  # the reflog's words; verify rea
 log = logging.getLogger("docctl.replication")
 REPLICATED = ("refs/heads/",)
 
+PUSH_BATCH = 200  # refs per push (each a --force-with-lease and a refspec on git's command line)
+
 
 class RemoteMoved(Conflict):
     """The remote's refs are not what this node expected: another node wrote first."""
@@ -103,7 +105,7 @@ class Replicator:
                 log.warning("git remote unreachable: %s", exc)
                 return report
             local = {ref: sha for prefix in REPLICATED for ref, sha in self.store.refs(prefix.rstrip("/")).items()}
-            pulls = []
+            pulls, pushes = [], []
             for ref in sorted(set(remote) | set(local)):
                 mine, theirs = local.get(ref), remote.get(ref)
                 if mine == theirs:
@@ -111,16 +113,10 @@ class Replicator:
                 if mine is None or (theirs is not None and self.store.is_ancestor(mine, theirs)):
                     pulls.append((ref, theirs, mine or ZERO_SHA))
                 elif theirs is None or self.store.is_ancestor(theirs, mine):
-                    outcome = self.store.push_atomic(self.remote, [(ref, mine, theirs or ZERO_SHA)])
-                    if outcome.status == "ok":
-                        report.pushed.append(ref)
-                    elif outcome.status == "rejected":
-                        report.diverged.append(ref)
-                    else:
-                        report.ahead.append(ref)
-                        report.error = outcome.detail
+                    pushes.append((ref, mine, theirs or ZERO_SHA))
                 else:
                     report.diverged.append(ref)
+            self._push(pushes, report)
             if pulls:  # one transaction: every ref the others moved, or none
                 self.store.update_refs(pulls, reason=SYNC_MOVE, local_only=True)
                 report.pulled = [ref for ref, _, _ in pulls]
@@ -132,6 +128,24 @@ class Replicator:
             for listener in self.on_pulled:
                 listener(report.pulled)
         return report
+
+    def _push(self, pushes: list[tuple[str, str, str]], report: SyncReport) -> None:
+        """What only this node has, in as few pushes as git allows: batches of refs pushed
+        atomically (1,000 refs after a long outage one by one took 132 s); a batch another node
+        got in first is pushed ref by ref to name the refs that diverged."""
+        for start in range(0, len(pushes), PUSH_BATCH):
+            batch = pushes[start : start + PUSH_BATCH]
+            outcome = self.store.push_atomic(self.remote, batch)
+            if outcome.status == "rejected" and len(batch) > 1:
+                for update in batch:
+                    self._push([update], report)
+            elif outcome.status == "ok":
+                report.pushed += [ref for ref, _, _ in batch]
+            elif outcome.status == "rejected":
+                report.diverged += [ref for ref, _, _ in batch]
+            else:
+                report.ahead += [ref for ref, _, _ in batch]
+                report.error = outcome.detail
 
     def _local_only_guess(self) -> list[str]:
         tracking = self.store.refs("refs/docctl/remote/heads")

@@ -151,6 +151,29 @@ def test_a_remote_outage_keeps_the_local_release_and_a_later_sync_pushes_it(two_
     assert b.catalog.document("IR-30", b.today()).current.revision == 1
 
 
+def test_after_a_partition_the_refs_only_one_side_wrote_are_pushed_and_the_diverged_named(two_nodes, remote, tmp_path):
+    a, b = two_nodes
+    away = tmp_path / "away.git"
+    shutil.move(remote, away)  # neither node can see the other
+    first = open_change(a, "IR-50")
+    sign(a, first)
+    second = open_change(a, "IR-51")
+    assert open_change(b, "IR-52") == first  # b numbers its change as a did: the same ref, two histories
+    shutil.move(away, remote)
+    fetched = a.store.fetch_remote
+
+    def b_pushes_right_after_a_fetched(*args):
+        seen = fetched(*args)
+        assert set(b.sync().pushed) == {f"refs/heads/changes/{first}"}
+        return seen
+
+    a.store.fetch_remote = b_pushes_right_after_a_fetched
+    report = a.sync()  # a's refs in one atomic push, refused as a whole (b got in), then ref by ref
+    assert set(report.diverged) == {f"refs/heads/changes/{first}"}
+    assert set(report.pushed) == {"refs/heads/main", f"refs/heads/changes/{second}"}
+    assert _git(remote, "rev-parse", "main") == a.store.head()  # b never released: a's main continues it
+
+
 def test_a_node_killed_mid_push_loses_nothing(two_nodes, tmp_path):
     a, _ = two_nodes
     number = open_change(a, "IR-40")
