@@ -9,14 +9,45 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import flask
+import jinja2
 import pytest
 
 # The interface's default language is Polish (issue 16); the tests that read page text were
 # written in English, so they run in English unless a test asks for Polish itself.
 os.environ.setdefault("DOCCTL_LANGUAGE", "en")
 
+
 from docctl.instance import Instance
 from docctl.policy import parse_policy
+
+
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Templates compiled once per test session, not once per app: a server builds one app per
+    process, the tests build hundreds (compiling the same templates took ~160 ms an app)."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])  # refused when the source changed
+
+    def dump_bytecode(self, bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
+_create_jinja_environment = flask.Flask.create_jinja_environment
+
+
+def _with_compiled_templates(app):
+    env = _create_jinja_environment(app)
+    env.bytecode_cache = _COMPILED
+    return env
+
+
+flask.Flask.create_jinja_environment = _with_compiled_templates
 
 POLICY = """
 units:

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from docctl.assets import asset_dir
-from docctl.demo import build_demo
 from docctl.documents import parse_document
 from docctl.policy import POLICY_PATH, parse_policy
 
@@ -18,15 +17,37 @@ DOCS = asset_dir("docs_repo")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo_cli(tmp_path_factory):
+    """One demo, built the way the quick start builds it (`docctl demo DIR`), for the whole
+    module: the instance, its people and what the command printed (a demo takes ~20 s)."""
+    from click.testing import CliRunner
+
+    import docctl.demo
     import docctl.users
+    from docctl.cli import main
+
+    built = {}
+    original = docctl.demo.build_demo
+
+    def recorded(*args, **kwargs):
+        built["instance"], built["people"] = original(*args, **kwargs)
+        return built["instance"], built["people"]
 
     saved = docctl.users._SCRYPT
     docctl.users._SCRYPT = {"n": 2**8, "r": 8, "p": 1}
+    docctl.demo.build_demo = recorded
     try:
-        instance, people = build_demo(tmp_path_factory.mktemp("demo") / "instance")
+        target = tmp_path_factory.mktemp("demo") / "instance"
+        result = CliRunner().invoke(main, ["demo", str(target)], catch_exceptions=False)
     finally:
         docctl.users._SCRYPT = saved
+        docctl.demo.build_demo = original
+    return built["instance"], built["people"], result
+
+
+@pytest.fixture(scope="module")
+def demo(demo_cli):
+    instance, people, _ = demo_cli
     return instance, people
 
 
@@ -93,17 +114,11 @@ def test_demo_is_searchable(demo):
     assert not instance.search.search("nośnikach optycznych", at=instance.today()).hits  # IR-03 is obsolete
 
 
-def test_cli_demo_prints_logins(tmp_path, monkeypatch):
-    from click.testing import CliRunner
-
-    import docctl.users
-    from docctl.cli import main
-
-    monkeypatch.setattr(docctl.users, "_SCRYPT", {"n": 2**8, "r": 8, "p": 1})
-    result = CliRunner().invoke(main, ["demo", str(tmp_path / "d")], catch_exceptions=False)
+def test_cli_demo_prints_logins(demo_cli):
+    instance, _, result = demo_cli
     assert result.exit_code == 0
     assert "pmazur" in result.output and "demo-2026-pelnomocnik" in result.output
-    assert Path(tmp_path / "d" / "repo.git").is_dir()
+    assert Path(instance.root / "repo.git").is_dir()
 
 
 # -- the README's git commands, run as written against the demo history (issue 17) -------------
