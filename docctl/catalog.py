@@ -225,10 +225,26 @@ class Catalog:
                 # One `git log --raw` for the records and the released blob ids, one pipelined
                 # `cat-file --batch` for their front matter: a rebuild of 40,000 releases took
                 # 54 s with a round trip per release (issue 12).
-                with bulk_load():
-                    walked = list(self.store.walk([head], since=since, first_parent=True))[::-1]
-                    records = [read_main_record(c) for c, _ in walked]
-                    self._insert(conn, records)
+                # While the walk is parsed here, git reads each release's file on the other core.
+                blob_of: dict[str, str] = {}
+                metas: dict[str, tuple | None] = {}
+
+                def found(spec: tuple[str, str], blob: str, data: bytes) -> None:
+                    blob_of[spec[0]] = blob
+                    if blob not in metas:
+                        meta = quick_metadata(data)
+                        # None: kept visible under its ID; `verify` reports the bad file
+                        metas[blob] = (meta.title, meta.type, meta.unit, meta.review_months) if meta else None
+
+                records = []
+                with bulk_load(), self.store.reading_files(found) as ask:
+                    for commit, _ in self.store.walk([head], since=since, first_parent=True):
+                        record = read_main_record(commit)
+                        records.append(record)
+                        if record.action in RELEASES and record.doc_id and _valid_id(record.doc_id):
+                            ask(record.commit, document_path(record.doc_id))
+                records.reverse()  # oldest first
+                self._insert(conn, records, blob_of, metas)
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('main', ?)", (head,))
                 conn.execute("COMMIT")
             except BaseException:
@@ -252,18 +268,11 @@ class Catalog:
         # the search index twice before, issue 12).
         return len(self.catch_up(notify=False))
 
-    def _insert(self, conn: sqlite3.Connection, records: list[MainRecord]) -> None:
-        wanted = [
-            (rec.commit, document_path(rec.doc_id))
-            for rec in records
-            if rec.action in RELEASES and rec.doc_id and _valid_id(rec.doc_id)
-        ]
-        blob_of = {commit: blob for (commit, _), blob in self.store.blob_ids(wanted).items()}
-        metas = {}
-        for sha, data in self.store.blobs(sorted(set(blob_of.values()))):
-            meta = quick_metadata(data)
-            # None: kept visible under its ID; `verify` reports the bad file
-            metas[sha] = (meta.title, meta.type, meta.unit, meta.review_months) if meta else None
+    def _insert(
+        self, conn: sqlite3.Connection, records: list[MainRecord], blob_of: dict[str, str], metas: dict
+    ) -> None:
+        """Rows for ``records`` (oldest first); ``blob_of``: each release's blob, ``metas``: each
+        blob's (title, type, unit, review months)."""
         last_meta: dict[str, tuple] = {}
         units: dict[str, str] = {}
         rows = []

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from docctl.errors import Conflict, Invalid, NotFound
-from docctl.repo import ZERO_SHA, GitStore, Identity, format_message
+from docctl.repo import ZERO_SHA, GitError, GitStore, Identity, format_message
 
 ME = Identity("Anna Nowak", "anna@um.example.pl")
 SERVICE = Identity("docctl", "docctl@localhost")
@@ -208,3 +208,23 @@ def test_thousands_of_reads_leak_no_processes_or_files(store):
                 reader.blob(blob)
     assert len(os.listdir("/proc/self/fd")) <= fds_before
     assert _children() <= children_before
+
+
+def test_files_are_read_while_the_questions_are_still_being_asked(store):
+    c1 = commit_files(store, {"documents/P-01.md": b"one\n"})
+    c2 = commit_files(store, {"documents/P-01.md": b"two\n"}, parent=c1)
+    got = {}
+    with store.reading_files(lambda spec, blob, data: got.__setitem__(spec, (blob, data))) as ask:
+        for n in range(3000):  # more than a pipe holds: git answers while we still ask
+            ask(c2 if n % 2 else c1, "documents/P-01.md")
+        ask(c1, "documents/P-02.md")  # absent: skipped
+    assert got[(c1, "documents/P-01.md")][1] == b"one\n" and got[(c2, "documents/P-01.md")][1] == b"two\n"
+    assert got[(c1, "documents/P-01.md")][0] == git(store, "rev-parse", f"{c1}:documents/P-01.md").strip()
+    assert len(got) == 2
+
+    def broken(spec, blob, data):
+        raise ValueError("a bad file")
+
+    with pytest.raises(GitError, match="a bad file"), store.reading_files(broken) as ask:  # never hangs
+        for _ in range(20000):
+            ask(c1, "documents/P-01.md")
