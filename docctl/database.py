@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from .clock import utc_now
+from .db import file_identity
 from .errors import Unavailable
 
 # What a store catches, whichever engine is behind it.
@@ -93,9 +94,13 @@ class Database:
     ``schema``'s version; ``execute`` and ``transaction`` behave alike on both engines."""
 
     dialect: str
+    _migrated: set  # (process, component, version) brought up to date by this object
 
-    def session(self, schema: Schema) -> contextlib.AbstractContextManager[Connection]:
-        raise NotImplementedError
+    @contextlib.contextmanager
+    def session(self, schema: Schema) -> Iterator[Connection]:
+        with self.connection() as conn:
+            self._migrated_once(conn, schema, self._migrated)
+            yield conn
 
     def upgrade(self, schema: Schema) -> tuple[int, int]:
         """Apply ``schema``'s pending steps; returns (version before, version after)."""
@@ -182,7 +187,7 @@ class SqliteDatabase(Database):
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Connection]:
-        identity = (os.getpid(), _inode(self.path))  # a deleted and recreated file is another file
+        identity = (os.getpid(), file_identity(self.path))  # a deleted and recreated file is another file
         held = getattr(self._local, "held", None)
         if held is None or held[0] != identity:
             if held is not None:
@@ -191,7 +196,7 @@ class SqliteDatabase(Database):
             raw.execute("PRAGMA busy_timeout=30000")
             raw.execute("PRAGMA journal_mode=WAL")
             raw.row_factory = sqlite3.Row
-            held = self._local.held = ((os.getpid(), _inode(self.path)), _SqliteConnection(raw))
+            held = self._local.held = ((os.getpid(), file_identity(self.path)), _SqliteConnection(raw))
             self._migrated.clear()  # a new file has none of the tables yet
         conn = held[1]
         try:
@@ -199,12 +204,6 @@ class SqliteDatabase(Database):
         finally:
             if conn.raw.in_transaction:  # never leave a transaction open on a reused connection
                 conn.raw.rollback()
-
-    @contextlib.contextmanager
-    def session(self, schema: Schema) -> Iterator[Connection]:
-        with self.connection() as conn:
-            self._migrated_once(conn, schema, self._migrated)
-            yield conn
 
     def close(self) -> None:
         held = getattr(self._local, "held", None)
@@ -317,12 +316,6 @@ class PostgresDatabase(Database):
             logging.getLogger("docctl").error("database %s: %s", self.describe(), exc)
             raise Unavailable("the database cannot be reached: try again in a moment") from exc
 
-    @contextlib.contextmanager
-    def session(self, schema: Schema) -> Iterator[Connection]:
-        with self.connection() as conn:
-            self._migrated_once(conn, schema, self._migrated)
-            yield conn
-
     def close(self) -> None:
         """Close every thread's connection (a thread's next use opens a new one)."""
         _close_connections(self._opened)
@@ -385,11 +378,3 @@ def open_database(target: Database | Path | str) -> Database:
     if text.startswith(("postgresql://", "postgres://")):
         return PostgresDatabase(text)
     return SqliteDatabase(target)
-
-
-def _inode(path: Path) -> tuple[int, int]:
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        return (-1, -1)
-    return (stat.st_dev, stat.st_ino)

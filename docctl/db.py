@@ -29,7 +29,7 @@ def connect(path: Path, schema: str, *, derived: bool = False) -> Iterator[sqlit
     accounts and confirmations keep full durability."""
     # Keyed by the file's identity (a deleted and recreated database is another file) and by
     # schema: one file may hold the tables of several owners (catalog, changes).
-    key = (os.getpid(), str(path), _inode(path), hash(schema))
+    key = (os.getpid(), str(path), file_identity(path), hash(schema))
     pool = getattr(_local, "connections", None)
     if pool is None:
         pool = _local.connections = {}
@@ -44,7 +44,7 @@ def connect(path: Path, schema: str, *, derived: bool = False) -> Iterator[sqlit
         conn.row_factory = sqlite3.Row
         for stale in [k for k in pool if k[1] == key[1] and k[3] == key[3]]:
             pool.pop(stale).close()
-        pool[(os.getpid(), str(path), _inode(path), hash(schema))] = conn  # the file exists now
+        pool[(os.getpid(), str(path), file_identity(path), hash(schema))] = conn  # the file exists now
     try:
         yield conn
     finally:
@@ -52,7 +52,7 @@ def connect(path: Path, schema: str, *, derived: bool = False) -> Iterator[sqlit
             conn.rollback()
 
 
-def _inode(path: Path) -> tuple[int, int]:
+def file_identity(path: Path) -> tuple[int, int]:
     """Identity of the file itself (not its change time, which every write moves)."""
     try:
         stat = os.stat(path)
