@@ -105,7 +105,7 @@ class Database:
     def upgrade(self, schema: Schema) -> tuple[int, int]:
         """Apply ``schema``'s pending steps; returns (version before, version after)."""
         with self.connection() as conn:
-            return _upgrade(conn, schema)
+            return _upgrade(conn, schema, self.dialect)
 
     def versions(self) -> dict[str, int]:
         with self.connection() as conn:
@@ -119,7 +119,7 @@ class Database:
     def _migrated_once(self, conn: Connection, schema: Schema, done: set) -> None:
         key = (os.getpid(), schema.component, schema.version)
         if key not in done:
-            _upgrade(conn, schema)
+            _upgrade(conn, schema, self.dialect)
             done.add(key)
 
 
@@ -333,9 +333,9 @@ def _close_connections(opened: list) -> None:
 _MIGRATION_LOCK = 0x646F6363  # "docc": one migrating node at a time (pg_advisory_xact_lock)
 
 
-def _upgrade(conn: Connection, schema: Schema) -> tuple[int, int]:
+def _upgrade(conn: Connection, schema: Schema, dialect: str) -> tuple[int, int]:
     with conn.transaction():
-        if isinstance(conn, _PostgresConnection):
+        if dialect == "postgresql":
             conn.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         conn.execute(_VERSIONS)
         row = conn.execute("SELECT version FROM docctl_schema WHERE component = ?", (schema.component,)).fetchone()
@@ -345,7 +345,6 @@ def _upgrade(conn: Connection, schema: Schema) -> tuple[int, int]:
                 f"the database holds {schema.component} at version {before}, newer than this docctl "
                 f"({schema.version}): upgrade docctl on this node"
             )
-        dialect = "postgresql" if isinstance(conn, _PostgresConnection) else "sqlite"
         for number in range(before + 1, schema.version + 1):
             conn.script(schema.step_sql(number, dialect))
         if schema.version != before:
