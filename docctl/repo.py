@@ -431,24 +431,46 @@ class GitStore:
             args.append(f"^{_check_sha(since)}")
         if change_branches:
             args.append("--glob=refs/heads/changes/*")
-        cmd = ["git", "-c", "core.quotePath=false", f"--git-dir={self.path}", *args, "--"]
+        for record in self._records([*args, "--"]):
+            yield _walked(record, bodies, keep)
+
+    def ref_commits(self, prefix: str) -> dict[str, Commit]:
+        """Like ``git for-each-ref PREFIX``, each ref's commit read whole: ref name → commit.
+
+        One process for every ref, parsed as it streams: the change index of 40,050 change
+        branches took a ``for-each-ref`` and 81 ``log --no-walk`` batches, 9.8 s (issue 12).
+        """
+        _check_ref(prefix.rstrip("/") + "/x")
+        fmt = (
+            "%(refname)%1f%(objectname)%1f%(tree)%1f%(parent)%1f%(authorname)%1f%(authoremail:trim)%1f"
+            "%(authordate:iso-strict)%1f%(committername)%1f%(committeremail:trim)%1f"
+            "%(committerdate:iso-strict)%1f%(contents)"
+        )
+        found = {}
+        for record in self._records(["for-each-ref", f"--format=%1e{fmt}", prefix]):
+            name, _, commit = record.partition(b"\x1f")
+            # for-each-ref ends each ref's output with a newline of its own
+            found[name.decode().strip()] = _walked(commit.removesuffix(b"\n"), True, None)[0]
+        return found
+
+    def _records(self, args: list[str]) -> Iterator[bytes]:
+        """The ``\\x1e``-separated records git prints for ``args``, as they stream."""
+        cmd = ["git", "-c", "core.quotePath=false", f"--git-dir={self.path}", *args]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_clean_env())
         try:
             pending = b""
             while chunk := proc.stdout.read(1 << 20):
                 records = (pending + chunk).split(b"\x1e")
                 pending = records.pop()
-                for record in records:
-                    if record.strip():
-                        yield _walked(record, bodies, keep)
+                yield from (record for record in records if record.strip())
             if pending.strip():
-                yield _walked(pending, bodies, keep)
+                yield pending
         finally:
             proc.stdout.close()
             err = proc.stderr.read()
             proc.stderr.close()
             if proc.wait() not in (0, -13):
-                raise GitError(f"git log failed: {err.decode(errors='replace').strip()[:500]}")
+                raise GitError(f"git {args[0]} failed: {err.decode(errors='replace').strip()[:500]}")
 
     def blobs(self, shas: list[str]) -> Iterator[tuple[str, bytes]]:
         """Many blobs through one ``git cat-file --batch``, requests written ahead of the reads

@@ -144,14 +144,15 @@ class Workflow:
     def rebuild_change_index(self) -> int:
         """Recreate the change index from the change refs alone (``docctl reindex``, start-up).
 
-        One ``for-each-ref`` and one ``log --no-walk`` for every head; only open changes (whose
-        signers and editors the tasks need) are read whole, so closed history costs one commit read.
+        One ``for-each-ref`` reads every head; only open changes (whose signers and editors the
+        tasks need) are read whole, so closed history costs one commit read.
         """
-        heads = self.store.refs("refs/heads/changes/")
-        numbers = {sha: int(ref.rsplit("/", 1)[1]) for ref, sha in heads.items() if ref.rsplit("/", 1)[1].isdigit()}
         rows = []
-        for sha, commit in self.store.commits(list(numbers)).items():
-            summary = ChangeSummary.from_head(numbers[sha], commit)
+        for ref, commit in self.store.ref_commits("refs/heads/changes/").items():
+            number = ref.rsplit("/", 1)[1]
+            if not number.isdigit():
+                continue
+            summary = ChangeSummary.from_head(int(number), commit)
             if summary.state in ("draft", "in_review"):
                 rows.append(self._indexed(self.get(summary.number)))
             else:
@@ -171,8 +172,7 @@ class Workflow:
     def _rebuild_change_trail(self) -> int:
         trail = self.catalog.trail
         trail.forget_changes()
-        heads = self.store.refs("refs/heads/changes/")
-        head_commits = self.store.commits(list(heads.values()))  # every trailer of each head
+        head_commits = self.store.ref_commits("refs/heads/changes/")  # every trailer of each head
         steps = {
             c.sha: c
             for c, _ in self.store.walk([], change_branches=True, bodies=False, keep=STEP_TRAILERS)
@@ -181,15 +181,15 @@ class Workflow:
         comments = self.store.commits([sha for sha, c in steps.items() if c.trailer("Action") in ("reject", "cancel")])
         units = self.catalog.units_by_document()
         changes = []
-        for ref, sha in heads.items():
-            number = ref.rsplit("/", 1)[1]
-            if not number.isdigit() or sha not in steps or sha not in head_commits:
+        for ref, head in head_commits.items():
+            number, sha = ref.rsplit("/", 1)[1], head.sha
+            if not number.isdigit() or sha not in steps:
                 continue
             own, cursor = [], steps.get(sha)
             while cursor is not None and cursor.trailer("Change") == number:
                 own.append(comments.get(cursor.sha, cursor))
                 cursor = steps.get(cursor.parents[0]) if cursor.parents else None
-            summary = ChangeSummary.from_head(int(number), head_commits[sha])
+            summary = ChangeSummary.from_head(int(number), head)
             changes.append((Change(**summary.__dict__, events=read_events(own[::-1])), units.get(summary.doc_id, "")))
         trail.add_changes(changes)
         return len(changes)

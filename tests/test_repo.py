@@ -166,6 +166,38 @@ def test_trailers_are_readable_by_plain_git(store):
         format_message("x", "", [("Bad Key", "v")])
 
 
+def test_ref_commits_reads_each_ref_as_commit_does(store):
+    """One for-each-ref answers what a commit read per head answers: ids, parents (a merge has
+    two), people, times, the message byte for byte and its trailers."""
+    first = commit_files(store, {"a.md": b"a"}, message=format_message("Pierwsza", "", [("Change", "1")]))
+    other = commit_files(store, {"b.md": b"b"}, message="no trailers, one line\n")
+    merge = store.commit_tree(
+        store.commit(first).tree,
+        [first, other],
+        format_message("Scalenie", "ciało\n\nz akapitem", [("State", "draft"), ("Approved-by", "A <a@x>")]),
+        author=ME,
+        committer=SERVICE,
+        when=WHEN,
+    )
+    store.update_refs(
+        [
+            ("refs/heads/changes/1", first, ZERO_SHA),
+            ("refs/heads/changes/2", other, ZERO_SHA),
+            ("refs/heads/changes/3", merge, ZERO_SHA),
+            ("refs/heads/main", first, ZERO_SHA),
+        ]
+    )
+    found = store.ref_commits("refs/heads/changes/")
+    assert sorted(found) == ["refs/heads/changes/1", "refs/heads/changes/2", "refs/heads/changes/3"]
+    for ref, sha in store.refs("refs/heads/changes/").items():
+        assert found[ref] == store.commit(sha)
+    assert found["refs/heads/changes/3"].parents == (first, other)
+    assert found["refs/heads/changes/3"].trailer("approved-by") == "A <a@x>"
+    assert store.ref_commits("refs/heads/nothing/") == {}
+    with pytest.raises(Invalid):
+        store.ref_commits("refs/heads/--upload-pack=x/")
+
+
 def test_identity_refuses_injection():
     with pytest.raises(Invalid):
         Identity("Evil <x@y>\nfoo", "a@b")
