@@ -285,22 +285,22 @@ def token_list(ctx, login):
 @domain_errors
 def reindex(ctx):
     """Rebuild the catalog, the change index and both search indexes from git."""
+    from .reindexing import rebuild_until_searchable
+
     instance = _open(ctx)
-    started = time.monotonic()
-    instance.catalog.rebuild()
-    instance.workflow.rebuild_change_index()
-    click.echo(f"Catalog and change index rebuilt in {time.monotonic() - started:.1f} s.")
-    total = len(instance.catalog.all_document_ids())
-    with click.progressbar(length=max(total, 1), label="Current revisions") as bar:
-        count = instance.indexer.rebuild_current(progress=lambda n: bar.update(1))
-    click.echo(f"Indexed {count} current entries in {time.monotonic() - started:.1f} s; search is ready.")
+    click.echo("Reading the catalog and the change index from git...")
+    done = rebuild_until_searchable(instance)
+    click.echo(
+        f"Catalog ({done.main_records} records on main), change index ({done.changes} changes) and"
+        f" {done.current_entries} current search entries rebuilt in {done.seconds:.1f} s; search is ready."
+    )
     started = time.monotonic()
     count = instance.workflow.rebuild_change_trail()
     click.echo(f"Audit trail: the steps of {count} changes read from git in {time.monotonic() - started:.1f} s.")
     started = time.monotonic()
     revisions = len(instance.catalog.all_records())
     with click.progressbar(length=max(revisions, 1), label="All revisions") as bar:
-        count = instance.indexer.rebuild_all(progress=lambda n: bar.update(1))
+        count = instance.indexer.rebuild_all(progress=lambda n: bar.update(1), procs=min(os.cpu_count() or 1, 2))
     click.echo(
         f"Indexed {count} revisions (scope=all) in {time.monotonic() - started:.1f} s,"
         f" from {instance.catalog.recorded_commit()[:10]}."

@@ -225,7 +225,7 @@ class Indexer:
             self.rebuild_all()
         return count
 
-    def rebuild_current(self, progress: Callable[[int], None] | None = None) -> int:
+    def rebuild_current(self, progress: Callable[[int], None] | None = None, *, procs: int = 1) -> int:
         self.catalog.catch_up()
         head = self.catalog.recorded_commit() or ""
         with self.store.reader() as reader:
@@ -237,16 +237,16 @@ class Indexer:
                     drafts.append(self.draft_entry(self.workflow.get(summary.number)))
                 except DocctlError:
                     continue
-        return self.index.rebuild([*entries, *drafts], commit=head, progress=progress)
+        return self.index.rebuild([*entries, *drafts], commit=head, progress=progress, procs=procs)
 
-    def rebuild_all(self, progress: Callable[[int], None] | None = None) -> int:
+    def rebuild_all(self, progress: Callable[[int], None] | None = None, *, procs: int = 1) -> int:
         """Every released revision (``scope=all``); slow on a long history, so servers run it in
         the background while the current index already answers."""
         self.catalog.catch_up()
         head = self.catalog.recorded_commit() or ""
         with self.store.reader() as reader:
             entries = self.entries_for(self.catalog.all_document_ids(), reader)
-        return self.all_index.rebuild(entries, commit=head, progress=progress)
+        return self.all_index.rebuild(entries, commit=head, progress=progress, procs=procs)
 
 
 def _body(text: str) -> str:

@@ -142,7 +142,11 @@ class Workflow:
         return change, meta.type, meta.unit
 
     def rebuild_change_index(self) -> int:
-        """Recreate the change index from the change refs alone (``docctl reindex``, start-up).
+        """Recreate the change index from the change refs alone (``docctl reindex``, start-up)."""
+        return self.change_index.rebuild(self.change_index_rows())
+
+    def change_index_rows(self) -> list[tuple[Change, str, str]]:
+        """The change index's rows (change, document type, unit) as git has them, by number.
 
         One ``for-each-ref`` reads every head; only open changes (whose signers and editors the
         tasks need) are read whole, so closed history costs one commit read.
@@ -157,7 +161,7 @@ class Workflow:
                 rows.append(self._indexed(self.get(summary.number)))
             else:
                 rows.append((Change(**summary.__dict__), "", ""))
-        return self.change_index.rebuild(sorted(rows, key=lambda row: row[0].number))
+        return sorted(rows, key=lambda row: row[0].number)
 
     def rebuild_change_trail(self) -> int:
         """Recreate the audit trail's rows for every step of every change, from git alone.

@@ -138,3 +138,35 @@ def test_servers_update_the_all_revisions_index_after_the_release(instance, peop
         time.sleep(0.05)
     hits = instance.search_all.search("kalibracji", at=instance.today())
     assert [(h.doc_id, h.revision) for h in hits.hits] == [("P-01", 2)]
+
+
+def test_reindex_on_two_cores_reads_what_one_core_reads(instance, people):
+    """``docctl reindex`` reads the change index in a process of its own while the catalog is
+    rebuilt, and writes the search index from forked writers: the result is the same."""
+    from docctl.reindexing import rebuild_until_searchable
+
+    release(instance, people, text=DOC + "\nReklamacje klientów.\n")
+    release(instance, people, doc_id="P-02", text=DOC + "\nAudyt wewnętrzny.\n", reason="Audyty")
+    draft = instance.workflow.create(
+        people["author"],
+        doc_id="P-03",
+        markdown=DOC + "\nSkargi mieszkańców.\n",
+        reason="Skargi",
+        title="Skargi",
+        doc_type="procedure",
+        unit="OR",
+    )
+    changes = [c.as_json() for c in instance.workflow.list_changes()]
+    keys = sorted(instance.search.keys())
+    register = instance.catalog.all_records()
+    for cores in (2, 1):
+        for path in (instance.root / "search").glob("gen-*"):
+            shutil.rmtree(path)
+        done = rebuild_until_searchable(instance, cores=cores)
+        assert (done.changes, done.current_entries) == (3, 3)
+        assert [c.as_json() for c in instance.workflow.list_changes()] == changes
+        assert instance.catalog.all_records() == register
+        assert sorted(instance.search.keys()) == keys
+        assert ids(instance, "reklamacji") == ["P-01"]
+        assert ids(instance, "audytów") == ["P-02"]
+        assert f"change:{draft.number}" in keys

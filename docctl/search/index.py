@@ -216,14 +216,24 @@ class SearchIndex:
 
     # -- writing -----------------------------------------------------------------------------
     def rebuild(
-        self, entries: Iterable[IndexEntry], *, commit: str, progress: Callable[[int], None] | None = None
+        self,
+        entries: Iterable[IndexEntry],
+        *,
+        commit: str,
+        progress: Callable[[int], None] | None = None,
+        procs: int = 1,
     ) -> int:
-        """Build a fresh generation beside the live one, then switch the pointer atomically."""
+        """Build a fresh generation beside the live one, then switch the pointer atomically.
+
+        ``procs`` > 1: the text is analysed and written by that many forked processes, one
+        segment each (Whoosh's ``MpWriter``) — for ``docctl reindex``, a process of its own;
+        a server's threads never fork.
+        """
         with self._writer_lock():
             fresh = self.path / f"gen-{int(time.time())}-{uuid.uuid4().hex[:8]}"
             fresh.mkdir(parents=True)
             ix = index.create_in(str(fresh), _schema(self.language))
-            writer = ix.writer(limitmb=128)
+            writer = ix.writer(limitmb=128) if procs <= 1 else ix.writer(procs=procs, multisegment=True, limitmb=64)
             count = 0
             try:
                 for entry in entries:
