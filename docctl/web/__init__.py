@@ -23,6 +23,7 @@ from . import (
     home,
     i18n,
     importing,
+    pages,
     search,
 )
 
@@ -52,6 +53,7 @@ def build_app(instance: Instance, test_config: dict, *, background: bool = False
         auth,
         i18n,
         chrome,
+        pages,
         errors,
         home,
         importing,

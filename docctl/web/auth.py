@@ -8,16 +8,19 @@ cannot be forged cross-site and skip it.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_user, logout_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, generate_csrf
 
 from ..errors import DocctlError, NotFound, Unauthorized, Unavailable
 from ..figures import MAX_FIGURE_BYTES
 from .context import instance
+from .pages import shaping, stand_in
 
 bp = Blueprint("auth", __name__)
 # Forms that carry files may be larger than MAX_CONTENT_LENGTH: Word files with figures.
@@ -29,7 +32,15 @@ csrf = CSRFProtect()
 def init_app(app) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    # Flask-Login's "basic" protection only marks a session "not fresh" when the address or
+    # browser changes, and docctl has no fresh-login views (a signature asks for the password):
+    # it hashed both on every request and rewrote the cookie whenever they changed. The
+    # server-side session (logout, idleness, age, deactivation) is what protects.
+    login_manager.session_protection = None
     csrf.init_app(app)
+    # Flask-WTF offers its own csrf_token() to templates both ways; ours comes after it.
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(lambda: {"csrf_token": csrf_token})
     app.register_blueprint(bp)
 
     @app.before_request
@@ -44,6 +55,28 @@ def init_app(app) -> None:
             # Who you are comes before how you asked: an anonymous write is 401, not a CSRF 400.
             raise Unauthorized("log in first")
         csrf.protect()
+
+
+_SIGNED_TOKENS_KEPT = 4096
+_SIGNED_TOKENS_LOCK = threading.Lock()
+
+
+def csrf_token() -> str:
+    """The form's CSRF token: Flask-WTF's, signed once per session token instead of once per
+    page (``WTF_CSRF_TIME_LIMIT`` is None, so a signature never expires; issue 12)."""
+    if shaping():  # a page shared by readers: each request fills in its own token
+        return stand_in("csrf")
+    signed_tokens: OrderedDict[str, str] = current_app.extensions.setdefault("docctl.csrf_signed", OrderedDict())
+    raw = session.get("csrf_token")
+    with _SIGNED_TOKENS_LOCK:
+        signed = signed_tokens.get(raw) if raw else None
+    if signed is None:
+        signed = generate_csrf()
+        with _SIGNED_TOKENS_LOCK:
+            signed_tokens[session["csrf_token"]] = signed
+            while len(signed_tokens) > _SIGNED_TOKENS_KEPT:
+                signed_tokens.popitem(last=False)
+    return signed
 
 
 @login_manager.user_loader

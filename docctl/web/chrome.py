@@ -27,8 +27,14 @@ def chrome_nav():
     if request.endpoint == "search.page":  # its search box shows the query asked: not shared
         return Markup(render_template("chrome/nav.html"))  # noqa: S704 - our own autoescaped template output
     signed_in = bool(current_user.is_authenticated)
-    roles = tuple(role for role in _NAV_ROLES if signed_in and role in current_user.roles)
-    return fragment("chrome_nav", (signed_in, roles), 64, lambda: render_template("chrome/nav.html"))
+    return fragment("chrome_nav", (signed_in, nav_roles()), 64, lambda: render_template("chrome/nav.html"))
+
+
+def nav_roles() -> tuple[str, ...]:
+    """The reader's roles that the navigation shows links for."""
+    if not current_user.is_authenticated:
+        return ()
+    return tuple(role for role in _NAV_ROLES if role in current_user.roles)
 
 
 def chrome_footer():

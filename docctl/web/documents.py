@@ -16,6 +16,7 @@ from ..pdf import html_to_pdf
 from .context import can_read, date_arg, instance, int_arg, reader, require_role, user
 from .csv_export import confirmation_rows, csv_response
 from .fragments import fragment
+from .pages import shared_page
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -33,15 +34,21 @@ def master_list():
         raise Invalid("unknown type %(doc_type)s", doc_type=repr(doc_type))
     obsolete = request.args.get("obsolete") == "1"
     as_of = _as_of()
-    table = _register_table(doc_type, unit, obsolete, as_of)
-    return render_template(
-        "documents/list.html",
-        table=table,
-        types=TYPES,
-        doc_type=doc_type or "",
-        unit=unit or "",
-        obsolete=obsolete,
-        as_of=as_of,
+    roles = current_user.roles if current_user.is_authenticated else ()
+    may = ("quality_manager" in roles, "author" in roles or "quality_manager" in roles)  # import, create
+    return shared_page(
+        "register_pages",
+        (reader().register_key(as_of), doc_type, unit, obsolete, may),
+        64,
+        lambda: render_template(
+            "documents/list.html",
+            table=_register_table(doc_type, unit, obsolete, as_of),
+            types=TYPES,
+            doc_type=doc_type or "",
+            unit=unit or "",
+            obsolete=obsolete,
+            as_of=as_of,
+        ),
     )
 
 
@@ -137,7 +144,7 @@ def show(doc_id: str):
     acknowledged = None
     if current_user.is_authenticated and page.is_current and as_of is None:
         acknowledged = instance().acks.has(current_user.login, doc_id, page.revision.revision)
-    return render_template("documents/show.html", page=page, acknowledged=acknowledged, parts=_parts(page, as_of))
+    return _document_page(page, as_of, acknowledged)
 
 
 @bp.route("/<doc_id>/revisions/<number>")
@@ -146,7 +153,18 @@ def revision(doc_id: str, number: str):
     page = reader().revision(validate_document_id(doc_id), int_arg(number, "revision"))
     if page.is_current:  # the revision in force has one address, with its read confirmation
         return redirect(url_for("documents.show", doc_id=doc_id))
-    return render_template("documents/show.html", page=page, acknowledged=None, parts=_parts(page, None))
+    return _document_page(page, None, None)
+
+
+def _document_page(page, as_of, acknowledged: bool | None):
+    """A revision's page, shared by the readers who may do the same with it (see pages.py)."""
+    rev = page.revision
+    return shared_page(
+        "document_pages",
+        (reader().register_key(), rev.doc_id, rev.revision, as_of, acknowledged, _Actions.of(page)),
+        1024,
+        lambda: render_template("documents/show.html", page=page, acknowledged=acknowledged, parts=_parts(page, as_of)),
+    )
 
 
 @bp.route("/<doc_id>/figures/<name>")
@@ -173,8 +191,13 @@ def history(doc_id: str):
         return render_template("documents/history_body.html", state=state, revisions=revisions)
 
     # Per (main head, day): reviews and withdrawals change the page as much as releases do.
-    body = fragment("histories", (reader().register_key(), doc_id), 512, body)
-    return render_template("documents/history.html", doc_id=doc_id, body=body)
+    key = (reader().register_key(), doc_id)
+    return shared_page(
+        "history_pages",
+        key,
+        512,
+        lambda: render_template("documents/history.html", doc_id=doc_id, body=fragment("histories", key, 512, body)),
+    )
 
 
 @bp.route("/<doc_id>/diff")

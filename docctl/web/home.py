@@ -12,6 +12,7 @@ from ..outbox import MODES
 from .auth import start_session
 from .context import instance, reader, user
 from .fragments import fragment
+from .pages import shared_page
 
 bp = Blueprint("home", __name__)
 
@@ -43,7 +44,20 @@ def index():
         64,
         lambda: render_template("home/reviews_due.html", reviews=reader().reviews_due(user=person)),
     )
-    return render_template("home/index.html", tasks=reader().tasks(person), reviews=reviews)
+    tasks = reader().tasks(person)
+    # Shared by everyone with the same tasks — most people: nothing to sign, the same documents
+    # to confirm (the first 50 are listed). A change's head commit names all it shows.
+    listed = tuple((s.doc_id, s.current.revision) for s in tasks["to_confirm"][:50])
+    key = (
+        reader().register_key(),
+        scope,
+        listed,
+        len(tasks["to_confirm"]),
+        *(tuple((c.number, c.head) for c in tasks[kind]) for kind in ("to_sign", "blocked", "drafts")),
+        person.must_change_password,
+        "author" in person.roles,
+    )
+    return shared_page("task_pages", key, 256, lambda: render_template("home/index.html", tasks=tasks, reviews=reviews))
 
 
 @bp.route("/reviews")
