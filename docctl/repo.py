@@ -165,6 +165,10 @@ class GitStore:
         self.path = Path(path)
         self._packed: tuple[tuple, dict[str, str]] | None = None
         self._blobs = _BlobCache(BLOB_CACHE_BYTES)
+        # Commits and (commit, path) → blob ids never change: a release read the same ones
+        # again and again, a git process each (issue 12).
+        self._commits = _BlobCache(4096, _one)
+        self._paths = _BlobCache(8192, _one)
         # With a git remote (issue 14): pushes each update before the local refs move.
         self.replicator = None
 
@@ -275,6 +279,9 @@ class GitStore:
         """Like ``git rev-parse COMMIT:PATH``; NotFound when the path is absent there."""
         _check_sha(commit)
         _check_path(path)
+        found = self._paths.get((commit, path))
+        if found is not None:
+            return found
         out = self._git("ls-tree", "-z", commit, "--", path).decode()
         if not out:
             raise NotFound("%(path)s does not exist at %(commit)s", path=path, commit=commit[:10])
@@ -282,6 +289,7 @@ class GitStore:
         mode, kind, sha = meta.split()
         if kind != "blob":
             raise NotFound("%(path)s is not a file at %(commit)s", path=path, commit=commit[:10])
+        self._paths.put((commit, path), sha)
         return sha
 
     def folder(self, commit: str, path: str) -> dict[str, str]:
@@ -321,10 +329,15 @@ class GitStore:
             reader.close()
 
     def commit(self, sha: str) -> Commit:
-        """Like ``git show -s SHA`` with the trailers parsed."""
+        """Like ``git show -s SHA`` with the trailers parsed (kept when named by its id)."""
+        found = self._commits.get(sha)
+        if found is not None:
+            return found
         commits = self.log(sha, no_walk=True)
         if not commits:
             raise NotFound("commit %(sha)s not found", sha=sha[:10])
+        if commits[0].sha == sha:
+            self._commits.put(sha, commits[0])
         return commits[0]
 
     def log(
@@ -825,32 +838,39 @@ BLOB_CACHE_BYTES = 32 * 1024 * 1024
 
 
 class _BlobCache:
-    """A thread-safe LRU of blob contents by id, bounded in bytes."""
+    """A thread-safe LRU of what git names by content (blobs by id, commits, a path's blob in a
+    commit): never stale. Bounded by ``measure`` (bytes for blobs; entries with ``_one``)."""
 
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, bytes] = OrderedDict()
+    def __init__(self, max_size: int, measure: Callable[[object], int] = len) -> None:
+        self.max_bytes = max_size
+        self._measure = measure
+        self._entries: OrderedDict = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
 
-    def get(self, sha: str) -> bytes | None:
+    def get(self, key):
         with self._lock:
-            data = self._entries.get(sha)
+            data = self._entries.get(key)
             if data is not None:
-                self._entries.move_to_end(sha)
+                self._entries.move_to_end(key)
             return data
 
-    def put(self, sha: str, data: bytes) -> None:
-        if len(data) > self.max_bytes // 8:
+    def put(self, key, data) -> None:
+        size = self._measure(data)
+        if size > self.max_bytes // 8:
             return
         with self._lock:
-            if sha in self._entries:
+            if key in self._entries:
                 return
-            self._entries[sha] = data
-            self._size += len(data)
+            self._entries[key] = data
+            self._size += size
             while self._size > self.max_bytes:
                 _, dropped = self._entries.popitem(last=False)
-                self._size -= len(dropped)
+                self._size -= self._measure(dropped)
+
+
+def _one(_) -> int:
+    return 1
 
 
 class BlobReader:

@@ -260,3 +260,21 @@ def test_files_are_read_while_the_questions_are_still_being_asked(store):
     with pytest.raises(GitError, match="a bad file"), store.reading_files(broken) as ask:  # never hangs
         for _ in range(20000):
             ask(c1, "documents/P-01.md")
+
+
+def test_what_an_id_names_is_read_from_git_once(store, monkeypatch):
+    """A commit and a path's blob in a commit never change: the second read starts no git."""
+    c1 = commit_files(store, {"documents/P-01.md": b"a"})
+    store.update_refs([("refs/heads/main", c1, ZERO_SHA)])
+    runs = []
+    original = GitStore._run
+    monkeypatch.setattr(GitStore, "_run", lambda self, *a, **k: runs.append(a[0]) or original(self, *a, **k))
+    first, blob = store.commit(c1), store.blob_id(c1, "documents/P-01.md")
+    assert len(runs) == 2
+    assert store.commit(c1) == first and store.blob_id(c1, "documents/P-01.md") == blob
+    assert store.commit("refs/heads/main") == first  # a ref moves: always asked
+    assert len(runs) == 3
+    with pytest.raises(NotFound):
+        store.blob_id(c1, "documents/P-02.md")
+    with pytest.raises(NotFound):
+        store.blob_id(c1, "documents/P-02.md")  # absence is asked again (never cached)
