@@ -113,3 +113,18 @@ def test_my_tasks_are_shared_only_while_the_tasks_are_the_same(app, instance, re
     draft = instance.workflow.create(people["author"], doc_id="P-01", markdown=DOC + "\nPoprawka.\n", reason="Poprawka")
     assert f"/changes/{draft.number}" in author.client.get("/").get_data(as_text=True)
     assert f"/changes/{draft.number}" not in colleague.client.get("/").get_data(as_text=True)
+
+
+def test_a_redline_is_computed_once_per_pair_of_revisions(app, instance, monkeypatch):
+    import docctl.reading
+
+    people = {p.login: p for p in instance.users.list()}
+    release(instance, people, text=DOC + "\nNowy punkt.\n", reason="Nowy punkt")
+    made = []
+    original = docctl.reading.redline_html
+    monkeypatch.setattr(docctl.reading, "redline_html", lambda *a: made.append(a) or original(*a))
+    author = reader_client(app, "author")
+    first = author.client.get("/documents/P-01/diff?from=1&to=2").get_data(as_text=True)
+    again = reader_client(app, "qm").client.get("/api/v1/documents/P-01/diff?from=1&to=2")
+    assert "Nowy punkt" in first and "Nowy punkt" in again.get_json()["html"]
+    assert len(made) == 1
