@@ -163,6 +163,7 @@ class GitStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._dir = str(self.path)
         self._packed: tuple[tuple, dict[str, str]] | None = None
         self._blobs = _BlobCache(BLOB_CACHE_BYTES)
         # Commits and (commit, path) → blob ids never change: a release read the same ones
@@ -223,8 +224,14 @@ class GitStore:
         refs) and falls back to git for packed refs.
         """
         _check_ref(ref)
+        # os-level reads on a plain string path: pages read main's head several times each,
+        # and Path objects plus a text file object were most of the cost (issue 12).
         with contextlib.suppress(OSError):
-            value = (self.path / ref).read_text().strip()
+            fd = os.open(f"{self._dir}/{ref}", os.O_RDONLY)
+            try:
+                value = os.read(fd, 256).strip().decode("ascii", "replace")
+            finally:
+                os.close(fd)
             if _SHA_RE.fullmatch(value):
                 return value
         packed = self._packed_refs()
