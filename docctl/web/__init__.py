@@ -26,11 +26,13 @@ from . import (
     pages,
     search,
 )
+from .session_cookie import VerifiedCookieSessions
 
 
 def build_app(instance: Instance, test_config: dict, *, background: bool = False) -> Flask:
     app = Flask("docctl", template_folder=str(asset_dir("templates")), static_folder=str(asset_dir("static")))
     app.jinja_env.undefined = StrictUndefined
+    app.session_interface = VerifiedCookieSessions()
     app.config.update(
         SECRET_KEY=instance.secret_key,
         MAX_CONTENT_LENGTH=int(instance.settings["MAX_CONTENT_LENGTH"]),

@@ -19,7 +19,7 @@ def init_app(app) -> None:
 
 
 def _admin():
-    return require_role("admin")._get_current_object()
+    return require_role("admin")
 
 
 def _confirmed(admin) -> None:

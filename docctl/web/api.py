@@ -174,7 +174,7 @@ def acknowledgements(doc_id: str, query: schema.UnitQuery):
 @bp.get("/changes")
 @operation("Changes the caller may see, optionally in one state", query=schema.ChangesQuery)
 def changes(query: schema.ChangesQuery):
-    return jsonify(changes=[c.as_json() for c in reader().changes(user()._get_current_object(), query.state)])
+    return jsonify(changes=[c.as_json() for c in reader().changes(user(), query.state)])
 
 
 @bp.post("/changes")

@@ -26,7 +26,7 @@ def index():
     state = request.args.get("state") or None
     if state and state not in STATES:
         raise Invalid("unknown state %(state)s", state=repr(state))
-    changes = reader().changes(user()._get_current_object(), state)
+    changes = reader().changes(user(), state)
     return render_template("changes/list.html", changes=changes, state=state or "", states=STATES)
 
 

@@ -8,7 +8,6 @@ differs per person (name, CSRF token, the address to come back to) stays in ``ba
 from __future__ import annotations
 
 from flask import render_template, request
-from flask_login import current_user
 from markupsafe import Markup
 
 from . import context
@@ -26,15 +25,16 @@ def init_app(app) -> None:
 def chrome_nav():
     if request.endpoint == "search.page":  # its search box shows the query asked: not shared
         return Markup(render_template("chrome/nav.html"))  # noqa: S704 - our own autoescaped template output
-    signed_in = bool(current_user.is_authenticated)
+    signed_in = context.person() is not None
     return fragment("chrome_nav", (signed_in, nav_roles()), 64, lambda: render_template("chrome/nav.html"))
 
 
 def nav_roles() -> tuple[str, ...]:
     """The reader's roles that the navigation shows links for."""
-    if not current_user.is_authenticated:
+    who = context.person()
+    if who is None:
         return ()
-    return tuple(role for role in _NAV_ROLES if role in current_user.roles)
+    return tuple(role for role in _NAV_ROLES if role in who.roles)
 
 
 def chrome_footer():

@@ -6,14 +6,13 @@ from typing import NamedTuple
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from markupsafe import Markup
 
 from ..assets import asset_dir
 from ..documents import TYPES, validate_document_id
 from ..errors import Conflict, DocctlError, Invalid
 from ..pdf import html_to_pdf
-from .context import can_read, date_arg, instance, int_arg, reader, require_role, user
+from .context import can_read, date_arg, instance, int_arg, person, reader, require_role, user
 from .csv_export import confirmation_rows, csv_response
 from .fragments import fragment
 from .pages import shared_page
@@ -34,7 +33,8 @@ def master_list():
         raise Invalid("unknown type %(doc_type)s", doc_type=repr(doc_type))
     obsolete = request.args.get("obsolete") == "1"
     as_of = _as_of()
-    roles = current_user.roles if current_user.is_authenticated else ()
+    who = person()
+    roles = who.roles if who else ()
     may = ("quality_manager" in roles, "author" in roles or "quality_manager" in roles)  # import, create
     return shared_page(
         "register_pages",
@@ -122,15 +122,16 @@ class _Actions(NamedTuple):
 
     @classmethod
     def of(cls, page) -> _Actions:
-        if not (current_user.is_authenticated and page.is_current):
+        who = person()
+        if not (who and page.is_current):
             return cls(False, False, False)
-        roles = current_user.roles
+        roles = who.roles
         managing = "quality_manager" in roles
         return cls(
             see_confirmations=managing
             or "auditor" in roles
             or "admin" in roles
-            or ("approver" in roles and page.revision.unit in current_user.units),
+            or ("approver" in roles and page.revision.unit in who.units),
             revise=managing or "author" in roles,
             review=managing or "approver" in roles,
         )
@@ -142,8 +143,9 @@ def show(doc_id: str):
     as_of = _as_of()
     page = reader().document(validate_document_id(doc_id), as_of)
     acknowledged = None
-    if current_user.is_authenticated and page.is_current and as_of is None:
-        acknowledged = instance().acks.has(current_user.login, doc_id, page.revision.revision)
+    who = person()
+    if who and page.is_current and as_of is None:
+        acknowledged = instance().acks.has(who.login, doc_id, page.revision.revision)
     return _document_page(page, as_of, acknowledged)
 
 
@@ -171,8 +173,7 @@ def _document_page(page, as_of, acknowledged: bool | None):
 def figure(doc_id: str, name: str):
     """A figure shown in a document: named by its content, so browsers may keep it for good."""
     can_read()
-    person = user()._get_current_object() if current_user.is_authenticated else None
-    found = reader().figure(validate_document_id(doc_id), name, person)
+    found = reader().figure(validate_document_id(doc_id), name, person())
     answer = Response(found.data, mimetype=found.media_type)
     if not found.is_image:  # a form or a scanned record: downloaded, never opened in the page
         answer.headers["Content-Disposition"] = f'attachment; filename="{doc_id}-{name}"'
@@ -254,9 +255,9 @@ def _figure_for_pdf(path: str) -> tuple[bytes, str] | None:
     parts = path[len(prefix) :].split("/") if path.startswith(prefix) else []
     if len(parts) != 3 or parts[1] != "figures":
         return None
-    person = user()._get_current_object() if current_user.is_authenticated else None
+    who = person()
     try:
-        found = reader().figure(validate_document_id(parts[0]), parts[2], person)
+        found = reader().figure(validate_document_id(parts[0]), parts[2], who)
     except DocctlError:
         return None
     return found.data, found.media_type

@@ -36,7 +36,7 @@ def _units(inst) -> dict:
 @bp.route("/")
 @login_required
 def index():
-    person = user()._get_current_object()  # the User itself: thousands of checks, no proxy each
+    person = user()
     scope = reader().review_scope(person)
     reviews = fragment(
         "reviews_due",
@@ -76,7 +76,7 @@ def password():
             new = request.form.get("new_password", "")
             if new != request.form.get("confirm", ""):
                 raise DocctlError("the two new passwords differ")
-            person = user()._get_current_object()
+            person = user()
             instance().users.set_password(person.login, new, old_password=request.form.get("old_password", ""))
         except DocctlError as exc:
             error = exc.message
@@ -93,7 +93,7 @@ def password():
 @login_required
 def notifications():
     """Which e-mails a person receives, per kind: at once, in a daily digest, or none."""
-    person = user()._get_current_object()
+    person = user()
     outbox = instance().outbox
     if request.method == "POST":
         chosen = {kind.name: request.form.get(kind.name, "") for kind in KINDS}

@@ -12,10 +12,9 @@ from datetime import date, datetime
 
 from flask import Blueprint, g, redirect, request, url_for
 from flask_babel import Babel, format_date, format_datetime, get_locale, get_translations, gettext
-from flask_login import current_user
 
 from ..translations import N_, TRANSLATIONS, compile_catalogs
-from .context import instance
+from .context import instance, person
 
 
 def instance_of(app):
@@ -61,8 +60,9 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
 def language() -> str:
     if request.path.startswith("/api/"):
         return "en"
-    if current_user and current_user.is_authenticated:
-        chosen = getattr(current_user, "language", None)  # read with the person, no query of its own
+    who = person()
+    if who is not None:
+        chosen = getattr(who, "language", None)  # read with the person, no query of its own
         if chosen in LANGUAGES:
             return chosen
     cookie = request.cookies.get(COOKIE)
@@ -76,8 +76,9 @@ def language() -> str:
 def switch():
     """The language switch in the page footer: remembered for the person, and in the browser."""
     chosen = request.form.get("language", "")
-    if chosen in LANGUAGES and current_user.is_authenticated:
-        instance().users.set_language(current_user.login, chosen)
+    who = person()
+    if chosen in LANGUAGES and who is not None:
+        instance().users.set_language(who.login, chosen)
     back = request.form.get("next") or ""
     if not back.startswith("/") or back.startswith("//") or "\\" in back:
         back = url_for("home.index")

@@ -22,11 +22,10 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from flask import Response, g, request, session
-from flask_login import current_user
 from markupsafe import Markup, escape
 
 from . import chrome
-from .context import instance
+from .context import instance, person
 from .fragments import cached
 
 _MARK = f"docctl{secrets.token_hex(8)}"  # random per process: no text contains it by chance
@@ -48,11 +47,11 @@ def stand_in(slot: str) -> Markup:
 
 
 def reader_name() -> str:
-    return stand_in("name") if shaping() else current_user.name
+    return stand_in("name") if shaping() else person().name
 
 
 def reader_roles() -> str:
-    return stand_in("roles") if shaping() else ", ".join(sorted(current_user.roles))
+    return stand_in("roles") if shaping() else ", ".join(sorted(person().roles))
 
 
 def back_path() -> str:
@@ -71,7 +70,7 @@ def shared_page(kind: str, key: tuple, keep: int, render: Callable[[], str]) -> 
     messages are read once."""
     if session.get("_flashes"):
         return render()
-    signed_in = bool(current_user.is_authenticated)
+    signed_in = person() is not None
     frame = (signed_in, chrome.nav_roles(), instance().today())
     shape = cached(kind, (*key, *frame), keep, lambda: _shape(render))
     values: dict[str, bytes] = {}

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from flask_login import current_user
 
 from ..documents import TYPES
 from ..errors import Invalid, Unavailable
 from ..visibility import visible_numbers
-from .context import can_read, instance, int_arg, user
+from .context import can_read, instance, int_arg, person, user
 
 bp = Blueprint("search", __name__)
 
@@ -25,12 +24,13 @@ def run_search(args):
         raise Invalid("scope must be current, all or drafts")
     drafts: frozenset[int] = frozenset()
     if scope == "drafts":  # the drafts this person may see: their own, to sign, oversight (issue 15)
-        drafts = visible_numbers(instance().workflow, user()._get_current_object())
+        drafts = visible_numbers(instance().workflow, user())
     doc_type = args.get("type") or None
     if doc_type and doc_type not in TYPES:
         raise Invalid("unknown type %(doc_type)s", doc_type=repr(doc_type))
     page = max(int_arg(args.get("page", 1), "page"), 1)
-    login = current_user.login if current_user.is_authenticated else None
+    who = person()
+    login = who.login if who else None
     index = instance().search
     if scope == "all":
         index = instance().search_all
