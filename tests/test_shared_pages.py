@@ -128,3 +128,20 @@ def test_a_redline_is_computed_once_per_pair_of_revisions(app, instance, monkeyp
     again = reader_client(app, "qm").client.get("/api/v1/documents/P-01/diff?from=1&to=2")
     assert "Nowy punkt" in first and "Nowy punkt" in again.get_json()["html"]
     assert len(made) == 1
+
+
+@pytest.mark.parametrize("path", ["/documents/P-01", "/documents", "/documents/P-01/history", "/"])
+def test_a_browser_that_takes_gzip_gets_the_same_page_compressed(app, path):
+    import gzip
+
+    author = reader_client(app, "author")
+    plain = author.client.get(path)
+    packed = author.client.get(path, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert plain.headers.get("Content-Encoding") is None and "Accept-Encoding" in plain.headers["Vary"]
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    text = gzip.decompress(packed.data)  # checks the stitched stream's CRC and length too
+    assert text == plain.data and len(packed.data) < len(plain.data)
+    # the reader's own values are inside, stored as they are (never compressed with the page)
+    assert csrf_of(plain.get_data(as_text=True)).encode() in packed.data
+    refused = author.client.get(path, headers={"Accept-Encoding": "br, gzip;q=0"})
+    assert refused.headers.get("Content-Encoding") is None and refused.data == plain.data
