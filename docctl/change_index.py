@@ -104,17 +104,28 @@ class ChangeIndex:
         The ``Change`` carries the editors and valid signatures only — enough for
         :mod:`docctl.signing`, not for showing events (the change page reads git).
         """
-        with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT * FROM changes WHERE state IN (?, ?) ORDER BY number DESC", OPEN_STATES
-            ).fetchall()
-        return [(_light_change(r), r["doc_type"], r["unit"]) for r in rows]
+        return [(_light_change(r), r["doc_type"], r["unit"]) for r in self._open_rows()]
 
     def one(self, number: int) -> tuple[Change, str, str] | None:
         """One change as the signing and visibility rules need it: (change, type, unit)."""
         with self._connect() as conn:
             row = conn.execute("SELECT * FROM changes WHERE number=?", (number,)).fetchone()
         return (_light_change(row), row["doc_type"], row["unit"]) if row else None
+
+    def open_summaries(self) -> list[ChangeSummary]:
+        """Drafts and changes in review, newest first (the few open ones, not all history)."""
+        return [_summary(r) for r in self._open_rows()]
+
+    def _open_rows(self) -> list:
+        with self._connect() as conn:
+            return conn.execute(
+                "SELECT * FROM changes WHERE state IN (?, ?) ORDER BY number DESC", OPEN_STATES
+            ).fetchall()
+
+    def document_ids(self) -> set[str]:
+        """Every document ID a change ever named (open or closed)."""
+        with self._connect() as conn:
+            return {r[0] for r in conn.execute("SELECT DISTINCT doc_id FROM changes")}
 
     def max_number(self) -> int:
         with self._connect() as conn:

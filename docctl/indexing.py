@@ -231,8 +231,9 @@ class Indexer:
         with self.store.reader() as reader:
             entries = self.entries_for(self.catalog.all_document_ids(), reader, shape="current")
         drafts = []
-        for summary in self.workflow.list_changes():
-            if summary.state in ("draft", "in_review") and summary.kind != "withdraw":
+        # the open changes only: listing all 40,000 to keep the open ones took 0.3 s (issue 12)
+        for summary in self.workflow.change_index.open_summaries():
+            if summary.kind != "withdraw":
                 try:
                     drafts.append(self.draft_entry(self.workflow.get(summary.number)))
                 except DocctlError:

@@ -973,8 +973,8 @@ class Workflow:
     def _no_open_change(self, doc_id: str, kind: str) -> None:
         # Several revisions of one document may be drafted at once (the stale one is refused at
         # release and updated by a three-way merge); two withdrawals of it would be noise.
-        for summary in self.list_changes():
-            if summary.doc_id == doc_id and summary.kind == kind and summary.state in ("draft", "in_review"):
+        for summary in self.change_index.open_summaries():  # not all 40,000 changes (issue 12)
+            if summary.doc_id == doc_id and summary.kind == kind:
                 raise Conflict(
                     "change %(number)s for %(doc_id)s is already open; finish or cancel it first",
                     detail={"change": summary.number},
@@ -992,7 +992,7 @@ class Workflow:
 
     def _propose_id(self, policy: Policy, doc_type: str) -> str:
         prefix = policy.types[doc_type].prefix if doc_type in policy.types else "D"
-        taken = set(self.catalog.known_ids()) | {s.doc_id for s in self.list_changes()}
+        taken = set(self.catalog.known_ids()) | self.change_index.document_ids()
         pattern = re.compile(rf"{re.escape(prefix)}-(\d+)")
         numbers = [int(m.group(1)) for i in taken if (m := pattern.fullmatch(i))]
         return f"{prefix}-{max(numbers, default=0) + 1:02d}"

@@ -64,3 +64,24 @@ def test_packed_refs_are_read_without_git(instance, busy, monkeypatch):
     monkeypatch.setattr(GitStore, "_run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("git called")))
     assert {ref: store.head(ref) for ref in heads} == heads
     assert not store.has_ref("refs/heads/changes/99")
+
+
+def test_opening_a_change_never_lists_every_change(instance, people, busy, monkeypatch):
+    """A withdrawal checks the open changes only, a new ID asks for the IDs only, and the
+    current search index reads the open drafts only: all three once listed every change."""
+    from docctl.change_index import ChangeIndex
+
+    def every_change(self, state=None, **kwargs):
+        if state is None:
+            raise AssertionError("every change listed")
+        return original(self, state, **kwargs)
+
+    original = ChangeIndex.summaries
+    monkeypatch.setattr(ChangeIndex, "summaries", every_change)
+    wf = instance.workflow
+    assert wf.propose_id("procedure") == "P-02"  # P-01 is taken (released, and named by changes)
+    withdrawal = wf.withdraw(people["qm"], "P-01", reason="Zastąpiona")
+    with pytest.raises(Exception, match="already open"):
+        wf.withdraw(people["qm"], "P-01", reason="Again")
+    assert instance.indexer.rebuild_current() == 3  # P-01 in force, the draft and the change in review
+    assert withdrawal.kind == "withdraw"
