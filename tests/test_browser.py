@@ -121,7 +121,8 @@ def test_sign_release_read_and_search(server, tmp_path):
             page.click("button.link")  # log out
 
         login("reader")
-        page.goto(base + "/documents/P-01")
+        shown = page.goto(base + "/documents/P-01")
+        assert shown.headers.get("content-encoding") == "gzip"  # the stitched stream, read by a browser
         assert "Nowy akapit." in page.inner_text("article.document")
         assert "SUPERSEDED" not in page.inner_text("main")
         page.click("text=I have read and understood revision 3")
