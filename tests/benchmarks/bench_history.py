@@ -136,7 +136,7 @@ def _release_latency(base: str, root: Path, documents: int) -> list[float]:
     return samples
 
 
-def _cold_searches(root: Path) -> None:
+def _cold_searches(root: Path) -> dict[str, float]:
     """Distinct queries in-process (wrk repeats one query, which the server answers from its
     per-index-version cache): what a query costs the first time."""
     from history import sample_paragraphs
@@ -148,11 +148,13 @@ def _cold_searches(root: Path) -> None:
     samples = _timed(lambda it=iter(words): instance.search.search(next(it), at=instance.today()), len(words))
     pairs = iter(zip(words, words[1:], strict=False))
     two = _timed(lambda: instance.search.search(" ".join(next(pairs)), at=instance.today()), 30)
+    found = {}
     for name, values in (("one word", samples), ("two words", two)):
         ordered = sorted(values)
-        p95 = ordered[int(0.95 * (len(ordered) - 1))]
+        p95 = found[name] = ordered[int(0.95 * (len(ordered) - 1))]
         label = f"search uncached, {name} (in-process, {len(values)} distinct)"
         print(f"   {label}: p50 {statistics.median(values):.0f} ms, p95 {p95:.0f} ms")
+    return found
 
 
 def _rss_mb(pid: int) -> tuple[float, float]:
@@ -166,7 +168,7 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return now, peak
 
 
-def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> None:
+def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> dict[str, dict]:
     keep = os.environ.get("DOCCTL_BENCH_KEEP")
     root = (Path(keep) if keep else tmp) / f"h{documents}x{revisions}"
     if not (root / "repo.git").exists():
@@ -203,32 +205,33 @@ def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> None:
             "confirmations (document)": f"/api/v1/documents/{doc}/acknowledgements",
         }
         print(f"   {'route':24s} {'p50':>9s} {'p99':>9s} {'req/s':>8s}  non-2xx")
-        rates = {}
+        results = {}
         for name, path in routes.items():
-            r = _wrk(base, path, cookie, gzip=name.endswith(", gzip"))
-            rates[name] = r["rps"]
+            r = results[name] = _wrk(base, path, cookie, gzip=name.endswith(", gzip"))
             print(f"   {name:24s} {r['p50']:>9s} {r['p99']:>9s} {r['rps']:8.0f}  {r['errors']}")
         _soak(base, cookie, proc.pid, [routes[n] for n in ("current page", "JSON document", "history", "my tasks")])
-        _cold_searches(root)
+        cold = _cold_searches(root)
         release = _release_latency(base, root, documents)
         p50, worst = statistics.median(release), max(release)
         print(f"   release (last signature → released): p50 {p50:.0f} ms, max {worst:.0f} ms")
         _verify_time(root)
         now, peak = _rss_mb(proc.pid)
         print(f"   server RSS after the load (all processes): {now:.0f} MB (peaks summed {peak:.0f} MB)")
-        _floors(root, doc)
+        grep = _floors(root, doc)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
     floor = _flask_floor(root, doc, port + 100)
     print(
         f"   floor minimal Flask app (same server settings, one blob reader, a render cache): {floor['rps']:.0f}"
-        f" req/s, p50 {floor['p50']}; docctl's current page {rates['current page'] / floor['rps']:.2f}x of it"
+        f" req/s, p50 {floor['p50']}; docctl's current page {results['current page']['rps'] / floor['rps']:.2f}x of it"
     )
-    _reindex_time(root)
+    reindex = _reindex_time(root)
+    _print_targets(results, cold, grep, p50, reindex, startup, now)
+    return results
 
 
-def _reindex_time(root: Path) -> None:
+def _reindex_time(root: Path) -> float:
     """`docctl reindex` up to "search is ready" (catalog, change index, current-revision index),
     as a whole process; the all-revisions index that follows is built in the background."""
     code = (
@@ -237,10 +240,12 @@ def _reindex_time(root: Path) -> None:
     )
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True)
+    seconds = time.monotonic() - t0
     print(
-        f"   docctl reindex until search is ready: {time.monotonic() - t0:.1f} s as a process"
+        f"   docctl reindex until search is ready: {seconds:.1f} s as a process"
         f" ({float(proc.stdout.strip()):.1f} s of rebuilding)"
     )
+    return seconds
 
 
 _FLOOR_APP = """
@@ -364,7 +369,7 @@ def _verify_time(root: Path) -> None:
     print(f"   docctl verify: {time.monotonic() - t0:.1f} s, exit {proc.returncode}: {last}")
 
 
-def _floors(root: Path, doc: str) -> None:
+def _floors(root: Path, doc: str) -> dict[str, float]:
     git = ["git", f"--git-dir={root / 'repo.git'}"]
     blob = subprocess.run([*git, "rev-parse", f"main:documents/{doc}.md"], capture_output=True, text=True).stdout
     batch = subprocess.Popen([*git, "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -380,6 +385,7 @@ def _floors(root: Path, doc: str) -> None:
     batch.stdout.close()
     batch.wait()
     print(f"   floor git cat-file --batch (one blob): p50 {statistics.median(cat):.3f} ms")
+    found = {}
     for name in ("search one word", "search two words"):
         words = SEARCHES[name].split()
         pattern = ["-e", words[0]] + sum((["--and", "-e", w] for w in words[1:]), [])
@@ -388,12 +394,63 @@ def _floors(root: Path, doc: str) -> None:
             subprocess.run([*git, "grep", "-i", "-l", *pattern, "main", "--", "documents/"], capture_output=True)
 
         samples = _timed(grep, 10)
-        print(f"   floor git grep -i ({name}): p50 {statistics.median(samples):.0f} ms")
+        found[name] = statistics.median(samples)
+        print(f"   floor git grep -i ({name}): p50 {found[name]:.0f} ms")
+    return found
 
 
 @pytest.mark.skipif(WRK is None, reason="wrk is not installed (Debian package wrk)")
 def test_history_at_scale(tmp_path):
-    sizes = os.environ.get("DOCCTL_BENCH_SIZES", "200x10,2000x20")
-    for port, size in enumerate(sizes.split(","), start=18400):
+    sizes = os.environ.get("DOCCTL_BENCH_SIZES", "200x10,2000x20").split(",")
+    found = {}
+    for port, size in enumerate(sizes, start=18400):
         documents, revisions = (int(x) for x in size.split("x"))
-        _bench_size(tmp_path, documents, revisions, port)
+        found[size] = _bench_size(tmp_path, documents, revisions, port)
+    if len(sizes) > 1:  # each p50 at the longest history within 1.5x of the shortest
+        small, large = found[sizes[0]], found[sizes[-1]]
+        print(f"\n== p50 at {sizes[-1]} against {sizes[0]} (target: within 1.5x)")
+        for name, r in large.items():
+            ratio = _ms(r["p50"]) / _ms(small[name]["p50"])
+            print(f"   {name:30s} {small[name]['p50']:>9s} → {r['p50']:>9s}  {ratio:4.2f}x  {_verdict(ratio <= 1.5)}")
+
+
+def _ms(latency: str) -> float:
+    """wrk's latency ("850.00us", "3.13ms", "1.32s") in milliseconds."""
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", latency).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def _print_targets(
+    results: dict, cold: dict, grep: dict, release_p50: float, reindex: float, startup: float, rss: float
+) -> None:
+    """Issue 12's targets, each with its figure from this run and whether it is met."""
+    checks = []
+    for name in ("current page", "JSON document"):
+        r = results[name]
+        checks += [
+            (f"{name} ≥ 1,000 req/s", f"{r['rps']:.0f}", r["rps"] >= 1000),
+            (f"{name} p50 ≤ 5 ms, p99 ≤ 30 ms", f"{r['p50']}, {r['p99']}", _ms(r["p50"]) <= 5 and _ms(r["p99"]) <= 30),
+        ]
+    for name in ("history", "old revision", "master list", "master list, gzip", "my tasks"):
+        checks.append((f"{name} ≥ 600 req/s", f"{results[name]['rps']:.0f}", results[name]["rps"] >= 600))
+    for name in ("one word", "two words"):
+        p95 = cold[name]
+        faster = grep[f"search {name}"] / max(p95, 0.001)
+        figure = f"{p95:.0f} ms ({faster:.1f}x git grep -i)"
+        checks.append((f"search {name}, uncached p95 ≤ 30 ms, < grep", figure, p95 <= 30 and faster > 1))
+    phrase = results["search phrase"]
+    checks += [
+        ("search phrase p99 ≤ 100 ms (served)", phrase["p99"], _ms(phrase["p99"]) <= 100),
+        ("search page ≥ 300 req/s", f"{results['search page']['rps']:.0f}", results["search page"]["rps"] >= 300),
+        ("release p50 ≤ 200 ms", f"{release_p50:.0f} ms", release_p50 <= 200),
+        ("reindex until search is ready ≤ 15 s", f"{reindex:.1f} s", reindex <= 15),
+        ("start-up ≤ 2 s", f"{startup:.2f} s", startup <= 2),
+        ("server RSS after the load ≤ 1 GB", f"{rss:.0f} MB", rss <= 1024),
+    ]
+    print("   targets (issue 12):")
+    for what, figure, met in checks:
+        print(f"     {what:42s} {figure:>28s}  {_verdict(met)}")
