@@ -28,6 +28,7 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +39,8 @@ from .errors import Conflict, DocctlError, Invalid, NotFound, refuse_control_cha
 from .locks import exclusive
 
 ZERO_SHA = "0" * 40
+# Refs as first read within one view (see GitStore.refs_read_once): (git dir, ref) → commit.
+_VIEW: ContextVar[dict[tuple[str, str], str] | None] = ContextVar("docctl_refs_read_once", default=None)
 _SHA_RE = re.compile(r"[0-9a-f]{40}")
 _REF_RE = re.compile(r"refs/(heads|tags|docctl)/[A-Za-z0-9][A-Za-z0-9._/-]*")
 _PATH_PART_RE = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*")
@@ -217,12 +220,34 @@ class GitStore:
         return proc.stdout
 
     # -- reads -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def refs_read_once(self) -> Iterator[None]:
+        """Within: each ref is read once and keeps that value — one consistent view of the
+        repository (a page put together from two heads of ``main`` would mix two states), and a
+        page no longer reads ``main``'s ref 4-6 times (issue 12). This process's own ref updates
+        within it are seen (see :meth:`update_refs`). For reads that write no ref: a web GET."""
+        token = _VIEW.set({})
+        try:
+            yield
+        finally:
+            _VIEW.reset(token)
+
     def head(self, ref: str = "refs/heads/main") -> str:
         """Like ``git rev-parse --verify REF``; NotFound when the ref does not exist.
 
         Reads the loose ref file first (microseconds; docctl's own writes always leave loose
         refs) and falls back to git for packed refs.
         """
+        view = _VIEW.get()
+        if view is None:
+            return self._read_head(ref)
+        key = (self._dir, ref)
+        value = view.get(key)
+        if value is None:
+            value = view[key] = self._read_head(ref)
+        return value
+
+    def _read_head(self, ref: str) -> str:
         _check_ref(ref)
         # os-level reads on a plain string path: pages read main's head several times each,
         # and Path objects plus a text file object were most of the cost (issue 12).
@@ -702,6 +727,9 @@ class GitStore:
             "--stdin",
         ]
         proc = subprocess.run(cmd, input="\n".join(lines).encode(), capture_output=True, env=_clean_env(), check=False)
+        view = _VIEW.get()
+        if view:  # moved (or lost a race: moved by someone else): read the refs again
+            view.clear()
         if proc.returncode:
             err = proc.stderr.decode(errors="replace").strip()
             if "but expected" in err or "reference already exists" in err or "unable to lock" in err or "is at" in err:

@@ -85,3 +85,18 @@ def test_opening_a_change_never_lists_every_change(instance, people, busy, monke
         wf.withdraw(people["qm"], "P-01", reason="Again")
     assert instance.indexer.rebuild_current() == 3  # P-01 in force, the draft and the change in review
     assert withdrawal.kind == "withdraw"
+
+
+def test_a_page_reads_mains_ref_once(client, auth, instance, busy, monkeypatch):
+    """A reading request sees one head of main (a page from two heads would mix two states)."""
+    auth.login("qm")
+    client.get("/")  # warm
+    reads = []
+    original = GitStore._read_head
+    monkeypatch.setattr(
+        GitStore, "_read_head", lambda self, ref="refs/heads/main": reads.append(ref) or original(self, ref)
+    )
+    for path in ("/", "/documents", "/documents/P-01", "/documents/P-01/history"):
+        reads.clear()
+        assert client.get(path).status_code == 200
+        assert reads.count("refs/heads/main") == 1, path

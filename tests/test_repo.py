@@ -278,3 +278,21 @@ def test_what_an_id_names_is_read_from_git_once(store, monkeypatch):
         store.blob_id(c1, "documents/P-02.md")
     with pytest.raises(NotFound):
         store.blob_id(c1, "documents/P-02.md")  # absence is asked again (never cached)
+
+
+def test_within_one_view_each_ref_keeps_its_first_value(store, tmp_path):
+    c1 = commit_files(store, {"a.md": b"1"})
+    store.update_refs([("refs/heads/main", c1, ZERO_SHA)])
+    c2 = commit_files(store, {"a.md": b"2"}, parent=c1)
+    c3 = commit_files(store, {"a.md": b"3"}, parent=c2)
+    with store.refs_read_once():
+        assert store.head() == c1
+        # another process moves main meanwhile
+        subprocess.run(["git", f"--git-dir={store.path}", "update-ref", "refs/heads/main", c2, c1], check=True)
+        assert store.head() == c1  # one consistent view: the page started at c1
+        with pytest.raises(NotFound):
+            store.head("refs/heads/changes/1")  # an absent ref is not remembered as absent
+        store.update_refs([("refs/heads/main", c3, c2)])
+        assert store.head() == c3  # this view's own write is seen
+    subprocess.run(["git", f"--git-dir={store.path}", "update-ref", "refs/heads/main", c2, c3], check=True)
+    assert store.head() == c2  # outside a view: read every time

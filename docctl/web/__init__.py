@@ -16,6 +16,7 @@ from . import (
     auth,
     changes,
     chrome,
+    context,
     copies,
     documents,
     errors,
@@ -51,6 +52,7 @@ def build_app(instance: Instance, test_config: dict, *, background: bool = False
     app.extensions["docctl"] = instance
     instance.start(background=background)
     for module in (
+        context,
         headers,
         auth,
         i18n,

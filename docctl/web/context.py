@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import date
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_login import current_user
 
 from ..errors import Forbidden, Invalid, Unauthorized
 from ..instance import Instance
 from ..reading import Reader
 from ..visibility import require_visible
+
+
+def init_app(app) -> None:
+    @app.before_request
+    def _one_view() -> None:
+        """A reading request sees the repository as it was at its first look (one head of
+        ``main`` for the whole page), read once instead of at every call (issue 12)."""
+        if request.method in ("GET", "HEAD"):
+            g.docctl_view = ExitStack()
+            g.docctl_view.enter_context(instance().store.refs_read_once())
+
+    @app.teardown_request
+    def _end_view(_exc) -> None:
+        view = g.pop("docctl_view", None)
+        if view is not None:
+            view.close()
 
 
 def instance() -> Instance:

@@ -332,10 +332,19 @@ def _process_state(pid: int) -> dict[int, tuple[float, int, int]]:
     pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
     for each in pids:
         rss = int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{each}/status").read_text()).group(1)) / 1024
-        fds = len(os.listdir(f"/proc/{each}/fd"))
+        # files and pipes: sockets come and go with the clients' kept-alive connections
+        links = [_link(f"/proc/{each}/fd/{fd}") for fd in os.listdir(f"/proc/{each}/fd")]
+        fds = sum(1 for link in links if not link.startswith("socket:"))
         children = len(Path(f"/proc/{each}/task/{each}/children").read_text().split())
         out[each] = (rss, fds, children)
     return out
+
+
+def _link(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:  # closed meanwhile
+        return "socket:"
 
 
 def _soak(base: str, cookie: str, pid: int, paths: list[str], total: int = 20_000) -> None:
