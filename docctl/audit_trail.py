@@ -151,6 +151,7 @@ class AuditTrail:
 
     def forget_main(self, conn) -> None:
         conn.execute("DELETE FROM trail WHERE source='main'")
+        conn.execute("DELETE FROM trail_meta WHERE key='main'")  # not built until add_main
 
     def record_change(self, change: Change, unit: str) -> None:
         """Replace the rows of one change by its events as git has them now."""

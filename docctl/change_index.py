@@ -69,7 +69,10 @@ class ChangeIndex:
     def rebuild(self, changes) -> int:
         """Forget every row and store ``changes`` (an iterable of (Change, type, unit)), in one
         transaction (a connection per row took 140 s for 40,000 changes)."""
-        rows = [_row(*item) for item in changes]
+        return self.rebuild_rows(table_rows(changes))
+
+    def rebuild_rows(self, rows: list[tuple]) -> int:
+        """Like :meth:`rebuild`, from rows :func:`table_rows` made (maybe in another process)."""
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("DELETE FROM changes")
@@ -131,6 +134,12 @@ class ChangeIndex:
         with self._connect() as conn:
             row = conn.execute("SELECT max(number) FROM changes").fetchone()
         return row[0] or 0
+
+
+def table_rows(changes) -> list[tuple]:
+    """The table's rows for (Change, type, unit) items: plain tuples, which another process
+    sends back in a tenth of the time 40,000 Change objects take (issue 12)."""
+    return [_row(*item) for item in changes]
 
 
 def _row(change: Change, doc_type: str, unit: str) -> tuple:

@@ -295,8 +295,12 @@ def reindex(ctx):
         f" {done.current_entries} current search entries rebuilt in {done.seconds:.1f} s; search is ready."
     )
     started = time.monotonic()
+    on_main = instance.catalog.write_trail_later()
     count = instance.workflow.rebuild_change_trail()
-    click.echo(f"Audit trail: the steps of {count} changes read from git in {time.monotonic() - started:.1f} s.")
+    click.echo(
+        f"Audit trail: {on_main} records on main and the steps of {count} changes read from git"
+        f" in {time.monotonic() - started:.1f} s."
+    )
     started = time.monotonic()
     revisions = len(instance.catalog.all_records())
     with click.progressbar(length=max(revisions, 1), label="All revisions") as bar:

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
+from .change_index import table_rows
 from .instance import Instance
 
 
@@ -35,22 +36,23 @@ def rebuild_until_searchable(
     cores: int | None = None,
 ) -> Searchable:
     """Rebuild the catalog, the change index and the current-revision index: the parts search,
-    the register and my tasks need. The audit trail and the all-revisions index come after."""
+    the register and my tasks need. The audit trail and the all-revisions index come after
+    (the trail's rows for ``main``: ``instance.catalog.write_trail_later()``)."""
     started = time.monotonic()
     cores = cores or os.cpu_count() or 1
     if cores > 1:
         # spawn, not fork: the child opens the instance itself (no inherited connections)
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             change_rows = pool.submit(_change_index_rows, str(instance.root))
-            main_records = instance.catalog.rebuild()
+            main_records = instance.catalog.rebuild(trail=False)
             rows = change_rows.result()
     else:
-        main_records = instance.catalog.rebuild()
-        rows = instance.workflow.change_index_rows()
-    changes = instance.workflow.change_index.rebuild(rows)
+        main_records = instance.catalog.rebuild(trail=False)
+        rows = table_rows(instance.workflow.change_index_rows())
+    changes = instance.workflow.change_index.rebuild_rows(rows)
     entries = instance.indexer.rebuild_current(progress, procs=min(cores, 2))
     return Searchable(main_records, changes, entries, time.monotonic() - started)
 
 
-def _change_index_rows(root: str) -> list:
-    return Instance(Path(root)).workflow.change_index_rows()
+def _change_index_rows(root: str) -> list[tuple]:
+    return table_rows(Instance(Path(root)).workflow.change_index_rows())

@@ -106,6 +106,21 @@ def test_the_trail_is_rebuilt_from_git_alone(history):
     assert [(a, d) for a, d, _ in events(history)] == [(a, d) for a, d, _ in before]
 
 
+def test_reindex_writes_mains_trail_after_search_answers_the_same_rows(history):
+    """reindex holds the trail's rows for main back until search answers again (issue 12);
+    meanwhile the trail says it is not built, and then it holds exactly what it held."""
+    with history.catalog._connect() as conn:
+        before = conn.execute("SELECT * FROM trail WHERE source='main' ORDER BY commit_sha, action").fetchall()
+    history.catalog.rebuild(trail=False)
+    assert not history.catalog.trail.main_built()
+    assert history.catalog.write_trail_later() == len(history.catalog.all_records())
+    assert history.catalog.trail.main_built()
+    with history.catalog._connect() as conn:
+        after = conn.execute("SELECT * FROM trail WHERE source='main' ORDER BY commit_sha, action").fetchall()
+    assert [tuple(r) for r in after] == [tuple(r) for r in before] and before
+    assert history.catalog.write_trail_later() == 0  # written once
+
+
 def test_the_trail_pages(instance, people):
     for n in range(PAGE_SIZE // 4 + 2):  # each release: create, submit, 2 signatures, release (+2 on main)
         release(instance, people, f"P-{n + 1:02d}")
