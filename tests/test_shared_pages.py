@@ -145,3 +145,20 @@ def test_a_browser_that_takes_gzip_gets_the_same_page_compressed(app, path):
     assert csrf_of(plain.get_data(as_text=True)).encode() in packed.data
     refused = author.client.get(path, headers={"Accept-Encoding": "br, gzip;q=0"})
     assert refused.headers.get("Content-Encoding") is None and refused.data == plain.data
+
+
+def test_the_same_search_answer_gives_the_same_page_rendered_once(app, instance, renders):
+    """A search page is kept with the index's answer: asked again, no template is rendered;
+    once the index changes (a release), the page says what the index says now."""
+    author = reader_client(app, "author")
+    first = author.client.get("/search?q=nadzoru").get_data(as_text=True)
+    assert "P-01" in first and 'value="nadzoru"' in first
+    renders[0] = 0
+    again = author.client.get("/search?q=nadzoru").get_data(as_text=True)
+    assert renders[0] == 0 and again == first
+    other = author.client.get("/search?q=nadzoru&type=form").get_data(as_text=True)
+    assert renders[0] > 0 and "P-01 —" not in other  # other filters: another answer, another page
+    people = {p.login: p for p in instance.users.list()}
+    release(instance, people, doc_id="P-02", text=DOC + "\nNadzór nad zapisami.\n", title="Zapisy", reason="Nowa")
+    after = author.client.get("/search?q=nadzoru").get_data(as_text=True)
+    assert "P-02 — Zapisy" in after and "P-02 —" not in first

@@ -52,3 +52,19 @@ def cached(kind: str, key: tuple, keep: int, make: Callable[[], T]) -> T:
             while len(store) > keep:
                 store.popitem(last=False)
     return value
+
+
+class SameObject:
+    """A key part that matches one object only (by identity, never by value); it holds the
+    object, so no other object can take its id while the key is kept."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SameObject) and other.obj is self.obj

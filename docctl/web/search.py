@@ -7,7 +7,9 @@ from flask import Blueprint, render_template, request
 from ..documents import TYPES
 from ..errors import Invalid, Unavailable
 from ..visibility import visible_numbers
-from .context import can_read, instance, int_arg, person, user
+from .context import can_read, instance, int_arg, person, reader, user
+from .fragments import SameObject
+from .pages import shared_page
 
 bp = Blueprint("search", __name__)
 
@@ -54,4 +56,13 @@ def run_search(args):
 @bp.route("/search")
 def page():
     results = run_search(request.args)
-    return render_template("search/results.html", results=results, args=request.args, types=TYPES)
+    # The index keeps each answer while it does not change, so the same answer gets the same
+    # page, rendered once (templating 20 hits was ~1.2 ms of a 1.7 ms page; issue 12). The
+    # policy (the units offered) goes with main's head.
+    key = (SameObject(results), tuple(request.args.items(multi=True)), reader().register_key())
+    return shared_page(
+        "search_pages",
+        key,
+        256,
+        lambda: render_template("search/results.html", results=results, args=request.args, types=TYPES),
+    )
