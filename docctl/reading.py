@@ -29,6 +29,7 @@ from .visibility import may_see_change, require_visible
 
 REGISTERS_KEPT = 8
 DIFFS_KEPT = 256  # redlines kept, ~10-50 KB each
+CHANGES_PER_PAGE = 50  # the change list, newest first
 
 
 @dataclass(frozen=True)
@@ -431,6 +432,10 @@ class Reader:
     def changes(self, person, state: str | None = None) -> list[ChangeSummary]:
         """The changes ``person`` may see (drafts only within their circle: issue 15)."""
         return self.instance.workflow.list_changes(state, viewer=person)
+
+    def changes_page(self, person, state: str | None, page: int) -> tuple[list[ChangeSummary], bool]:
+        """One page of :meth:`changes` (newest first), and whether more follow."""
+        return self.instance.workflow.changes_page(state, viewer=person, page=page, per_page=CHANGES_PER_PAGE)
 
     # -- internals ---------------------------------------------------------------------------
     def known_ids(self) -> frozenset[str]:

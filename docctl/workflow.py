@@ -121,6 +121,18 @@ class Workflow:
             state, visible=lambda change, doc_type, unit: may_see_change(viewer, change, doc_type, unit, policy)
         )
 
+    def changes_page(
+        self, state: str | None, *, viewer: signing.Person, page: int, per_page: int
+    ) -> tuple[list[ChangeSummary], bool]:
+        """One page of :meth:`list_changes` for ``viewer`` (newest first) and whether more follow."""
+        policy = self.policy()
+        return self.change_index.summaries_page(
+            state,
+            visible=lambda change, doc_type, unit: may_see_change(viewer, change, doc_type, unit, policy),
+            page=page,
+            per_page=per_page,
+        )
+
     def open_changes(self) -> list[tuple[Change, str, str]]:
         """Open changes with their document's type and unit, enough for the signing rules."""
         return self.change_index.open_changes()

@@ -172,9 +172,18 @@ def acknowledgements(doc_id: str, query: schema.UnitQuery):
 
 
 @bp.get("/changes")
-@operation("Changes the caller may see, optionally in one state", query=schema.ChangesQuery)
+@operation(
+    "Changes the caller may see, newest first, optionally in one state; with page, 50 a page and next_page when more",
+    query=schema.ChangesQuery,
+)
 def changes(query: schema.ChangesQuery):
-    return jsonify(changes=[c.as_json() for c in reader().changes(user(), query.state)])
+    if query.page is None:
+        return jsonify(changes=[c.as_json() for c in reader().changes(user(), query.state)])
+    found, more = reader().changes_page(user(), query.state, query.page)
+    body = {"changes": [c.as_json() for c in found]}
+    if more:
+        body["next_page"] = query.page + 1
+    return jsonify(body)
 
 
 @bp.post("/changes")

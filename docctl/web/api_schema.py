@@ -109,6 +109,7 @@ class UnitQuery(Query):
 
 class ChangesQuery(Query):
     state: ChangeState | None = None
+    page: Page | None = None  # without it: every change (the contract's list); with it: 50 a page
 
 
 class SearchQuery(Query):

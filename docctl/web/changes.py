@@ -26,8 +26,9 @@ def index():
     state = request.args.get("state") or None
     if state and state not in STATES:
         raise Invalid("unknown state %(state)s", state=repr(state))
-    changes = reader().changes(user(), state)
-    return render_template("changes/list.html", changes=changes, state=state or "", states=STATES)
+    page = max(int_arg(request.args.get("page", 1), "page"), 1)
+    changes, more = reader().changes_page(user(), state, page)
+    return render_template("changes/list.html", changes=changes, state=state or "", states=STATES, page=page, more=more)
 
 
 @bp.route("/new", methods=["GET", "POST"])
