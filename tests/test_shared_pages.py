@@ -162,3 +162,13 @@ def test_the_same_search_answer_gives_the_same_page_rendered_once(app, instance,
     release(instance, people, doc_id="P-02", text=DOC + "\nNadzór nad zapisami.\n", title="Zapisy", reason="Nowa")
     after = author.client.get("/search?q=nadzoru").get_data(as_text=True)
     assert "P-02 — Zapisy" in after and "P-02 —" not in first
+
+
+def test_the_reviews_due_are_rendered_once_for_everyone(app, renders):
+    author, colleague = reader_client(app, "author"), reader_client(app, "author2")
+    first = author.client.get("/reviews")
+    assert first.status_code == 200
+    renders[0] = 0
+    second = colleague.client.get("/reviews")
+    assert second.status_code == 200 and renders[0] == 0
+    assert ">Author</span>" in first.get_data(as_text=True) and "O&#39;Brien" in second.get_data(as_text=True)
