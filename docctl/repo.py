@@ -168,11 +168,11 @@ class GitStore:
         self.path = Path(path)
         self._dir = str(self.path)
         self._packed: tuple[tuple, dict[str, str]] | None = None
-        self._blobs = _BlobCache(BLOB_CACHE_BYTES)
+        self._blobs = _ContentCache(BLOB_CACHE_BYTES)
         # Commits and (commit, path) → blob ids never change: a release read the same ones
         # again and again, a git process each (issue 12).
-        self._commits = _BlobCache(4096, _one)
-        self._paths = _BlobCache(8192, _one)
+        self._commits = _ContentCache(4096, _one)
+        self._paths = _ContentCache(8192, _one)
         # With a git remote (issue 14): pushes each update before the local refs move.
         self.replicator = None
 
@@ -872,12 +872,12 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 BLOB_CACHE_BYTES = 32 * 1024 * 1024
 
 
-class _BlobCache:
+class _ContentCache:
     """A thread-safe LRU of what git names by content (blobs by id, commits, a path's blob in a
     commit): never stale. Bounded by ``measure`` (bytes for blobs; entries with ``_one``)."""
 
     def __init__(self, max_size: int, measure: Callable[[object], int] = len) -> None:
-        self.max_bytes = max_size
+        self.max_size = max_size
         self._measure = measure
         self._entries: OrderedDict = OrderedDict()
         self._size = 0
@@ -892,14 +892,14 @@ class _BlobCache:
 
     def put(self, key, data) -> None:
         size = self._measure(data)
-        if size > self.max_bytes // 8:
+        if size > self.max_size // 8:
             return
         with self._lock:
             if key in self._entries:
                 return
             self._entries[key] = data
             self._size += size
-            while self._size > self.max_bytes:
+            while self._size > self.max_size:
                 _, dropped = self._entries.popitem(last=False)
                 self._size -= self._measure(dropped)
 

@@ -116,22 +116,17 @@ class Workflow:
         ``viewer``, only those that person may see (issue 15)."""
         if viewer is None:
             return self.change_index.summaries(state)
-        policy = self.policy()
-        return self.change_index.summaries(
-            state, visible=lambda change, doc_type, unit: may_see_change(viewer, change, doc_type, unit, policy)
-        )
+        return self.change_index.summaries(state, visible=self._visible_to(viewer))
 
     def changes_page(
         self, state: str | None, *, viewer: signing.Person, page: int, per_page: int
     ) -> tuple[list[ChangeSummary], bool]:
         """One page of :meth:`list_changes` for ``viewer`` (newest first) and whether more follow."""
+        return self.change_index.summaries_page(state, visible=self._visible_to(viewer), page=page, per_page=per_page)
+
+    def _visible_to(self, viewer: signing.Person):
         policy = self.policy()
-        return self.change_index.summaries_page(
-            state,
-            visible=lambda change, doc_type, unit: may_see_change(viewer, change, doc_type, unit, policy),
-            page=page,
-            per_page=per_page,
-        )
+        return lambda change, doc_type, unit: may_see_change(viewer, change, doc_type, unit, policy)
 
     def open_changes(self) -> list[tuple[Change, str, str]]:
         """Open changes with their document's type and unit, enough for the signing rules."""
@@ -162,7 +157,7 @@ class Workflow:
 
         One ``for-each-ref`` reads every head; only open changes (whose signers and editors the
         tasks need) are read whole, so closed history costs one commit read. 40,000 heads are
-        held at once: no cyclic GC passes meanwhile (2.6 -> 1.5 s at 2,000 x 20).
+        held at once: no cyclic GC passes meanwhile (2.6 -> 1.9 s at 2,000 x 20).
         """
         with bulk_load():
             return self._change_index_rows()
