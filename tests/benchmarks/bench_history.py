@@ -277,11 +277,11 @@ def _reindex_time(root: Path) -> float:
         "i.catalog.write_trail_later()"
     )
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-c", code, str(root)], stdout=subprocess.PIPE, text=True)
-    rebuilding = float(proc.stdout.readline())  # printed as soon as search answers
-    seconds = time.monotonic() - t0
-    proc.stdout.read()
-    assert proc.wait() == 0  # the trail's rows for main written after it
+    with subprocess.Popen([sys.executable, "-c", code, str(root)], stdout=subprocess.PIPE, text=True) as proc:
+        rebuilding = float(proc.stdout.readline())  # printed as soon as search answers
+        seconds = time.monotonic() - t0
+        proc.stdout.read()
+    assert proc.returncode == 0  # the trail's rows for main written after it
     print(f"   docctl reindex until search is ready: {seconds:.1f} s as a process ({rebuilding:.1f} s of rebuilding)")
     return seconds
 
