@@ -9,7 +9,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-__version__ = "0.1.0"
+from .version import __version__
+
+__all__ = ["__version__", "create_app"]
 
 
 def create_app(
@@ -22,7 +24,7 @@ def create_app(
     """Flask application factory (after Flask's tutorial): ``create_app(instance, test_config)``."""
     import os
 
-    from .instance import Instance
+    from .ops.instance import Instance
     from .web import build_app
 
     root = Path(instance_path or os.environ.get("DOCCTL_INSTANCE", "instance")).resolve()

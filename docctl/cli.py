@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .errors import DocctlError
+from .core.errors import DocctlError
 
 
 def _instance_dir(ctx: click.Context) -> Path:
@@ -23,7 +23,7 @@ def _instance_dir(ctx: click.Context) -> Path:
 
 
 def _open(ctx: click.Context):
-    from .instance import Instance
+    from .ops.instance import Instance
 
     return Instance(_instance_dir(ctx))
 
@@ -81,7 +81,7 @@ def main(ctx: click.Context, instance: str) -> None:
 @domain_errors
 def init(ctx, admin_user, admin_password_stdin, admin_name, admin_email):
     """Create a new instance: repository, policy, secret key, first admin."""
-    from .instance import Instance
+    from .ops.instance import Instance
 
     password = _read_password(admin_password_stdin, "Admin password")
     root = _instance_dir(ctx)
@@ -102,7 +102,7 @@ def demo(ctx, directory):
 
 
 def _build_demo(target: Path):
-    from .demo import build_demo
+    from .ops.demo import build_demo
 
     with click.progressbar(length=1, label="Replaying sample history", show_eta=False) as bar:
 
@@ -141,9 +141,10 @@ def serve(ctx, host, port, threads, workers, demo_mode):
         _build_demo(root)
     workers = workers or os.cpu_count() or 1
     click.echo(f"docctl serving {root} on http://{host}:{port}/ ({workers} process(es) × {threads} threads)")
-    from .server import serve as run_server
+    from . import create_app
+    from .ops.server import serve as run_server
 
-    run_server(root, host=host, port=port, workers=workers, threads=threads)
+    run_server(create_app, root, host=host, port=port, workers=workers, threads=threads)
 
 
 @main.group()
@@ -285,7 +286,7 @@ def token_list(ctx, login):
 @domain_errors
 def reindex(ctx):
     """Rebuild the catalog, the change index and both search indexes from git."""
-    from .reindexing import rebuild_until_searchable
+    from .ops.reindexing import rebuild_until_searchable
 
     instance = _open(ctx)
     click.echo("Reading the catalog and the change index from git...")
@@ -332,7 +333,7 @@ def export_master_list(ctx, as_of, fmt, obsolete):
     import json
     from datetime import date
 
-    from .errors import Invalid
+    from .core.errors import Invalid
 
     instance = _open(ctx)
     try:
@@ -387,7 +388,7 @@ if __name__ == "__main__":  # pragma: no cover
 @domain_errors
 def notify(ctx, no_daily):
     """Send the e-mail notifications and digests that are due (for cron or a systemd timer)."""
-    from .mailer import deliver
+    from .mail.delivery import deliver
 
     instance = _open(ctx)
     result = deliver(instance, instance.outbox, daily=not no_daily)
@@ -475,8 +476,8 @@ def import_files(ctx, files, mapping, dry_run, login, as_json, migrate, password
     """Bring .docx / .odt / .md documents in as draft changes, with their figures."""
     import json
 
-    from .importer import record_plans
-    from .importing import plan_import, read_mapping
+    from .adoption.conversion import plan_import, read_mapping
+    from .adoption.recording import record_plans
 
     instance = _open(ctx)
     if not dry_run and not login:

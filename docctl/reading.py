@@ -7,25 +7,26 @@ history walk.
 
 from __future__ import annotations
 
-import heapq
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
-from . import signing
-from .audit_trail import TrailEvent, TrailQuery, trail_page
-from .catalog import DocumentState, Revision
-from .changes import Change, ChangeSummary
-from .documents import Metadata, decode_text, parse_document, split_front_matter
-from .errors import Conflict, DocctlError, Forbidden, Invalid, NotFound
-from .figures import Figure, figure_path
-from .instance import Instance
-from .readership import ConfirmationReport, confirmation_report, may_see_confirmations, to_confirm
-from .redline import redline_html, unified_diff
-from .render import LinkTargets, Rendered, render_markdown
-from .visibility import may_see_change, require_visible
+from .audit.readership import ConfirmationReport, confirmation_report, may_see_confirmations, to_confirm
+from .audit.reviews import due_by_kind, review_scope, reviews_due
+from .core import signing
+from .core.changes import Change, ChangeSummary
+from .core.documents import Metadata, decode_text, parse_document, split_front_matter
+from .core.errors import Conflict, DocctlError, Forbidden, Invalid, NotFound
+from .core.figures import Figure, figure_path
+from .core.redline import redline_html, unified_diff
+from .core.render import LinkTargets, Rendered, render_markdown
+from .core.visibility import may_see_change
+from .derived.audit_trail import TrailEvent, TrailQuery, trail_page
+from .derived.catalog import DocumentState, Revision
+from .ops.instance import Instance
+from .workflow import require_visible
 
 REGISTERS_KEPT = 8
 DIFFS_KEPT = 256  # redlines kept, ~10-50 KB each
@@ -392,22 +393,12 @@ class Reader:
     def reviews_due(self, *, user=None, unit: str | None = None) -> list[DocumentState]:
         """Documents whose periodic review is overdue or due within REVIEW_DUE_SOON_DAYS, most
         urgent first; with ``user``, only those that person may review."""
-        by_kind = self._due_by_kind()
-        kinds = [k for k in self.review_scope(user) if unit is None or k[1] == unit]
-        return list(heapq.merge(*(by_kind[k] for k in kinds), key=lambda s: s.review_due))
+        return reviews_due(self._due_by_kind(), self.review_scope(user), unit)
 
     def review_scope(self, user=None) -> tuple[tuple[str, str], ...]:
         """The (type, owning unit) pairs with reviews due today that ``user`` may review (all
         with None): people with the same scope see the same list."""
-        policy = self.instance.workflow.policy()
-        scope = []
-        for kind in sorted(self._due_by_kind()):
-            if user is not None:
-                requirements = policy.requirements_for(kind[0])
-                if not any(signing.can_fulfil(user, r, kind[1]) for r in requirements):
-                    continue
-            scope.append(kind)
-        return tuple(scope)
+        return review_scope(self._due_by_kind(), self.instance.workflow.policy(), user)
 
     def _due_by_kind(self) -> dict[tuple[str, str], list[DocumentState]]:
         """Reviews due, grouped by (type, owning unit) and sorted, once per (``main`` head, day):
@@ -415,18 +406,8 @@ class Reader:
         key = self.register_key()
         cached = self._due
         if cached is None or cached[0] != key:
-            today = key[1]
-            horizon = today + timedelta(days=int(self.instance.settings["REVIEW_DUE_SOON_DAYS"]))
-            groups: dict[tuple[str, str], list[DocumentState]] = {}
-            for state in self._register(today):
-                if state.status == "obsolete" or state.current is None:
-                    continue
-                if state.review_due is None or state.review_due > horizon:
-                    continue
-                groups.setdefault((state.current.type, state.current.unit), []).append(state)
-            for states in groups.values():
-                states.sort(key=lambda s: s.review_due)
-            cached = self._due = (key, groups)
+            soon = int(self.instance.settings["REVIEW_DUE_SOON_DAYS"])
+            cached = self._due = (key, due_by_kind(self._register(key[1]), key[1], soon))
         return cached[1]
 
     def changes(self, person, state: str | None = None) -> list[ChangeSummary]:

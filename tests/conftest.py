@@ -19,8 +19,8 @@ import pytest
 os.environ.setdefault("DOCCTL_LANGUAGE", "en")
 
 
-from docctl.instance import Instance
-from docctl.policy import parse_policy
+from docctl.core.policy import parse_policy
+from docctl.ops.instance import Instance
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -99,9 +99,9 @@ PEOPLE = {
 @pytest.fixture(autouse=True)
 def fast_password_hashing(monkeypatch):
     """Production scrypt cost (n=2**14) is deliberate; tests use a cheaper one (stored in each hash)."""
-    import docctl.users
+    import docctl.stores.people
 
-    monkeypatch.setattr(docctl.users, "_SCRYPT", {"n": 2**8, "r": 8, "p": 1})
+    monkeypatch.setattr(docctl.stores.people, "_SCRYPT", {"n": 2**8, "r": 8, "p": 1})
 
 
 @pytest.fixture(autouse=True)

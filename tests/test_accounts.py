@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from conftest import DOC, PASSWORD, Auth, release
 
-from docctl import signing
+from docctl.core import signing
 
 
 def admin_post(client, auth, path, data, password=PASSWORD):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from conftest import PASSWORD, release
 
-from docctl.errors import Invalid
-from docctl.repo import format_message
+from docctl.core.commits import format_message
+from docctl.core.errors import Invalid
 from docctl.web import api_schema
 
 NEW = {"document_id": "P-01", "markdown": "# Nadzór\n\nNowy tekst.\n", "reason": "Zmiana"}

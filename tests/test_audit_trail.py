@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from conftest import DOC, PASSWORD, release
 
-from docctl.audit_trail import PAGE_SIZE, TrailQuery
+from docctl.derived.audit_trail import PAGE_SIZE, TrailQuery
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def test_the_auditors_pages_run_no_git(history, client, auth, monkeypatch):
     process per request, whatever the length of history (issue 18)."""
     import subprocess
 
-    from docctl.repo import GitStore
+    from docctl.stores.git import GitStore
 
     auth.login("auditor")
     paths = [

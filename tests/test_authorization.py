@@ -17,8 +17,8 @@ from authorization_matrix import PERSONAS, ROWS, markdown_table
 from conftest import DOC, PASSWORD, FakeClock, make_instance, release
 from office_files import tiny_png
 
-from docctl.figures import figure_from_bytes
-from docctl.instance import Instance
+from docctl.core.figures import figure_from_bytes
+from docctl.ops.instance import Instance
 from docctl.web import build_app
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ import subprocess
 
 from conftest import DOC, release
 
-from docctl.repo import ZERO_SHA
+from docctl.stores.git import ZERO_SHA
 
 
 def snapshot(catalog):
@@ -26,7 +26,7 @@ def test_catch_up_equals_rebuild(instance, people):
 
 
 def test_catalog_catches_up_with_another_process(instance, people):
-    from docctl.instance import Instance
+    from docctl.ops.instance import Instance
 
     other = Instance(instance.root)  # a second process would see the same files
     release(instance, people)
@@ -71,8 +71,8 @@ def test_a_document_is_read_once_per_main_head(instance, people, clock, monkeypa
     """Issue 12: a page view built every revision of its document from rows on every request;
     now the state is kept per (document, day, main head) and a new head is seen at once — also
     when another process moved main."""
-    from docctl import catalog as catalog_module
-    from docctl.instance import Instance
+    from docctl.derived import catalog as catalog_module
+    from docctl.ops.instance import Instance
 
     release(instance, people)
     today = instance.today()

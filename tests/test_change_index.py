@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from conftest import DOC, PASSWORD, release
 
-from docctl.repo import GitStore
+from docctl.stores.git import GitStore
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_packed_refs_are_read_without_git(instance, busy, monkeypatch):
 def test_opening_a_change_never_lists_every_change(instance, people, busy, monkeypatch):
     """A withdrawal checks the open changes only, a new ID asks for the IDs only, and the
     current search index reads the open drafts only: all three once listed every change."""
-    from docctl.change_index import ChangeIndex
+    from docctl.derived.change_index import ChangeIndex
 
     def every_change(self, state=None, **kwargs):
         if state is None:

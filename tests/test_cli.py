@@ -87,13 +87,13 @@ def test_init_user_unit_token(tmp_path):
     assert bad_role.exit_code == 1 and "Error:" in bad_role.output
     result = run(tmp_path, "user", "reset-password", "anowak", "--password-stdin", input="temporary-pw-77\n")
     assert result.exit_code == 0, result.output
-    from docctl.instance import Instance
+    from docctl.ops.instance import Instance
 
     assert Instance(tmp_path / "inst").users.get("anowak").must_change_password
     result = run(tmp_path, "token", "create", "anowak")
     assert result.exit_code == 0
     value = result.output.strip().splitlines()[-1]
-    from docctl.instance import Instance
+    from docctl.ops.instance import Instance
 
     assert Instance(tmp_path / "inst").users.user_for_token(value).login == "anowak"
 
@@ -120,7 +120,7 @@ def test_missing_secret_key_stops_start_up(tmp_path):
     import pytest
 
     from docctl import create_app
-    from docctl.errors import ConfigError
+    from docctl.core.errors import ConfigError
 
     assert run(tmp_path, "init", "--admin-password-stdin", input="long-secret-12\n").exit_code == 0
     (tmp_path / "inst" / "secret_key").unlink()

@@ -48,7 +48,7 @@ def test_who_may_see_confirmations(released, people):
     reader = Reader(released)
     for login in ("qm", "auditor", "admin", "approver"):
         assert reader.confirmations(people[login], "P-01").revision == 1
-    from docctl.errors import Forbidden
+    from docctl.core.errors import Forbidden
 
     for login in ("reader", "author", "approver_fn"):  # approver_fn approves FN, not OR
         with pytest.raises(Forbidden):
@@ -100,7 +100,7 @@ def test_confirmations_cannot_be_altered(released):
 
 def test_the_trail_finds_confirmations_of_a_large_unit(instance, clock):
     """A unit with more documents than SQL parameters: its confirmations are all in the trail."""
-    from docctl.audit_trail import TrailQuery, trail_page
+    from docctl.derived.audit_trail import TrailQuery, trail_page
 
     units = {f"P-{n:04d}": "OR" for n in range(1500)}
     for n in (0, 1200, 1499):

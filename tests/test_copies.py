@@ -8,8 +8,8 @@ import subprocess
 import pytest
 from conftest import DOC, release
 
-from docctl.copies import COPIES
-from docctl.errors import Forbidden
+from docctl.audit.copies import COPIES
+from docctl.core.errors import Forbidden
 
 
 @pytest.fixture

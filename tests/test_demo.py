@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from docctl.assets import asset_dir
-from docctl.documents import parse_document
-from docctl.policy import POLICY_PATH, parse_policy
+from docctl.core.documents import parse_document
+from docctl.core.policy import POLICY_PATH, parse_policy
 
 DOCS = asset_dir("docs_repo")
 
@@ -22,26 +22,26 @@ def demo_cli(tmp_path_factory):
     module: the instance, its people and what the command printed (a demo takes ~20 s)."""
     from click.testing import CliRunner
 
-    import docctl.demo
-    import docctl.users
+    import docctl.ops.demo
+    import docctl.stores.people
     from docctl.cli import main
 
     built = {}
-    original = docctl.demo.build_demo
+    original = docctl.ops.demo.build_demo
 
     def recorded(*args, **kwargs):
         built["instance"], built["people"] = original(*args, **kwargs)
         return built["instance"], built["people"]
 
-    saved = docctl.users._SCRYPT
-    docctl.users._SCRYPT = {"n": 2**8, "r": 8, "p": 1}
-    docctl.demo.build_demo = recorded
+    saved = docctl.stores.people._SCRYPT
+    docctl.stores.people._SCRYPT = {"n": 2**8, "r": 8, "p": 1}
+    docctl.ops.demo.build_demo = recorded
     try:
         target = tmp_path_factory.mktemp("demo") / "instance"
         result = CliRunner().invoke(main, ["demo", str(target)], catch_exceptions=False)
     finally:
-        docctl.users._SCRYPT = saved
-        docctl.demo.build_demo = original
+        docctl.stores.people._SCRYPT = saved
+        docctl.ops.demo.build_demo = original
     return built["instance"], built["people"], result
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from docctl.cli import main
-from docctl.config import SETTINGS
+from docctl.ops.settings import SETTINGS
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from docctl.documents import compose_document, document_path, parse_document, validate_document_id
-from docctl.errors import Invalid
-from docctl.policy import default_policy, parse_policy
+from docctl.core.documents import compose_document, document_path, parse_document, validate_document_id
+from docctl.core.errors import Invalid
+from docctl.core.policy import default_policy, parse_policy
 
 
 @pytest.mark.parametrize("value", ["P-01", "IR-07", "F-P01-02", "PL-01", "A", "DZ1", "X" * 32])
@@ -106,7 +106,7 @@ def test_policy_round_trip_and_errors():
 )
 def test_quick_metadata_reads_what_the_yaml_parser_reads(title):
     """Rebuilds read front matter without YAML where docctl wrote plain scalars; never differently."""
-    from docctl.documents import Metadata, compose_document, parse_document, quick_metadata
+    from docctl.core.documents import Metadata, compose_document, parse_document, quick_metadata
 
     text = compose_document(Metadata("P-01", title.strip(), "procedure", "OR", 12), "# T\n\nTekst.\n").encode()
     assert quick_metadata(text) == parse_document(text.decode()).meta
@@ -114,7 +114,7 @@ def test_quick_metadata_reads_what_the_yaml_parser_reads(title):
 
 def test_quick_metadata_of_the_sample_documents_and_bad_texts():
     from docctl.assets import asset_dir
-    from docctl.documents import parse_document, quick_metadata
+    from docctl.core.documents import parse_document, quick_metadata
 
     for path in (asset_dir("docs_repo") / "documents").glob("*.md"):
         data = path.read_bytes()

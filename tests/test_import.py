@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from conftest import PASSWORD
 from office_files import office_file, tiny_png
 
+from docctl.adoption.conversion import plan_import
+from docctl.adoption.recording import record_plans
 from docctl.cli import main
-from docctl.errors import Invalid, TooLarge
-from docctl.figures import MAX_FIGURE_BYTES, figure_from_bytes, git_blob_id
-from docctl.importer import record_plans
-from docctl.importing import plan_import
+from docctl.core.errors import Invalid, TooLarge
+from docctl.core.figures import MAX_FIGURE_BYTES, figure_from_bytes, git_blob_id
 
 pytest.importorskip("pypandoc")
 UNITS = {"OR": "Wydział Organizacyjny", "FN": "Wydział Finansowy", "KS": "Pełnomocnik ds. SZJ"}
@@ -51,7 +51,7 @@ def test_mapping_file_wins_over_the_document_and_names_what_is_missing(tmp_path)
     plain = office_file(tmp_path / "files", "instrukcja.docx", header=False)
     mapping = tmp_path / "map.csv"
     mapping.write_text("file;id;title;type;unit\ninstrukcja.docx;IR-04;Obieg faktur;instruction;FN\n", encoding="utf-8")
-    from docctl.importing import read_mapping
+    from docctl.adoption.conversion import read_mapping
 
     plan = plan_import(plain, mapping=read_mapping(mapping), units=UNITS)
     assert (plan.doc_id, plan.title, plan.doc_type, plan.unit) == ("IR-04", "Obieg faktur", "instruction", "FN")
@@ -335,7 +335,7 @@ def test_migration_needs_a_quality_managers_password_and_the_paper_facts(instanc
 def test_verify_refuses_a_migration_without_an_attestation(instance, people):
     from datetime import UTC, datetime
 
-    from docctl.repo import Identity, format_message
+    from docctl.core.commits import Identity, format_message
 
     store = instance.store
     main = store.head()

@@ -60,7 +60,7 @@ def test_drafts_are_found_by_their_author_only(instance, people):
 
 
 def test_catch_up_after_the_index_falls_behind(instance, people):
-    from docctl.instance import Instance
+    from docctl.ops.instance import Instance
 
     release(instance, people)
     behind = instance.search.indexed_commit()
@@ -90,7 +90,7 @@ def test_rebuild_from_a_deleted_or_corrupted_index(instance, people):
 def test_a_release_writes_one_entry_per_index_whatever_the_history(instance, people, monkeypatch):
     """Issue 12: revision 6 indexes revision 6 (and closes revision 5 in the all-revisions index),
     not every revision of the document again."""
-    from docctl.search import SearchIndex
+    from docctl.derived.search import SearchIndex
 
     for n in range(1, 6):
         release(instance, people, text=DOC + f"\nWydanie {n}.\n", reason=f"Wydanie {n}")
@@ -143,7 +143,7 @@ def test_servers_update_the_all_revisions_index_after_the_release(instance, peop
 def test_reindex_on_two_cores_reads_what_one_core_reads(instance, people):
     """``docctl reindex`` reads the change index in a process of its own while the catalog is
     rebuilt, and writes the search index from forked writers: the result is the same."""
-    from docctl.reindexing import rebuild_until_searchable
+    from docctl.ops.reindexing import rebuild_until_searchable
 
     release(instance, people, text=DOC + "\nReklamacje klientów.\n")
     release(instance, people, doc_id="P-02", text=DOC + "\nAudyt wewnętrzny.\n", reason="Audyty")

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from conftest import DOC, PASSWORD, make_instance, release
 
 from docctl.cli import main
-from docctl.instance import Instance
-from docctl.mailer import deliver
-from docctl.outbox import Message, Outbox, backoff
+from docctl.mail.delivery import deliver
+from docctl.ops.instance import Instance
+from docctl.stores.outbox import Message, Outbox, backoff
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller", reason="aiosmtpd (the test SMTP server) is not installed")
 
@@ -227,7 +227,7 @@ def test_daily_look_tells_approvers_of_reviews_due_and_managers_of_copies(mailin
     assert any("Periodic review of P-01" in b for b in digest_to_approver), subjects
     to_qm = " ".join(b for r, s, b in mailbox.received if r == "qm@um.example.pl")
     assert "Controlled copy 1 of P-01 must be withdrawn" in to_qm
-    from docctl.notifications import Notifier
+    from docctl.mail.notifications import Notifier
 
     other_worker = Outbox(instance.outbox.path, clock=clock)
     other_worker.worker = "another-process:2"
@@ -263,7 +263,7 @@ def auth_for():
 def test_days_are_written_as_people_write_them():
     from datetime import date
 
-    from docctl.notifications import Text
+    from docctl.mail.notifications import Text
 
     text = Text("In force from %(day)s", "%(link)s", {"day": date(2026, 3, 2)})
     assert text.written("en", "", "/x")[0] == "In force from 2026-03-02"

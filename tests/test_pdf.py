@@ -70,7 +70,7 @@ def test_links_in_the_pdf_point_at_the_address_people_use(instance, released_twi
 def test_figures_are_printed_in_the_pdf(instance, people, client, auth):
     from office_files import tiny_png
 
-    from docctl.figures import figure_from_bytes
+    from docctl.core.figures import figure_from_bytes
 
     figure = figure_from_bytes(tiny_png())
     wf = instance.workflow

@@ -14,14 +14,14 @@ import pytest
 from click.testing import CliRunner
 from conftest import PASSWORD, make_instance, release
 
-from docctl.acks import AckStore
 from docctl.cli import main as cli
-from docctl.database import PostgresDatabase, Schema, SqliteDatabase
-from docctl.errors import Conflict, Throttled, Unauthorized
-from docctl.instance import Instance
-from docctl.outbox import Message, Outbox
-from docctl.sessions import SessionStore
-from docctl.users import UserStore
+from docctl.core.errors import Conflict, Throttled, Unauthorized
+from docctl.ops.instance import Instance
+from docctl.stores.confirmations import AckStore
+from docctl.stores.database import PostgresDatabase, Schema, SqliteDatabase
+from docctl.stores.outbox import Message, Outbox
+from docctl.stores.people import UserStore
+from docctl.stores.sessions import SessionStore
 from docctl.web import build_app
 
 

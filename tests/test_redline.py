@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from docctl.redline import diff_stats, redline_html, unified_diff
+from docctl.core.redline import diff_stats, redline_html, unified_diff
 
 
 def test_insertion_deletion_replacement():

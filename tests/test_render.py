@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from docctl.render import ALLOWED_TAGS, LinkTargets, RenderCache, render_markdown
+from docctl.core.render import ALLOWED_TAGS, LinkTargets, RenderCache, render_markdown
 
 
 class Walk(HTMLParser):

@@ -12,9 +12,9 @@ import textwrap
 import pytest
 from conftest import DOC, PASSWORD, make_instance
 
-from docctl.errors import Conflict
-from docctl.instance import Instance
-from docctl.users import UserStore
+from docctl.core.errors import Conflict
+from docctl.ops.instance import Instance
+from docctl.stores.people import UserStore
 
 
 def _git(path, *args) -> str:
@@ -180,8 +180,8 @@ def test_a_node_killed_mid_push_loses_nothing(two_nodes, tmp_path):
     overrides = {"GIT_REMOTE": a.replicator.remote, "DATABASE_URL": a.settings["DATABASE_URL"]}
     script = textwrap.dedent(f"""
         import os, signal
-        from docctl import repo
-        from docctl.instance import Instance
+        from docctl.stores import git as repo
+        from docctl.ops.instance import Instance
         pushed = repo.GitStore.push_atomic
         def push_then_die(self, remote, updates):
             outcome = pushed(self, remote, updates)
@@ -204,7 +204,7 @@ def test_a_node_killed_mid_push_loses_nothing(two_nodes, tmp_path):
 
 
 def test_sync_without_a_remote_says_so(instance):
-    from docctl.errors import ConfigError
+    from docctl.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="GIT_REMOTE is not set"):
         instance.sync()

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from docctl.errors import Conflict, Invalid, NotFound
-from docctl.repo import ZERO_SHA, GitError, GitStore, Identity, format_message
+from docctl.core.commits import Identity, format_message
+from docctl.core.errors import Conflict, Invalid, NotFound
+from docctl.stores.git import ZERO_SHA, GitError, GitStore
 
 ME = Identity("Anna Nowak", "anna@um.example.pl")
 SERVICE = Identity("docctl", "docctl@localhost")

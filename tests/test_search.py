@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from docctl.search import IndexEntry, SearchIndex
-from docctl.search.analysis import fold, stem_pl
+from docctl.derived.search import IndexEntry, SearchIndex
+from docctl.derived.search.analysis import fold, stem_pl
 
 AT = date(2026, 6, 1)
 
@@ -245,7 +245,7 @@ def test_several_processes_write_without_losing_documents(tmp_path):
 
 
 def test_small_segments_are_merged_eventually(index):
-    from docctl.search.index import MERGE_AFTER_SEGMENTS
+    from docctl.derived.search.index import MERGE_AFTER_SEGMENTS
 
     for n in range(3 * MERGE_AFTER_SEGMENTS):
         index.apply([entry(f"X-{n}@1", f"X-{n}", "Dokument", f"treść numer {n}")])

@@ -11,10 +11,10 @@ from datetime import date
 
 import pytest
 
-from docctl.errors import Invalid
-from docctl.policy import DEFAULT_VARIANTS, default_policy, parse_policy
-from docctl.search import IndexEntry, SearchIndex
-from docctl.search.analysis import verbal_noun_partner
+from docctl.core.errors import Invalid
+from docctl.core.policy import DEFAULT_VARIANTS, default_policy, parse_policy
+from docctl.derived.search import IndexEntry, SearchIndex
+from docctl.derived.search.analysis import verbal_noun_partner
 
 TODAY = date(2026, 6, 1)
 TEXTS = {

@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 
 from docctl.assets import asset_dir
-from docctl.documents import parse_document
-from docctl.search import IndexEntry, SearchIndex
+from docctl.core.documents import parse_document
+from docctl.derived.search import IndexEntry, SearchIndex
 
 TODAY = date(2026, 6, 1)
 

@@ -115,7 +115,7 @@ def test_next_goes_only_to_local_paths(client, auth):
 def test_behind_a_proxy_the_forwarded_address_counts_only_when_trusted(instance, clock):
     from conftest import Auth
 
-    from docctl.instance import Instance
+    from docctl.ops.instance import Instance
 
     logins = sorted(set(PEOPLE) - {"auditor"})
     for hops, expected in ((0, 429), (1, 302)):

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 from conftest import DOC, PASSWORD, release
 
-from docctl.documents import canonical_text, conflict_marker_lines, document_path, is_canonical
-from docctl.errors import Invalid, MergeConflict
+from docctl.core.documents import canonical_text, conflict_marker_lines, document_path, is_canonical
+from docctl.core.errors import Invalid, MergeConflict
 
 
 def crlf(text: str) -> str:
@@ -113,12 +113,12 @@ def test_web_form_save_with_crlf_is_a_one_line_change(client, auth, instance, pe
 
 # -- legacy CR+LF blobs ------------------------------------------------------------------------
 def test_documents_stored_with_crlf_are_shown_and_compared_as_if_normalized(instance, people, monkeypatch):
-    import docctl.documents
-    import docctl.workflow
+    import docctl.core.documents
+    import docctl.workflow.base
 
     with monkeypatch.context() as m:  # what docctl before issue 17 wrote
-        m.setattr(docctl.workflow, "canonical_text", lambda text: text)
-        m.setattr(docctl.documents, "canonical_text", lambda text: text)
+        m.setattr(docctl.workflow.base, "canonical_text", lambda text: text)
+        m.setattr(docctl.core.documents, "canonical_text", lambda text: text)
         release(instance, people, text=crlf(DOC))
     assert b"\r\n" in stored_bytes(instance, "refs/heads/main")
     release(instance, people, text=DOC.replace("Dotyczy", "Obejmuje"), reason="Druga")
@@ -199,12 +199,14 @@ def test_markers_cannot_be_saved_and_the_resolution_is_recorded_as_the_update(in
 
 def test_markers_already_in_a_change_block_submit_and_signing(instance, people, monkeypatch):
     """A change recorded by docctl before issue 17 may hold markers: it cannot go further."""
-    import docctl.workflow
+    import docctl.workflow.approval
+    import docctl.workflow.base
 
     release(instance, people)
     marked = DOC + "\n<<<<<<< change 2\na\n=======\nb\n>>>>>>> revision 1\n"
     with monkeypatch.context() as m:
-        m.setattr(docctl.workflow, "refuse_conflict_markers", lambda *a, **k: None)
+        m.setattr(docctl.workflow.base, "refuse_conflict_markers", lambda *a, **k: None)
+        m.setattr(docctl.workflow.approval, "refuse_conflict_markers", lambda *a, **k: None)
         change = instance.workflow.create(people["author"], doc_id="P-01", markdown=marked, reason="Stary")
         instance.workflow.submit(people["author"], change.number)
         change = instance.workflow.create(people["author"], doc_id="P-01", markdown=marked, reason="Stary 2")

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from docctl.acks import AckStore
-from docctl.errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
-from docctl.users import UserStore, hash_password, verify_password
+from docctl.core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
+from docctl.stores.confirmations import AckStore
+from docctl.stores.people import UserStore, hash_password, verify_password
 
 PW = "a-good-password-1"
 

@@ -12,7 +12,8 @@ import pytest
 from conftest import DOC, PASSWORD, POLICY, release
 
 import docctl.workflow
-from docctl.policy import parse_policy
+import docctl.workflow.approval
+from docctl.core.policy import parse_policy
 
 
 def git(instance, *args, input=None) -> str:
@@ -123,7 +124,7 @@ def test_a_signer_who_edited_the_change_is_named(instance, people, monkeypatch):
     )
     wf.edit(people["qm2"], change.number, markdown=DOC + "\nPoprawka.\n", expected_head=wf.get(change.number).head)
     wf.submit(people["author"], change.number)
-    monkeypatch.setattr(docctl.changes.Change, "editors", property(lambda self: frozenset({"author"})))
+    monkeypatch.setattr(docctl.core.changes.Change, "editors", property(lambda self: frozenset({"author"})))
     wf.approve(people["approver"], change.number, password=PASSWORD)
     wf.approve(people["qm2"], change.number, password=PASSWORD)
     monkeypatch.undo()
@@ -143,7 +144,7 @@ def test_a_signer_given_the_role_only_later_is_named(history, clock):
 
 
 def test_a_signature_on_other_content_is_named(instance, people, monkeypatch):
-    real = docctl.workflow.format_message
+    real = docctl.workflow.approval.format_message
 
     def wrong_content(subject, body="", trailers=None):
         trailers = [
@@ -152,7 +153,7 @@ def test_a_signature_on_other_content_is_named(instance, people, monkeypatch):
         ]
         return real(subject, body, trailers)
 
-    monkeypatch.setattr(docctl.workflow, "format_message", wrong_content)
+    monkeypatch.setattr(docctl.workflow.approval, "format_message", wrong_content)
     release(instance, people, "P-01")
     monkeypatch.undo()
     found = problems(instance)

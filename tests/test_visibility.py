@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from conftest import DOC, PEOPLE, release
 
-from docctl.visibility import may_see_change
+from docctl.core.visibility import may_see_change
 
 SEE = {"author", "author2", "approver", "qm", "qm2", "auditor", "admin"}  # of an OR procedure
 NOT_SEE = set(PEOPLE) - SEE  # reader, approver_fn (another unit's approver)

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from conftest import DOC, PASSWORD, make_instance, release
 
-from docctl.errors import Conflict, Forbidden, Invalid, Throttled, Unauthorized
+from docctl.core.errors import Conflict, Forbidden, Invalid, Throttled, Unauthorized
 
 OK = None
 
@@ -376,7 +376,7 @@ def _release_in_process(args):
     root, doc_id = args
     from conftest import PEOPLE  # noqa: F401 - the child imports the same fixtures module
 
-    from docctl.instance import Instance
+    from docctl.ops.instance import Instance
 
     instance = Instance(root)
     people = {login: instance.users.get(login) for login in ("author", "approver", "qm")}
@@ -392,7 +392,7 @@ def test_several_processes_release_at_once(tmp_path, clock):
     with ctx.Pool(3) as pool:
         states = pool.map(_release_in_process, [(tmp_path / "inst", d) for d in ids])
     assert states == ["released"] * 6
-    from docctl.instance import Instance
+    from docctl.ops.instance import Instance
 
     again = Instance(tmp_path / "inst")
     assert sorted(again.catalog.known_ids()) == ids
@@ -403,7 +403,7 @@ def test_releases_keep_the_repository_packed_and_the_reflogs(instance, people, m
     """Issue 12: git gc --auto runs after every release under the write lock; reflogs stay."""
     import subprocess
 
-    from docctl.repo import GitStore
+    from docctl.stores.git import GitStore
 
     calls = []
     original = GitStore.maintain
@@ -438,7 +438,7 @@ def test_a_revision_that_changes_nothing_is_refused(instance, people):
     """The same text again is no revision: submit says so and points to the periodic review."""
     from conftest import DOC, release
 
-    from docctl.errors import Invalid
+    from docctl.core.errors import Invalid
 
     release(instance, people, "P-01")
     wf = instance.workflow

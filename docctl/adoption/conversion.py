@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from .documents import TYPES, validate_document_id
-from .errors import Invalid
-from .figures import Figure, figure_from_bytes
+from ..core.documents import TYPES, validate_document_id
+from ..core.errors import Invalid
+from ..core.figures import Figure, figure_from_bytes
 
 # Where figures are pointed at until the document ID is known (then "<ID>/").
 FIGURES_PLACEHOLDER = "docctl-figures"

@@ -10,10 +10,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import signing
-from .errors import DocctlError
-from .importing import ImportPlan
-from .workflow import Workflow
+from ..core import signing
+from ..core.errors import DocctlError
+from ..workflow import Workflow
+from .conversion import ImportPlan
 
 
 @dataclass

@@ -25,12 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from .catalog import Catalog
-from .documents import validate_document_id
-from .errors import Conflict, Forbidden, Invalid, NotFound
+from ..core.commits import Identity, format_message
+from ..core.documents import validate_document_id
+from ..core.errors import Conflict, Forbidden, Invalid, NotFound
+from ..derived.catalog import Catalog
+from ..stores.git import EMPTY_TREE, ZERO_SHA, GitStore
+from ..stores.replication import retried_when_the_remote_moved
 from .readership import may_see_confirmations
-from .replication import retried_when_the_remote_moved
-from .repo import EMPTY_TREE, ZERO_SHA, GitStore, Identity, format_message
 
 COPIES = "refs/heads/copies"
 

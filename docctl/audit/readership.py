@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from .catalog import DocumentState
+from ..derived.catalog import DocumentState
 
 REPORT_ROLES = ("quality_manager", "auditor", "admin")
 

@@ -29,14 +29,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 
-from . import signing
-from .changes import EDIT_ACTIONS, STEP_TRAILERS, read_events
-from .documents import DOCUMENTS_DIR, parse_document
-from .errors import DocctlError
-from .figures import NAME_RE
-from .policy import POLICY_PATH, Policy, parse_policy
-from .records import ACTIONS_ON_MAIN, Signature
-from .repo import ZERO_SHA, Commit, GitStore, bulk_load
+from ..core import signing
+from ..core.changes import EDIT_ACTIONS, STEP_TRAILERS, read_events
+from ..core.commits import Commit
+from ..core.documents import DOCUMENTS_DIR, parse_document
+from ..core.errors import DocctlError
+from ..core.figures import NAME_RE
+from ..core.policy import POLICY_PATH, Policy, parse_policy
+from ..core.records import ACTIONS_ON_MAIN, Signature
+from ..stores.git import ZERO_SHA, GitStore, bulk_load
 
 MAIN = "refs/heads/main"
 SYNC_MOVE = "docctl: sync from the git remote"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from .commits import Commit
 from .records import Signature, parse_identity
-from .repo import Commit
 
 STATES = ("draft", "in_review", "released", "cancelled")
 KINDS = ("new", "revise", "withdraw")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from .repo import Commit
+from .commits import Commit
 
 ACTIONS_ON_MAIN = ("init", "policy", "release", "withdraw", "review", "migrate")
 # What puts a revision in force: a release through the workflow, or a migration of a document

@@ -15,15 +15,9 @@ released change is part of the public record of its revision and visible to ever
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from . import signing
 from .changes import Change
-from .errors import NotFound
 from .policy import Policy
-
-if TYPE_CHECKING:
-    from .workflow import Workflow
 
 RESTRICTED_STATES = frozenset({"draft", "in_review", "cancelled"})
 OVERSIGHT_ROLES = frozenset({"quality_manager", "auditor", "admin"})
@@ -43,16 +37,3 @@ def may_see_change(person: signing.Person | None, change: Change, doc_type: str,
     if any(event.actor_login == person.login for event in change.events):
         return True
     return any(signing.can_fulfil(person, requirement, unit) for requirement in policy.requirements_for(doc_type))
-
-
-def require_visible(workflow: Workflow, number: int, person: signing.Person | None) -> None:
-    """NotFound — worded as for a change that does not exist — unless ``person`` may see it."""
-    scoped = workflow.scope_of(number)
-    if scoped is None or not may_see_change(person, *scoped, workflow.policy()):
-        raise NotFound("change %(number)s does not exist", number=number)
-
-
-def visible_numbers(workflow: Workflow, person: signing.Person | None) -> frozenset[int]:
-    """The open changes ``person`` may see (search's ``scope=drafts``)."""
-    policy = workflow.policy()
-    return frozenset(c.number for c, t, u in workflow.open_changes() if may_see_change(person, c, t, u, policy))

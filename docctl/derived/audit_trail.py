@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from .changes import EDIT_ACTIONS, Change, ChangeEvent
-from .db import connect
-from .records import MainRecord, Signature, parse_identity
+from ..core.changes import EDIT_ACTIONS, Change, ChangeEvent
+from ..core.records import MainRecord, Signature, parse_identity
+from ..stores.database import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trail_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from ..core.documents import document_path, quick_metadata
+from ..core.errors import DocctlError, NotFound
+from ..core.records import RELEASES, MainRecord, Signature, read_main_record
+from ..stores.database import connect
+from ..stores.git import GitStore, bulk_load
 from .audit_trail import SCHEMA as TRAIL_SCHEMA
 from .audit_trail import AuditTrail
-from .db import connect
-from .documents import document_path, quick_metadata
-from .errors import DocctlError, NotFound
-from .records import RELEASES, MainRecord, Signature, read_main_record
-from .repo import GitStore, bulk_load
 
 _SCHEMA = (
     """

@@ -16,10 +16,10 @@ from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
 
-from .changes import Change, ChangeEvent, ChangeSummary
-from .db import connect
-from .records import Signature
-from .visibility import RESTRICTED_STATES
+from ..core.changes import Change, ChangeEvent, ChangeSummary
+from ..core.records import Signature
+from ..core.visibility import RESTRICTED_STATES
+from ..stores.database import connect
 
 Visible = Callable[[Change, str, str], bool]  # (light change, document type, owning unit) → may see
 

@@ -13,12 +13,12 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 
+from ..core.changes import Change
+from ..core.documents import split_front_matter
+from ..core.errors import DocctlError, NotFound
+from ..core.records import RELEASES, MainRecord
+from ..stores.git import GitStore
 from .catalog import Catalog
-from .changes import Change
-from .documents import split_front_matter
-from .errors import DocctlError, NotFound
-from .records import RELEASES, MainRecord
-from .repo import GitStore
 from .search import IndexEntry, SearchIndex
 
 

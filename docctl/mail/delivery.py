@@ -18,9 +18,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from zoneinfo import ZoneInfo
 
+from ..stores.outbox import Message, Outbox
+from ..translations import N_, catalog
 from .notifications import Notifier
-from .outbox import Message, Outbox
-from .translations import N_, catalog
 
 log = logging.getLogger("docctl.mail")
 TLS_MODES = ("none", "starttls", "tls")

@@ -22,14 +22,15 @@ from datetime import date
 
 from babel.dates import format_date
 
-from . import signing
-from .changes import Change
-from .copies import may_manage_copies
-from .database import DatabaseError
-from .errors import DocctlError
-from .outbox import Message, Outbox
-from .readership import in_audience
-from .translations import N_, catalog
+from ..audit.copies import may_manage_copies
+from ..audit.readership import in_audience
+from ..audit.reviews import due_by_kind, review_scope, reviews_due
+from ..core import signing
+from ..core.changes import Change
+from ..core.errors import DocctlError
+from ..stores.database import DatabaseError
+from ..stores.outbox import Message, Outbox
+from ..translations import N_, catalog
 
 
 @dataclass(frozen=True)
@@ -201,19 +202,20 @@ class Notifier:
     # -- the daily look ----------------------------------------------------------------------
     def daily(self) -> int:
         """Queue what is due today: reviews due or overdue, copies to withdraw (each once)."""
-        from .reading import Reader
-
         today = self.instance.today()
         if not self.outbox.claim_daily_look(today.isoformat()):
             return 0  # another run (or worker) looked today
         queued = 0
         modes: dict[str, dict] = {}
         people = [p for p in self.instance.users.list() if p.active]
-        reader = Reader(self.instance)
+        soon = int(self.instance.settings["REVIEW_DUE_SOON_DAYS"])
+        register = self.instance.catalog.master_list(today, include_obsolete=True)
+        due = due_by_kind(register, today, soon)
+        policy = self.instance.workflow.policy()
         for person in people:
             if "approver" not in person.roles:
                 continue
-            for state in reader.reviews_due(user=person):
+            for state in reviews_due(due, review_scope(due, policy, person)):
                 rev = state.current or state.shown
                 overdue = state.review_due < today
                 text = Text(

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .database import Database, Schema, SqliteDatabase
-from .errors import Conflict, Invalid
+from ..core.errors import Conflict, Invalid
+from ..stores.database import Database, Schema, SqliteDatabase
 
 # Parents before children (tokens name users).
 _FIRST = ("users",)

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from .assets import asset_dir
-from .documents import parse_document
+from ..assets import asset_dir
+from ..core.documents import parse_document
+from ..core.policy import POLICY_PATH, parse_policy
 from .instance import Instance
-from .policy import POLICY_PATH, parse_policy
 
 
 class DemoClock:

@@ -26,36 +26,38 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import acks, config, outbox, sessions, users
-from .accounts import Accounts
-from .acks import AckStore
-from .catalog import Catalog
-from .clock import utc_now
-from .copies import CopyRegister
-from .database import Database, PostgresDatabase, Schema, SqliteDatabase, shared_value
+from ..audit.copies import CopyRegister
+from ..audit.verify import AccountHistory
+from ..audit.verify import verify as verify_history
+from ..core.clock import utc_now
+from ..core.commits import Identity
+from ..core.errors import ConfigError, Conflict, Forbidden, Unavailable
+from ..core.policy import Policy, default_policy
+from ..core.render import RenderCache
+from ..derived.catalog import Catalog
+from ..derived.indexing import Indexer
+from ..derived.search import SearchIndex
+from ..mail.notifications import Notifier
+from ..stores import confirmations, outbox, people, sessions
+from ..stores.accounts import Accounts
+from ..stores.confirmations import AckStore
+from ..stores.database import Database, PostgresDatabase, Schema, SqliteDatabase, shared_value
+from ..stores.git import GitStore
+from ..stores.locks import exclusive
+from ..stores.outbox import Outbox
+from ..stores.people import UserStore, check_password_policy, validate_person
+from ..stores.replication import Replicator
+from ..stores.sessions import SessionStore
+from ..workflow import Workflow
+from . import settings as settings_schema
 from .database_copy import CopyReport, copy_into
-from .errors import ConfigError, Conflict, Forbidden, Unavailable
-from .indexing import Indexer
-from .locks import exclusive
-from .notifications import Notifier
-from .outbox import Outbox
-from .policy import Policy, default_policy
-from .render import RenderCache
-from .replication import Replicator
-from .repo import GitStore, Identity
-from .search import SearchIndex
-from .sessions import SessionStore
-from .users import UserStore, check_password_policy, validate_person
-from .verify import AccountHistory
-from .verify import verify as verify_history
-from .workflow import Workflow
 
 # The stores whose records exist nowhere else, their tables, and their files when embedded.
 SQLITE_FILES = {"accounts": "users.sqlite3", "acks": "acks.sqlite3", "outbox": "outbox.sqlite3"}
 STORE_SCHEMAS = (
-    ("accounts", users.SCHEMA),
+    ("accounts", people.SCHEMA),
     ("accounts", sessions.SCHEMA),
-    ("acks", acks.SCHEMA),
+    ("acks", confirmations.SCHEMA),
     ("outbox", outbox.SCHEMA),
 )
 
@@ -68,7 +70,7 @@ class Instance:
     ) -> None:
         self.root = Path(root)
         self._building: threading.Thread | None = None
-        self.settings = config.load(self.root, overrides)
+        self.settings = settings_schema.load(self.root, overrides)
         self.clock = clock
         self.store = GitStore(self.root / "repo.git")
         if not self.store.exists():

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
-from .change_index import table_rows
+from ..derived.change_index import table_rows
 from .instance import Instance
 
 

@@ -10,14 +10,18 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("docctl.background")
 DAILY_LOOK_EVERY = 3600.0  # seconds: reviews due and copies to withdraw change by the day
 
 
-def serve(root: Path, *, host: str, port: int, workers: int, threads: int) -> None:
-    from . import create_app
+def serve(
+    create_app: Callable[..., object], root: Path, *, host: str, port: int, workers: int, threads: int
+) -> None:
+    """Serve the app ``create_app(root, background=True)`` builds (the caller passes docctl's
+    factory: the web layer sits above this one, so it is handed in, not imported)."""
     from .instance import Instance
 
     if workers == 1:
@@ -69,7 +73,7 @@ def with_background_work(app):
     ``SYNC_INTERVAL``, from threads of this process. Every worker may run them: the outbox's
     claims send each message once, and syncs take the repository's write lock."""
     instance = app.extensions["docctl"]
-    from .mailer import deliver
+    from ..mail.delivery import deliver
 
     last_look = [0.0]
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import Forbidden
+from ..core.errors import Forbidden
+from .people import User, UserStore
 from .sessions import SessionStore
-from .users import User, UserStore
 
 
 class Accounts:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .clock import utc_now
+from ..core.clock import utc_now
 from .database import Database, Schema, append_only, open_database
 
 SCHEMA = Schema(

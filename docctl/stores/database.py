@@ -31,9 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from .clock import utc_now
-from .db import file_identity
-from .errors import Unavailable
+from ..core.clock import utc_now
+from ..core.errors import Unavailable
 
 # What a store catches, whichever engine is behind it.
 IntegrityError = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
@@ -377,3 +376,55 @@ def open_database(target: Database | Path | str) -> Database:
     if text.startswith(("postgresql://", "postgres://")):
         return PostgresDatabase(text)
     return SqliteDatabase(target)
+
+
+# -- node-local caches ---------------------------------------------------------------------------
+# SQLite connections for each node's derived caches (catalog, change index, audit trail): the
+# records above can live in PostgreSQL; these files are always local, rebuilt from git.
+#
+# One connection per thread and database file, reused across requests (opening one cost ~0.3 ms and
+# a page opened 5–10: issue 12), in autocommit mode so every statement sees what other processes
+# committed; WAL journaling, a generous busy timeout, and the schema applied once per connection
+# owner rather than on every use.
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def connect(path: Path, schema: str, *, derived: bool = False) -> Iterator[sqlite3.Connection]:
+    """A reused connection to ``path``. ``derived``: the file only caches what git holds (catalog,
+    change index, audit trail), so commits need not wait for the disk (``synchronous=NORMAL`` in
+    WAL mode: never corrupt, may lose the last commits on power loss — rebuilt from git then);
+    accounts and confirmations keep full durability."""
+    # Keyed by the file's identity (a deleted and recreated database is another file) and by
+    # schema: one file may hold the tables of several owners (catalog, changes).
+    key = (os.getpid(), str(path), file_identity(path), hash(schema))
+    pool = getattr(_local, "connections", None)
+    if pool is None:
+        pool = _local.connections = {}
+    conn = pool.get(key)
+    if conn is None:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA journal_mode=WAL")
+        if derived:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(schema)
+        conn.row_factory = sqlite3.Row
+        for stale in [k for k in pool if k[1] == key[1] and k[3] == key[3]]:
+            pool.pop(stale).close()
+        pool[(os.getpid(), str(path), file_identity(path), hash(schema))] = conn  # the file exists now
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:  # never leave a transaction open on a reused connection
+            conn.rollback()
+
+
+def file_identity(path: Path) -> tuple[int, int]:
+    """Identity of the file itself (not its change time, which every write moves)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return (-1, -1)
+    return (stat.st_dev, stat.st_ino)

@@ -3,16 +3,16 @@
 A draft carries the figures its text shows (and any uploaded but not yet shown); a release leaves
 on ``main`` exactly the figures of the revision in force, so ``documents/<ID>/`` always reads as
 that revision's pictures. Older revisions keep theirs in history. Names are blob ids
-(:mod:`docctl.figures`), so a figure's path maps straight to its object.
+(:mod:`docctl.core.figures`), so a figure's path maps straight to its object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import Invalid, NotFound
-from .figures import Figure, figure_folder, figure_path, referenced_figures
-from .repo import GitStore
+from ..core.errors import Invalid, NotFound
+from ..core.figures import Figure, figure_folder, figure_path, referenced_figures
+from .git import GitStore
 
 
 def draft_figures(

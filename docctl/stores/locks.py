@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import Conflict
+from ..core.errors import Conflict
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .clock import utc_now
+from ..core.clock import utc_now
 from .database import Database, Schema, identity_key, open_database
 
 MODES = ("immediate", "digest", "none")

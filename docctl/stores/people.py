@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .clock import utc_now
+from ..core.clock import utc_now
+from ..core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
 from .database import Database, IntegrityError, Schema, append_only, identity_key, open_database
-from .errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
 
 ROLES = ("reader", "author", "approver", "quality_manager", "auditor", "admin")
 MAX_FAILURES = 5

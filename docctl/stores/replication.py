@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .clock import utc_now
-from .errors import Conflict, DocctlError
-from .repo import ZERO_SHA, GitStore
+from ..core.clock import utc_now
+from ..core.errors import Conflict, DocctlError
+from .git import ZERO_SHA, GitStore
 
 SYNC_MOVE = "docctl: sync from the git remote"  # the reflog's words; verify reads them
 

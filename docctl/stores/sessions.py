@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .clock import utc_now
+from ..core.clock import utc_now
 from .database import Database, Schema, open_database
 
 SCHEMA = Schema(

@@ -8,7 +8,7 @@ from jinja2 import StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..assets import asset_dir
-from ..instance import Instance
+from ..ops.instance import Instance
 from . import (
     admin,
     api,

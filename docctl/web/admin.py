@@ -7,8 +7,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..errors import DocctlError, Invalid
-from ..users import ROLES
+from ..core.errors import DocctlError, Invalid
+from ..stores.people import ROLES
 from .context import instance, int_arg, require_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from ..errors import Conflict
+from ..core.errors import Conflict
 from . import api_schema as schema
 from .api_schema import operation
 from .audit import AUDIT_ROLES, trail_query

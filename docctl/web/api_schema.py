@@ -28,13 +28,13 @@ from pydantic import (
     model_validator,
 )
 
-from ..audit_trail import ACTIONS
-from ..changes import STATES
-from ..documents import MAX_ID_LENGTH, TYPES
-from ..errors import Invalid, Malformed
+from ..core.changes import STATES
+from ..core.documents import MAX_ID_LENGTH, TYPES
+from ..core.errors import Invalid, Malformed
+from ..derived.audit_trail import ACTIONS
 from .context import can_read, instance, require_role, user
 
-# -- shared field shapes (the same rules as documents.py and workflow.py, as JSON Schema) ----------
+# -- shared field shapes (the same rules as core/documents.py and the workflow, as JSON Schema) ----------
 DOC_ID_PATTERN = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$"
 UNIT_PATTERN = r"^[A-Z][A-Z0-9]{1,7}$"
 # Python's idea of a control character and of white space (what the core refuses and strips),

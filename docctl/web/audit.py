@@ -10,9 +10,9 @@ import itertools
 from flask import Blueprint, render_template, request
 from flask_login import login_required
 
-from ..audit_trail import ACTIONS, TrailQuery
-from ..documents import validate_document_id
-from ..errors import Invalid
+from ..core.documents import validate_document_id
+from ..core.errors import Invalid
+from ..derived.audit_trail import ACTIONS, TrailQuery
 from .context import date_arg, int_arg, reader, require_role, user
 from .csv_export import confirmation_rows, csv_response
 

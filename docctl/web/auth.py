@@ -17,10 +17,10 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 
-from ..errors import DocctlError, NotFound, Unauthorized, Unavailable
-from ..figures import MAX_FIGURE_BYTES
+from ..core.errors import DocctlError, NotFound, Unauthorized, Unavailable
+from ..core.figures import MAX_FIGURE_BYTES
 from .context import instance
-from .pages import shaping, stand_in
+from .stand_ins import shaping, stand_in
 
 bp = Blueprint("auth", __name__)
 # Forms that carry files may be larger than MAX_CONTENT_LENGTH: Word files with figures.

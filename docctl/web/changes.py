@@ -7,9 +7,9 @@ from pathlib import Path
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..changes import STATES
-from ..errors import DocctlError, Invalid, MergeConflict
-from ..figures import MAX_FIGURE_BYTES, figure_from_bytes
+from ..core.changes import STATES
+from ..core.errors import DocctlError, Invalid, MergeConflict
+from ..core.figures import MAX_FIGURE_BYTES, figure_from_bytes
 from .context import date_arg, instance, int_arg, reader, require_role, user, visible_change
 from .i18n import localized
 
@@ -225,7 +225,7 @@ for _verb in ("submit", "cancel", "approve", "reject"):
 
 
 def _body_of(text: str) -> str:
-    from ..documents import split_front_matter
+    from ..core.documents import split_front_matter
 
     try:
         return split_front_matter(text)[1].lstrip("\n")

@@ -8,10 +8,10 @@ from datetime import date
 from flask import current_app, g, request
 from flask_login import current_user
 
-from ..errors import Forbidden, Invalid, Unauthorized
-from ..instance import Instance
+from ..core.errors import Forbidden, Invalid, Unauthorized
+from ..ops.instance import Instance
 from ..reading import Reader
-from ..visibility import require_visible
+from ..workflow import require_visible
 
 
 def init_app(app) -> None:

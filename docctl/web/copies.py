@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..copies import may_manage_copies
-from ..documents import validate_document_id
-from ..errors import DocctlError, Forbidden
-from ..readership import may_see_confirmations
+from ..audit.copies import may_manage_copies
+from ..audit.readership import may_see_confirmations
+from ..core.documents import validate_document_id
+from ..core.errors import DocctlError, Forbidden
 from .context import instance, int_arg, reader, user
 from .documents import pdf_response, render_print
 

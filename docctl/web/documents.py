@@ -9,9 +9,9 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from ..assets import asset_dir
-from ..documents import TYPES, validate_document_id
-from ..errors import Conflict, DocctlError, Invalid
-from ..pdf import html_to_pdf
+from ..core.documents import TYPES, validate_document_id
+from ..core.errors import Conflict, DocctlError, Invalid
+from ..core.pdf import html_to_pdf
 from .context import can_read, date_arg, instance, int_arg, person, reader, require_role, user
 from .csv_export import confirmation_rows, csv_response
 from .fragments import fragment

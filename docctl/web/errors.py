@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from ..errors import DocctlError
+from ..core.errors import DocctlError
 from .i18n import localized
 
 _CODES = {

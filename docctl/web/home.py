@@ -6,9 +6,9 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from ..errors import DocctlError, Invalid
-from ..notifications import DEFAULTS, KINDS
-from ..outbox import MODES
+from ..core.errors import DocctlError, Invalid
+from ..mail.notifications import DEFAULTS, KINDS
+from ..stores.outbox import MODES
 from .auth import start_session
 from .context import instance, reader, user
 from .fragments import fragment

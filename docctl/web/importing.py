@@ -10,9 +10,9 @@ from flask import Blueprint, flash, render_template, request
 from flask_babel import gettext as _
 from werkzeug.utils import secure_filename
 
-from ..errors import Invalid
-from ..importer import record_plans
-from ..importing import SUFFIXES, plan_import, read_mapping
+from ..adoption.conversion import SUFFIXES, plan_import, read_mapping
+from ..adoption.recording import record_plans
+from ..core.errors import Invalid
 from .context import instance, require_role
 
 bp = Blueprint("importing", __name__, url_prefix="/documents/import")

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from .. import __version__
+from ..version import __version__
 from .api_schema import PATH_PARAMETERS, UNIT_PATTERN, Operation
 
 PREFIX = "/api/v1"

@@ -17,34 +17,21 @@ language, the address prefix).
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Callable
 
 from flask import Response, g, request, session
-from markupsafe import Markup, escape
+from markupsafe import escape
 
 from . import chrome
+from .auth import csrf_token
 from .context import instance, person
 from .fragments import cached
 from .gzip_parts import Part, accepts_gzip, part, stitch
-
-_MARK = f"docctl{secrets.token_hex(8)}"  # random per process: no text contains it by chance
-SLOTS = ("csrf", "name", "roles", "back")
-_STAND_IN = re.compile(f"{_MARK}({'|'.join(SLOTS)})")
+from .stand_ins import STAND_IN, shaping, stand_in
 
 
 def init_app(app) -> None:
     app.jinja_env.globals.update(reader_name=reader_name, reader_roles=reader_roles, back_path=back_path)
-
-
-def shaping() -> bool:
-    """Whether a shared page is being rendered now (the reader's own values are stand-ins)."""
-    return g.get("docctl_shaping", False)
-
-
-def stand_in(slot: str) -> Markup:
-    return Markup(_MARK + slot)  # noqa: S704 - letters and digits only
 
 
 def reader_name() -> str:
@@ -109,14 +96,12 @@ def _shape(render: Callable[[], str]) -> _Shape:
         html = render()
     finally:
         g.docctl_shaping = False
-    parts = _STAND_IN.split(html)
+    parts = STAND_IN.split(html)
     return _Shape(tuple(part.encode() for part in parts[0::2]), tuple(parts[1::2]))
 
 
 def _value(slot: str) -> bytes:
     if slot == "csrf":
-        from .auth import csrf_token
-
         return csrf_token().encode()
     if slot == "name":
         return str(escape(reader_name())).encode()

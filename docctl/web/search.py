@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from ..documents import TYPES
-from ..errors import Invalid, Unavailable
-from ..visibility import visible_numbers
+from ..core.documents import TYPES
+from ..core.errors import Invalid, Unavailable
+from ..workflow import visible_numbers
 from .context import can_read, instance, int_arg, person, reader, user
 from .fragments import SameObject
 from .pages import shared_page

@@ -106,7 +106,7 @@ def _timed(fn, repeat: int) -> list[float]:
 
 def _api_caller(base: str, root: Path):
     """A JSON API client with a token for the author, the approver and the QM."""
-    from docctl.instance import Instance
+    from docctl.ops.instance import Instance
 
     instance = Instance(root)
     tokens = {who: instance.users.create_token(who) for who in ("author", "approver", "qm")}
@@ -177,7 +177,7 @@ def _cold_searches(root: Path) -> dict[str, float]:
     per-index-version cache): what a query costs the first time."""
     from history import sample_paragraphs
 
-    from docctl.instance import Instance
+    from docctl.ops.instance import Instance
 
     instance = Instance(root)
     words = sorted({w for p in sample_paragraphs() for w in re.findall(r"\w{6,}", p.lower())})[::7][:40]
@@ -211,7 +211,7 @@ def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> dict[st
         t0 = time.monotonic()
         generate(root, documents, revisions, progress=lambda _: None)
         print(f"\n== {documents} x {revisions}: generated in {time.monotonic() - t0:.0f} s")
-        from docctl.instance import Instance
+        from docctl.ops.instance import Instance
 
         t0 = time.monotonic()
         Instance(root).start()
@@ -272,7 +272,8 @@ def _reindex_time(root: Path) -> float:
     """`docctl reindex` up to "search is ready" (catalog, change index, current-revision index),
     as a whole process; the all-revisions index that follows is built in the background."""
     code = (
-        "import sys; from docctl.instance import Instance; from docctl.reindexing import rebuild_until_searchable;"
+        "import sys; from docctl.ops.instance import Instance;"
+        "from docctl.ops.reindexing import rebuild_until_searchable;"
         "i = Instance(sys.argv[1]); print(rebuild_until_searchable(i).seconds, flush=True);"
         "i.catalog.write_trail_later()"
     )

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from conftest import DOC, PASSWORD, make_instance  # noqa: E402
 
-from docctl.instance import Instance  # noqa: E402
+from docctl.ops.instance import Instance  # noqa: E402
 
 pytestmark = pytest.mark.benchmark
 RELEASES = 20

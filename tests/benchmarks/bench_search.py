@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 
 from docctl.assets import asset_dir
-from docctl.search import IndexEntry, SearchIndex
+from docctl.derived.search import IndexEntry, SearchIndex
 
 pytestmark = pytest.mark.benchmark
 DOCS, WORDS_PER_DOC = 2000, 400

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from docctl.demo import build_demo
+from docctl.ops.demo import build_demo
 from docctl.web import build_app
 
 pytestmark = pytest.mark.benchmark

@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from docctl.assets import asset_dir
-from docctl.documents import Metadata, compose_document, split_front_matter
-from docctl.instance import Instance
-from docctl.policy import parse_policy
-from docctl.records import Signature
-from docctl.repo import format_message
+from docctl.core.commits import format_message
+from docctl.core.documents import Metadata, compose_document, split_front_matter
+from docctl.core.policy import parse_policy
+from docctl.core.records import Signature
+from docctl.ops.instance import Instance
 
 PASSWORD = "bench-password-2026"
 PEOPLE = {

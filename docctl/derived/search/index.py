@@ -22,7 +22,6 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date
-from html import escape
 from pathlib import Path
 
 from whoosh import index, scoring, sorting
@@ -31,15 +30,9 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.qparser import FieldsPlugin, MultifieldParser, OrGroup, WildcardPlugin
 from whoosh.query import And, NumericRange, Or, Term
 
-from ..locks import exclusive
-from .analysis import (
-    POLISH_STOP_WORDS,
-    fold,
-    folded_analyzer,
-    stemmed_analyzer,
-    stemmer_for,
-    verbal_noun_partner,
-)
+from ...stores.locks import exclusive
+from .analysis import POLISH_STOP_WORDS, fold, folded_analyzer, stemmed_analyzer, stemmer_for, verbal_noun_partner
+from .answers import did_you_mean, marks_of, snippet
 
 FOREVER = 99991231
 MERGE_AFTER_SEGMENTS = 8
@@ -453,7 +446,7 @@ class SearchIndex:
             filter=allowed,
             groupedby={"type": sorting.FieldFacet("type"), "unit": sorting.FieldFacet("unit")},
         )
-        marks = self._marks(query)
+        marks = marks_of(query)
         hits = [
             Hit(
                 hit["key"],
@@ -461,7 +454,7 @@ class SearchIndex:
                 hit["title"],
                 hit["revision"],
                 hit["status"],
-                self._snippet(hit.get("body", ""), marks),
+                snippet(hit.get("body", ""), marks, self.language),
                 round(hit.score or 0.0, 3),
                 hit["type"],
                 hit["unit"],
@@ -474,7 +467,7 @@ class SearchIndex:
             name: {str(k): len(v) for k, v in sorted(results.results.groups(name).items())} for name in ("type", "unit")
         }
         total = results.total
-        suggestion = self._suggest(searcher, q) if total == 0 else None
+        suggestion = did_you_mean(searcher, q) if total == 0 else None
         return SearchResults(q, total, page, per_page, hits, facets, suggestion)
 
     def _searcher(self, ix: index.Index):
@@ -500,62 +493,3 @@ class SearchIndex:
         if state is not None:
             state[1].close()
             self._local.state = None
-
-    def _marks(self, query) -> tuple[set[str], set[str]]:
-        stems, words = set(), set()
-        for field, text in query.iter_all_terms():
-            text = text.decode() if isinstance(text, bytes) else text
-            if field in ("body", "title"):
-                stems.add(text)
-            elif field in ("body_folded", "title_folded"):
-                words.add(text)
-        return stems, words
-
-    def _snippet(self, body: str, marks: tuple[set[str], set[str]], width: int = 240) -> str:
-        """An HTML-safe excerpt around the first matches, matched words in <mark>.
-
-        Written here rather than with Whoosh's highlighter, which re-analyses each hit's whole
-        text and was 60% of query time at 2,000 documents (measured 2026-11).
-        """
-        stems, words = marks
-        stem = stemmer_for(self.language)
-
-        def matches(word: str) -> bool:
-            lower = word.lower()
-            if fold(lower) in words:
-                return True
-            return lower not in POLISH_STOP_WORDS and stem(lower) in stems
-
-        first = next((m for m in re.finditer(r"\w+", body) if matches(m.group())), None)
-        if first is None:
-            return escape(body[:200].strip()) + ("…" if len(body) > 200 else "")
-        start = max(0, first.start() - 60)
-        start = body.rfind(" ", 0, start) + 1 if start else 0
-        end = min(len(body), start + width)
-        window = body[start:end]
-        out, cursor = [], 0
-        for m in re.finditer(r"\w+", window):
-            if matches(m.group()):
-                out.append(escape(window[cursor : m.start()]))
-                out.append(f"<mark>{escape(m.group())}</mark>")
-                cursor = m.end()
-        out.append(escape(window[cursor:]))
-        text = " ".join("".join(out).split())
-        return ("…" if start else "") + text + ("…" if end < len(body) else "")
-
-    def _suggest(self, searcher, q: str) -> str | None:
-        words = re.findall(r"\w+", q.lower())
-        if not words or len(words) > 6:
-            return None
-        corrector = searcher.corrector("body_folded")
-        fixed = []
-        for word in words:
-            folded = fold(word)
-            known = searcher.doc_frequency("body_folded", folded) > 0
-            if known or len(word) < 4:
-                fixed.append(word)
-                continue
-            options = corrector.suggest(folded, limit=1, maxdist=2)
-            fixed.append(options[0] if options else word)
-        suggestion = " ".join(fixed)
-        return suggestion if suggestion != " ".join(words) else None

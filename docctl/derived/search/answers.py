@@ -1,0 +1,73 @@
+"""What a search answer shows beside each hit: the matched words marked in an excerpt, and a
+"did you mean" for a query that found nothing."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from .analysis import POLISH_STOP_WORDS, fold, stemmer_for
+
+
+def marks_of(query) -> tuple[set[str], set[str]]:
+    """The stems and the folded words a query matches: what an excerpt marks."""
+    stems, words = set(), set()
+    for field, text in query.iter_all_terms():
+        text = text.decode() if isinstance(text, bytes) else text
+        if field in ("body", "title"):
+            stems.add(text)
+        elif field in ("body_folded", "title_folded"):
+            words.add(text)
+    return stems, words
+
+
+def snippet(body: str, marks: tuple[set[str], set[str]], language: str, width: int = 240) -> str:
+    """An HTML-safe excerpt around the first matches, matched words in <mark>.
+
+    Written here rather than with Whoosh's highlighter, which re-analyses each hit's whole
+    text and was 60% of query time at 2,000 documents (measured 2026-11).
+    """
+    stems, words = marks
+    stem = stemmer_for(language)
+
+    def matches(word: str) -> bool:
+        lower = word.lower()
+        if fold(lower) in words:
+            return True
+        return lower not in POLISH_STOP_WORDS and stem(lower) in stems
+
+    first = next((m for m in re.finditer(r"\w+", body) if matches(m.group())), None)
+    if first is None:
+        return escape(body[:200].strip()) + ("…" if len(body) > 200 else "")
+    start = max(0, first.start() - 60)
+    start = body.rfind(" ", 0, start) + 1 if start else 0
+    end = min(len(body), start + width)
+    window = body[start:end]
+    out, cursor = [], 0
+    for m in re.finditer(r"\w+", window):
+        if matches(m.group()):
+            out.append(escape(window[cursor : m.start()]))
+            out.append(f"<mark>{escape(m.group())}</mark>")
+            cursor = m.end()
+    out.append(escape(window[cursor:]))
+    text = " ".join("".join(out).split())
+    return ("…" if start else "") + text + ("…" if end < len(body) else "")
+
+
+def did_you_mean(searcher, q: str) -> str | None:
+    """The query with each unknown word replaced by the nearest known one (None: nothing to offer)."""
+    words = re.findall(r"\w+", q.lower())
+    if not words or len(words) > 6:
+        return None
+    corrector = searcher.corrector("body_folded")
+    fixed = []
+    for word in words:
+        folded = fold(word)
+        known = searcher.doc_frequency("body_folded", folded) > 0
+        if known or len(word) < 4:
+            fixed.append(word)
+            continue
+        options = corrector.suggest(folded, limit=1, maxdist=2)
+        fixed.append(options[0] if options else word)
+    suggestion = " ".join(fixed)
+    return suggestion if suggestion != " ".join(words) else None

@@ -1,0 +1,159 @@
+"""Writing with plumbing: blobs, trees and commits, then refs moved by compare-and-swap.
+
+No index and no work tree: ``hash-object``, ``mktree`` and ``commit-tree`` with an explicit parent,
+author and committer, then ``update-ref --stdin`` naming each ref's expected old value.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+from ...core.commits import Identity
+from ...core.errors import Conflict
+from ..locks import exclusive
+from .process import EMPTY_TREE, GitError, check_path, check_ref, check_sha, clean_env
+from .refs import REFS_VIEW
+
+
+class Writes:
+    """Like ``git hash-object``/``mktree``/``commit-tree``/``update-ref`` (mixed into the store)."""
+
+    def write_blob(self, data: bytes) -> str:
+        """Like ``git hash-object -w --stdin``."""
+        return self._git("hash-object", "-w", "--stdin", input=data).decode().strip()
+
+    def tree_with(self, base_tree: str | None, changes: dict[str, str | None]) -> str:
+        """A new tree: ``base_tree`` with each path set to a blob id (or removed for None).
+
+        Built bottom-up with ``git ls-tree`` + ``git mktree`` so no index or work tree is used.
+        """
+        grouped: dict[str, dict[str, str | None]] = {}
+        here: dict[str, str | None] = {}
+        for path, blob in changes.items():
+            check_path(path)
+            head, _, rest = path.partition("/")
+            if rest:
+                grouped.setdefault(head, {})[rest] = blob
+            else:
+                here[head] = blob
+        entries: dict[str, tuple[str, str, str]] = {}
+        if base_tree:
+            out = self._git("ls-tree", "-z", check_sha(base_tree)).decode()
+            for item in filter(None, out.split("\0")):
+                meta, name = item.split("\t", 1)
+                mode, kind, sha = meta.split()
+                entries[name] = (mode, kind, sha)
+        for name, blob in here.items():
+            if blob is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = ("100644", "blob", check_sha(blob))
+        for name, sub in grouped.items():
+            old = entries.get(name)
+            subtree = self.tree_with(old[2] if old and old[1] == "tree" else None, sub)
+            if subtree == EMPTY_TREE:
+                entries.pop(name, None)
+            else:
+                entries[name] = ("040000", "tree", subtree)
+        payload = "".join(f"{m} {k} {s}\t{n}\0" for n, (m, k, s) in sorted(entries.items()))
+        return self._git("mktree", "-z", input=payload.encode()).decode().strip()
+
+    def commit_tree(
+        self,
+        tree: str,
+        parents: list[str],
+        message: str,
+        *,
+        author: Identity,
+        committer: Identity,
+        when: datetime,
+    ) -> str:
+        """Like ``git commit-tree``, with author, committer and dates always explicit."""
+        stamp = f"{int(when.timestamp())} {when.strftime('%z') or '+0000'}"
+        env_args = []
+        for parent in parents:
+            env_args += ["-p", check_sha(parent)]
+        cmd = ["git", f"--git-dir={self.path}", "commit-tree", check_sha(tree), *env_args]
+        env = clean_env()
+        env.update(
+            GIT_AUTHOR_NAME=author.name,
+            GIT_AUTHOR_EMAIL=author.email,
+            GIT_AUTHOR_DATE=stamp,
+            GIT_COMMITTER_NAME=committer.name,
+            GIT_COMMITTER_EMAIL=committer.email,
+            GIT_COMMITTER_DATE=stamp,
+        )
+        proc = subprocess.run(cmd, input=message.encode(), capture_output=True, env=env, check=False)
+        if proc.returncode:
+            raise GitError(f"git commit-tree failed: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout.decode().strip()
+
+    def update_refs(
+        self, updates: list[tuple[str, str, str]], *, reason: str = "docctl", local_only: bool = False
+    ) -> None:
+        """Move refs atomically, each only from its expected old value (compare-and-swap).
+
+        Like ``git update-ref --stdin`` with ``start``/``update REF NEW OLD``/``prepare``/``commit``:
+        all refs move or none. ``OLD`` = :data:`ZERO_SHA` means "must not exist yet". A lost
+        race raises Conflict and leaves every ref as it was. With a git remote, the same update
+        goes to the remote first (:mod:`docctl.stores.replication`); ``local_only``: what a sync pulls.
+        """
+        if self.replicator is not None and not local_only:
+            self.replicator.before_update(updates)
+        lines = ["start"]
+        for ref, new, old in updates:
+            lines.append(f"update {check_ref(ref)} {check_sha(new)} {check_sha(old)}")
+        lines += ["prepare", "commit", ""]
+        cmd = [
+            "git",
+            f"--git-dir={self.path}",
+            "update-ref",
+            "--create-reflog",
+            "-m",
+            reason.replace("\n", " "),
+            "--stdin",
+        ]
+        proc = subprocess.run(cmd, input="\n".join(lines).encode(), capture_output=True, env=clean_env(), check=False)
+        view = REFS_VIEW.get()
+        if view:  # moved (or lost a race: moved by someone else): read the refs again
+            view.clear()
+        if proc.returncode:
+            err = proc.stderr.decode(errors="replace").strip()
+            if "but expected" in err or "reference already exists" in err or "unable to lock" in err or "is at" in err:
+                raise Conflict(
+                    "the repository moved on while this change was being written; reload and try again",
+                    detail={"git": err[:300]},
+                )
+            raise GitError(f"git update-ref failed: {err[:500]}")
+
+    def write_lock(self, timeout: float = 30.0):
+        """Serialize writers across threads and processes (``flock`` on a lock file).
+
+        The compare-and-swap in :meth:`update_refs` stays the safety net; the lock only keeps
+        ordinary contention from turning into conflicts the user would have to retry.
+        """
+        return exclusive(
+            self.path / "docctl-write.lock", timeout=timeout, busy="the repository is busy; try again in a moment"
+        )
+
+    def merge_file(self, current: bytes, base: bytes, other: bytes, labels: tuple[str, str, str]) -> tuple[bytes, int]:
+        """Three-way merge of texts, like ``git merge-file -p``; returns (text, conflict count)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="docctl-merge-") as tmp:
+            names = []
+            for name, data in (("current", current), ("base", base), ("other", other)):
+                p = Path(tmp) / name
+                p.write_bytes(data)
+                names.append(str(p))
+            proc = subprocess.run(
+                ["git", "merge-file", "-p", "-L", labels[0], "-L", labels[1], "-L", labels[2], *names],
+                capture_output=True,
+                env=clean_env(),
+                check=False,
+            )
+        if proc.returncode < 0 or proc.returncode > 127:
+            raise GitError(f"git merge-file failed: {proc.stderr.decode(errors='replace')}")
+        return proc.stdout, proc.returncode
