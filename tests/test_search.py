@@ -257,3 +257,13 @@ def test_nothing_in_scope_means_nothing_found(tmp_path):
     search = SearchIndex(tmp_path / "s")
     search.rebuild([entry("A-1@1", "A-1", "Audyt", "audyt", valid_from=date(2030, 1, 1))], commit="c")
     assert search.search("audyt", at=AT).total == 0  # an empty filter must not mean "no filter"
+
+
+def test_an_index_written_before_the_package_moved_still_opens():
+    """Issue 28 moved `docctl.search` to `docctl.derived.search`; Whoosh's pickled schemas of
+    existing indexes name the old module (protocol 0 here: the name as plain text)."""
+    import pickle
+
+    from docctl.derived.search import analysis
+
+    assert pickle.loads(b"cdocctl.search.analysis\nstem_pl\n.") is analysis.stem_pl  # noqa: S301 - our own bytes
