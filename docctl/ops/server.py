@@ -17,9 +17,7 @@ log = logging.getLogger("docctl.background")
 DAILY_LOOK_EVERY = 3600.0  # seconds: reviews due and copies to withdraw change by the day
 
 
-def serve(
-    create_app: Callable[..., object], root: Path, *, host: str, port: int, workers: int, threads: int
-) -> None:
+def serve(create_app: Callable[..., object], root: Path, *, host: str, port: int, workers: int, threads: int) -> None:
     """Serve the app ``create_app(root, background=True)`` builds (the caller passes docctl's
     factory: the web layer sits above this one, so it is handed in, not imported)."""
     from .instance import Instance

@@ -1,5 +1,4 @@
-"""Drafting: opening a change, editing its text, carrying it onto the current revision.
-"""
+"""Drafting: opening a change, editing its text, carrying it onto the current revision."""
 
 from __future__ import annotations
 
@@ -145,9 +144,7 @@ class Drafting(WorkflowBase):
             tree = self.store.tree_with(self.store.commit(change.head).tree, files)
             new_reason = clean_reason(reason) if reason else change.reason
             state = "draft" if change.state == "draft" else change.state
-            trailers = carry(
-                change, "edit", state, actor, reason=new_reason, title=parse_document(text).meta.title
-            )
+            trailers = carry(change, "edit", state, actor, reason=new_reason, title=parse_document(text).meta.title)
             message = format_message(f"Change {number}: edit {change.doc_id}", "", trailers)
             commit = self._commit(tree, [change.head], message, actor)
             self.store.update_refs([(change_ref(number), commit, change.head)], reason=f"docctl: edit change {number}")
@@ -200,9 +197,7 @@ class Drafting(WorkflowBase):
                 **draft_figures(self.store, change.doc_id, text, (), [change.head, main_head]),
             }
             tree = self.store.tree_with(self.store.commit(main_head).tree, files)
-            trailers = carry(
-                change, "update", "draft", actor, base_commit=main_head, base_revision=latest.revision
-            )
+            trailers = carry(change, "update", "draft", actor, base_commit=main_head, base_revision=latest.revision)
             body = f"Based now on revision {latest.revision}." + (
                 " Conflicts resolved by the editor." if resolved_markdown is not None else ""
             )

@@ -1,5 +1,4 @@
-"""The trailers of a change's commits: what a step records, carried forward from the last one.
-"""
+"""The trailers of a change's commits: what a step records, carried forward from the last one."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Streaming whole histories: every commit of many refs in one ``git log`` process.
-"""
+"""Streaming whole histories: every commit of many refs in one ``git log`` process."""
 
 from __future__ import annotations
 
@@ -103,6 +102,7 @@ def bulk_load():
     finally:
         if enabled:
             gc.enable()
+
 
 def _walked(record: bytes, bodies: bool, keep: frozenset[str] | None) -> tuple[Commit, dict[str, str | None]]:
     text = record.decode("utf-8", errors="replace")

@@ -1,5 +1,4 @@
-"""Reading objects: blobs, trees and commits by id, with caches of what git names by content.
-"""
+"""Reading objects: blobs, trees and commits by id, with caches of what git names by content."""
 
 from __future__ import annotations
 
@@ -251,6 +250,7 @@ class ObjectReads:
 
 BLOB_CACHE_BYTES = 32 * 1024 * 1024
 
+
 class _ContentCache:
     """A thread-safe LRU of what git names by content (blobs by id, commits, a path's blob in a
     commit): never stale. Bounded by ``measure`` (bytes for blobs; entries with ``_one``)."""
@@ -282,8 +282,10 @@ class _ContentCache:
                 _, dropped = self._entries.popitem(last=False)
                 self._size -= self._measure(dropped)
 
+
 def _one(_) -> int:
     return 1
+
 
 class BlobReader:
     """Reads objects by id through GitPython's persistent ``git cat-file --batch``.

@@ -34,16 +34,19 @@ def check_ref(ref: str) -> str:
         raise Invalid("refusing ref name %(ref)s", ref=repr(ref))
     return ref
 
+
 def check_path(path: str) -> str:
     parts = path.split("/")
     if not path or any(not PATH_PART_RE.fullmatch(p) or p in (".", "..") for p in parts):
         raise Invalid("refusing repository path %(path)s", path=repr(path))
     return path
 
+
 def check_sha(sha: str) -> str:
     if not SHA_RE.fullmatch(sha):
         raise Invalid("not an object id: %(sha)s", sha=repr(sha))
     return sha
+
 
 def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}

@@ -1,5 +1,4 @@
-"""Reading refs: heads (loose, packed, once per view), ref listings, reflogs, ancestry.
-"""
+"""Reading refs: heads (loose, packed, once per view), ref listings, reflogs, ancestry."""
 
 from __future__ import annotations
 

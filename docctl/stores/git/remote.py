@@ -1,5 +1,4 @@
-"""The store's side of replication (issue 14): atomic pushes with leases, fetching a remote's refs.
-"""
+"""The store's side of replication (issue 14): atomic pushes with leases, fetching a remote's refs."""
 
 from __future__ import annotations
 

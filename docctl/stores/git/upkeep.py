@@ -1,5 +1,4 @@
-"""Keeping a long-lived repository healthy: packing (``gc --auto``) and integrity checks (``fsck``).
-"""
+"""Keeping a long-lived repository healthy: packing (``gc --auto``) and integrity checks (``fsck``)."""
 
 from __future__ import annotations
 
