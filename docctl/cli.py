@@ -220,16 +220,18 @@ def user_grant(ctx, login, roles, units, actor):
 
 @user.command("reset-password")
 @click.argument("login")
-@click.option("--password-stdin", is_flag=True, help="Read the temporary password from standard input.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the temporary password from standard input (default: e-mail one)."
+)
 @click.pass_context
 @domain_errors
 def user_reset_password(ctx, login, password_stdin):
-    """Set a temporary password; the person must choose a new one before signing anything."""
+    """A temporary password, e-mailed to the person (or read from stdin); their signing key is closed."""
     instance = _open(ctx)
-    instance.users.reset_password(login, _read_password(password_stdin, "Temporary password"))
-    instance.users.record(_cli_actor(), login, "password reset", "must choose a new password before signing")
-    instance.sessions.end_all(login, "password reset")
-    click.echo(f"Password of {login} reset; they must set a new one before they can sign.")
+    chosen = _read_password(True, "") if password_stdin else None
+    instance.accounts.reset_password(_cli_actor(), login, chosen)
+    sent = "" if chosen else f" A temporary password was sent to {instance.users.get(login).email}."
+    click.echo(f"Password of {login} reset; they must set a new one before they can sign.{sent}")
 
 
 def _cli_actor() -> str:
@@ -369,17 +371,16 @@ def verify(ctx, as_json):
         for problem in report.problems:
             where = f" [{problem.document_id}]" if problem.document_id else ""
             click.echo(f"PROBLEM {problem.commit[:12] or '-':12}{where} {problem.problem}")
+        for note in report.notes:
+            click.echo(f"NOTE {note}")
         verdict = "the history holds" if report.ok else f"{len(report.problems)} problem(s)"
         click.echo(
             f"Checked {report.commits} commits, {report.releases} releases and withdrawals, "
-            f"{report.migrations} migrations from paper, {report.signatures} signatures "
+            f"{report.migrations} migrations from paper, {report.signatures} signatures, "
+            f"{report.signed_commits} commit signatures "
             f"in {time.monotonic() - started:.1f} s: {verdict}."
         )
     ctx.exit(0 if report.ok else 1)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main(prog_name=os.path.basename(sys.argv[0]))
 
 
 @main.command()
@@ -529,3 +530,39 @@ def _echo_import(entry: dict, dry_run: bool) -> None:
     for problem in (entry["error"], entry.get("import_error")):
         if problem:
             click.echo(f"  error: {problem}")
+
+
+@main.group()
+def keys():
+    """Signing keys: the instance's key and the signers' keys listed in .docctl/allowed_signers."""
+
+
+@keys.command("list")
+@click.pass_context
+@domain_errors
+def keys_list(ctx):
+    """Every key allowed_signers lists on main: owner, fingerprint, validity (UTC)."""
+    from .core.sshsig import fingerprint
+
+    instance = _open(ctx)
+    for key in instance.workflow.signers():
+        since = key.valid_after.strftime("%Y-%m-%d %H:%M") if key.valid_after else "-"
+        until = key.valid_before.strftime("%Y-%m-%d %H:%M") if key.valid_before else "open"
+        click.echo(f"{key.principal:32} {fingerprint(key.raw)}  {since} .. {until}  {key.comment}")
+
+
+@keys.command("rotate")
+@click.pass_context
+@domain_errors
+def keys_rotate(ctx):
+    """A new instance signing key: the old one closed in allowed_signers by a commit it signs."""
+    from .core.sshsig import fingerprint, raw_key_of_line
+
+    instance = _open(ctx)
+    commit = instance.rotate_instance_key()
+    now = fingerprint(raw_key_of_line(instance.instance_key.public_key))
+    click.echo(f"Instance key rotated ({commit[:10]}): now {now}.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

@@ -267,7 +267,7 @@ ROWS: tuple[Row, ...] = (
     _row(
         "POST",
         "/admin/users/<login>/password",
-        Case("/admin/users/reader/password", {**RIGHTS, "password": "Temporary-pass-42"}),
+        Case("/admin/users/reader/password", {**RIGHTS}),
         ("admin",),
     ),
     _row("POST", "/admin/users/<login>/revoke-tokens", Case("/admin/users/reader/revoke-tokens", RIGHTS), ("admin",)),

@@ -99,9 +99,11 @@ PEOPLE = {
 @pytest.fixture(autouse=True)
 def fast_password_hashing(monkeypatch):
     """Production scrypt cost (n=2**14) is deliberate; tests use a cheaper one (stored in each hash)."""
+    import docctl.stores.keys
     import docctl.stores.people
 
     monkeypatch.setattr(docctl.stores.people, "_SCRYPT", {"n": 2**8, "r": 8, "p": 1})
+    monkeypatch.setattr(docctl.stores.keys, "KDF", {"n": 2**8, "r": 8, "p": 1})
 
 
 @pytest.fixture(autouse=True)

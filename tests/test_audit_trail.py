@@ -66,13 +66,16 @@ def test_every_step_is_in_the_trail_newest_first(history):
 
 
 def test_the_trail_filters_by_period_document_unit_and_person(history):
-    assert {d for _, d, _ in events(history, since=date(2026, 4, 1), until=date(2026, 4, 30))} == {"IR-01"}
+    april = events(history, since=date(2026, 4, 1), until=date(2026, 4, 30))
+    assert {d for _, d, _ in april} == {"IR-01", ""}  # "": approver_fn's signing key listed (issue 29)
+    assert {a for a, d, _ in april if not d} == {"signing_keys_changed"}
     assert {d for _, d, _ in events(history, document="P-01")} == {"P-01"}
     assert ("confirmed_read", "P-01", "reader") in events(history, document="P-01")
     assert {d for _, d, _ in events(history, unit="FN")} == {"IR-01"}
     assert events(history, unit="FN") and ("confirmed_read", "P-01", "reader") not in events(history, unit="FN")
     by_fn = events(history, actor="approver_fn")
-    assert {a for a, _, _ in by_fn} == {"rejected", "signed", "released"}  # the last signature released it
+    # the last signature released it; the first listed the signer's key (issue 29)
+    assert {a for a, _, _ in by_fn} == {"rejected", "signed", "released", "signing_keys_changed"}
     assert events(history, actor="Approver Fn") == by_fn  # by name too
     assert events(history, actor="reader") == [("confirmed_read", "P-01", "reader")]
 

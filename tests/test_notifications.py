@@ -105,6 +105,9 @@ def test_one_release_cycle_as_received(mailing, mailbox, clock):
     deliver(instance, instance.outbox)
     immediate = {(r, s) for r, s, _ in mailbox.received}
     assert ("author@um.example.pl", "P-01 released (change 1)") in immediate
+    # Each signer is told at once of the signature made in their name (issue 29).
+    assert ("approver@um.example.pl", "A signature was made in your name") in immediate
+    assert ("qm@um.example.pl", "A signature was made in your name") in immediate
     digests = {r: b for r, s, b in mailbox.received if s.startswith("docctl: ")}
     # The readers of unit OR confirm the new revision: one digest each (defaults), not per event.
     assert set(digests) == {
@@ -119,7 +122,7 @@ def test_one_release_cycle_as_received(mailing, mailbox, clock):
     mailbox.received.clear()
     deliver(instance, instance.outbox)  # nothing twice
     assert mailbox.received == []
-    assert instance.outbox.counts() == {"sent": 3 + 1 + 4}
+    assert instance.outbox.counts() == {"sent": 3 + 1 + 2 + 4}
 
 
 def test_a_mail_server_outage_delays_but_loses_nothing(mailing, mailbox, clock):

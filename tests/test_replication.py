@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import DOC, PASSWORD, make_instance
@@ -36,8 +37,11 @@ def database_url(request) -> str:
     return request.getfixturevalue("postgres_url") if request.param == "postgresql" else ""
 
 
-def node(root, remote, clock, database_url: str = "") -> Instance:
+def node(root, remote, clock, database_url: str = "", key_from: Path | None = None) -> Instance:
     overrides = {"GIT_REMOTE": str(remote), "DATABASE_URL": database_url}
+    if key_from is not None and not database_url:  # own databases: the instance key copied over (README)
+        root.mkdir(parents=True)
+        shutil.copy2(key_from / "signing_key", root / "signing_key")
     if database_url and UserStore(database_url).list():  # the people exist: this node joins them
         return Instance.create(root, admin_login="admin", admin_password=PASSWORD, clock=clock, overrides=overrides)
     return make_instance(root, clock, overrides=overrides)
@@ -73,14 +77,14 @@ def sign(instance, number):
 @pytest.fixture
 def two_nodes(tmp_path, remote, clock, database_url):
     a = node(tmp_path / "a", remote, clock, database_url)
-    b = node(tmp_path / "b", remote, clock, database_url)
+    b = node(tmp_path / "b", remote, clock, database_url, key_from=a.root)
     return a, b
 
 
 def test_a_second_node_joins_the_history_and_serves_the_same_documents(tmp_path, remote, clock, database_url):
     a = node(tmp_path / "a", remote, clock, database_url)
     sign(a, open_change(a, "IR-01"))
-    b = node(tmp_path / "b", remote, clock, database_url)  # GIT_REMOTE has main: b joins instead of starting anew
+    b = node(tmp_path / "b", remote, clock, database_url, key_from=a.root)  # GIT_REMOTE has main: b joins
     assert b.store.head() == a.store.head() == _git(remote, "rev-parse", "main")
     assert b.catalog.document("IR-01", b.today()).current.revision == 1
     assert [c.state for c in b.workflow.list_changes()] == ["released"]
@@ -176,6 +180,7 @@ def test_after_a_partition_the_refs_only_one_side_wrote_are_pushed_and_the_diver
 
 def test_a_node_killed_mid_push_loses_nothing(two_nodes, tmp_path):
     a, _ = two_nodes
+    sign(a, open_change(a, "IR-39"))  # the approver's signing key is listed already (issue 29)
     number = open_change(a, "IR-40")
     overrides = {"GIT_REMOTE": a.replicator.remote, "DATABASE_URL": a.settings["DATABASE_URL"]}
     script = textwrap.dedent(f"""
@@ -185,7 +190,8 @@ def test_a_node_killed_mid_push_loses_nothing(two_nodes, tmp_path):
         pushed = repo.GitStore.push_atomic
         def push_then_die(self, remote, updates):
             outcome = pushed(self, remote, updates)
-            if any(ref == "refs/heads/main" for ref, _, _ in updates):
+            refs = [ref for ref, _, _ in updates]
+            if "refs/heads/main" in refs and any(r.startswith("refs/heads/changes/") for r in refs):  # the release
                 os.kill(os.getpid(), signal.SIGKILL)  # after the remote took it, before the local refs
             return outcome
         repo.GitStore.push_atomic = push_then_die

@@ -429,7 +429,7 @@ def test_releases_keep_the_repository_packed_and_the_reflogs(instance, people, m
     assert int(counts["packs"]) >= 1 and int(counts["in-pack"]) > 20
     assert not (instance.store.path / "refs/heads/main").exists()  # refs packed too, and still read
     reflog = subprocess.run([*git, "reflog", "show", "main"], capture_output=True, text=True, check=True).stdout
-    assert len(reflog.splitlines()) == 3  # init + two releases, none pruned
+    assert len(reflog.splitlines()) == 5  # init, two signers' keys listed, two releases: none pruned
     assert instance.catalog.revisions("P-01")[0].revision == 2
     assert instance.workflow.get(1).state == "released"
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 
-from ..core import signing
+from ..core import allowed_signers, signing
 from ..core.changes import EDIT_ACTIONS, STEP_TRAILERS, read_events
 from ..core.commits import Commit
 from ..core.documents import DOCUMENTS_DIR, parse_document
@@ -38,6 +38,7 @@ from ..core.figures import NAME_RE
 from ..core.policy import POLICY_PATH, Policy, parse_policy
 from ..core.records import ACTIONS_ON_MAIN, Signature
 from ..stores.git import ZERO_SHA, GitStore, bulk_load
+from .signatures import check_signatures
 
 MAIN = "refs/heads/main"
 SYNC_MOVE = "docctl: sync from the git remote"
@@ -65,6 +66,9 @@ class Report:
     releases: int = 0
     signatures: int = 0
     migrations: int = 0  # documents brought in as approved on paper (issue 13)
+    signed_commits: int = 0  # commits whose git SSH signature was checked (issue 29)
+    signed_from: str | None = None  # the first signed commit: earlier history predates signing
+    notes: list[str] = field(default_factory=list)  # facts for the auditor, not problems
 
     @property
     def ok(self) -> bool:
@@ -78,7 +82,10 @@ class Report:
                 "releases": self.releases,
                 "signatures": self.signatures,
                 "migrations": self.migrations,
+                "signed_commits": self.signed_commits,
             },
+            "signed_from": self.signed_from,
+            "notes": self.notes,
             "problems": [p.as_json() for p in self.problems],
         }
 
@@ -155,6 +162,11 @@ def _verify(store: GitStore, accounts: AccountHistory | None, progress: Callable
     _check_change_branches(report, store, commits)
     _check_reflog(report, store, main)
     progress("change branches and the reflog of main checked")
+    signed = check_signatures(store, main, commits)
+    report.problems += [Problem(sha, problem) for sha, problem in signed.problems]
+    report.notes += signed.notes
+    report.signed_commits, report.signed_from = signed.checked, signed.signed_from
+    progress(f"{signed.checked} commit signatures checked")
     return report
 
 
@@ -206,8 +218,8 @@ def _check_main(report: Report, store: GitStore, main, commits: dict[str, Commit
         if action not in ACTIONS_ON_MAIN:
             add(Problem(commit.sha, f"not a docctl step (Action {action or 'missing'}): {commit.subject[:80]}"))
             continue
-        if action in ("init", "policy"):
-            others = [p for p in changed if p != POLICY_PATH]
+        if action in ("init", "policy", "keys"):
+            others = [p for p in changed if p not in (POLICY_PATH, allowed_signers.PATH)]
             if others:
                 add(Problem(commit.sha, f"a policy commit changes documents: {', '.join(sorted(others)[:3])}"))
             if POLICY_PATH in changed and changed[POLICY_PATH] is not None:

@@ -28,6 +28,7 @@ class Identity:
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
 
+
 @dataclass(frozen=True)
 class Commit:
     """One commit as docctl reads it: ids, people, time, message and parsed trailers."""
@@ -64,6 +65,7 @@ class Commit:
     def trailer_values(self, key: str) -> list[str]:
         return list(self._by_key().get(key.lower(), ()))
 
+
 def format_message(subject: str, body: str = "", trailers: list[tuple[str, str]] | None = None) -> str:
     """Build a commit message whose trailers git parses (``%(trailers)``).
 
@@ -86,3 +88,49 @@ def format_message(subject: str, body: str = "", trailers: list[tuple[str, str]]
             lines.append(f"{key}: {' '.join(str(value).split())}")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
+
+
+# -- commit objects, byte for byte (what a signature covers) -------------------------------------
+_CRUD = " .,:;<>\"\\'"
+
+
+def _ident(person: Identity, when: datetime) -> str:
+    """``Name <email> SECONDS ZONE`` as ``git commit-tree`` writes it (its "crud" stripped from
+    the ends of the name, as git does)."""
+    zone = when.strftime("%z") or "+0000"
+    return f"{person.name.strip(_CRUD)} <{person.email}> {int(when.timestamp())} {zone}"
+
+
+def commit_object(
+    tree: str, parents: list[str], message: str, *, author: Identity, committer: Identity, when: datetime
+) -> bytes:
+    """The commit object git would store for these (``git cat-file commit``), unsigned."""
+    lines = [f"tree {tree}", *(f"parent {p}" for p in parents)]
+    lines += [f"author {_ident(author, when)}", f"committer {_ident(committer, when)}"]
+    return ("\n".join(lines) + "\n\n" + message).encode("utf-8")
+
+
+def with_signature(payload: bytes, armored: str) -> bytes:
+    """``payload`` with its ``gpgsig`` header (after the committer line, as ``git commit -S``)."""
+    header, _, body = payload.partition(b"\n\n")
+    folded = "\n ".join(armored.rstrip("\n").split("\n"))
+    return header + b"\ngpgsig " + folded.encode("ascii") + b"\n\n" + body
+
+
+def split_signature(raw: bytes) -> tuple[bytes, str | None]:
+    """(the signed payload, the armored signature or None): the object without its ``gpgsig``
+    header, as ``git verify-commit`` reads it."""
+    header, sep, body = raw.partition(b"\n\n")
+    kept, signature, inside = [], [], False
+    for line in header.split(b"\n"):
+        if line.startswith(b"gpgsig "):
+            inside = True
+            signature.append(line[len(b"gpgsig ") :])
+        elif inside and line.startswith(b" "):
+            signature.append(line[1:])
+        else:
+            inside = False
+            kept.append(line)
+    if not signature:
+        return raw, None
+    return b"\n".join(kept) + sep + body, b"\n".join(signature).decode("ascii", "replace") + "\n"

@@ -11,7 +11,8 @@ from datetime import date, datetime
 
 from .commits import Commit
 
-ACTIONS_ON_MAIN = ("init", "policy", "release", "withdraw", "review", "migrate")
+# "keys": a signing key listed in or closed in .docctl/allowed_signers (issue 29).
+ACTIONS_ON_MAIN = ("init", "policy", "release", "withdraw", "review", "migrate", "keys")
 # What puts a revision in force: a release through the workflow, or a migration of a document
 # approved on paper (issue 13: `Action: migrate`, attested, never read as a docctl approval).
 RELEASES = ("release", "migrate")

@@ -56,6 +56,7 @@ MAIN_ACTIONS = {
     "withdraw": "withdrawn",
     "review": "reviewed",
     "migrate": "migrated",
+    "keys": "signing_keys_changed",
     "unknown": "unrecorded_commit",
 }
 CHANGE_ACTIONS = {

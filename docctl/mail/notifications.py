@@ -16,6 +16,7 @@ once. Texts are marked with ``N_`` and translated here (no Flask: the CLI sends 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -50,6 +51,9 @@ KINDS = (
     Kind("copy_to_withdraw", N_("A controlled copy must be withdrawn"), "digest"),
 )
 DEFAULTS = {k.name: k.default for k in KINDS}
+# Not a preference: the notice of a signature made in one's name always goes out at once.
+_ALWAYS_NOW = {"signature_made": "immediate"}
+_RESET_NOW = {"password_reset": "immediate"}
 # Steps that end a round of a change, told to its author: kind, subject, body.
 _TOLD_TO_THE_AUTHOR = {
     "reject": (
@@ -118,6 +122,36 @@ class Notifier:
             subject, body = text.written(language, settings["BASE_URL"], path)
             messages.append(Message(f"{key}:{person.login}", person.login, person.email, kind, subject, body, mode))
         return self.outbox.add(messages)
+
+    # -- signatures (issue 29) ----------------------------------------------------------------
+    def on_signature(self, person, commit: str, what: str) -> None:
+        """Workflow listener: every signature made with a person's own key is told to that
+        person at once, whatever their preferences: a signature they did not make shows."""
+        try:
+            text = Text(
+                N_("A signature was made in your name"),
+                N_(
+                    "Your electronic signature was recorded: %(what)s (commit %(commit)s).\n"
+                    "If you did not sign this, tell the quality manager at once.\n%(link)s"
+                ),
+                {"what": what, "commit": commit[:12]},
+            )
+            self._queue("signature_made", f"signed:{commit}", [person], text, "/", {person.login: _ALWAYS_NOW})
+        except (DocctlError, *DatabaseError):
+            logging.getLogger("docctl.mail").exception("the notice of signature %s not queued", commit)
+
+    def temporary_password(self, person, password: str) -> None:
+        """An administrator's reset: the temporary password goes to the person's own e-mail only."""
+        text = Text(
+            N_("Your docctl password was reset"),
+            N_(
+                "An administrator reset your password. Your temporary password: %(password)s\n"
+                "Log in with it and choose your own; you can sign again only after that.\n%(link)s"
+            ),
+            {"password": password},
+        )
+        key = f"reset:{person.login}:{secrets.token_hex(8)}"
+        self._queue("password_reset", key, [person], text, "/account/password", {person.login: _RESET_NOW})
 
     # -- steps of a change -------------------------------------------------------------------
     def on_change(self, change: Change) -> None:

@@ -38,11 +38,12 @@ from ..derived.catalog import Catalog
 from ..derived.indexing import Indexer
 from ..derived.search import SearchIndex
 from ..mail.notifications import Notifier
-from ..stores import confirmations, outbox, people, sessions
+from ..stores import confirmations, keys, outbox, people, sessions
 from ..stores.accounts import Accounts
 from ..stores.confirmations import AckStore
 from ..stores.database import Database, PostgresDatabase, Schema, SqliteDatabase, shared_value
 from ..stores.git import GitStore
+from ..stores.keys import InstanceKey, KeyStore
 from ..stores.locks import exclusive
 from ..stores.outbox import Outbox
 from ..stores.people import UserStore, check_password_policy, validate_person
@@ -57,6 +58,7 @@ SQLITE_FILES = {"accounts": "users.sqlite3", "acks": "acks.sqlite3", "outbox": "
 STORE_SCHEMAS = (
     ("accounts", people.SCHEMA),
     ("accounts", sessions.SCHEMA),
+    ("accounts", keys.SCHEMA),
     ("acks", confirmations.SCHEMA),
     ("outbox", outbox.SCHEMA),
 )
@@ -95,6 +97,10 @@ class Instance:
             language=self.settings["SEARCH_LANGUAGE"],
             lock_timeout=float(self.settings["SEARCH_LOCK_TIMEOUT"]),
         )
+        # Signing keys (issue 29): the instance's signs every commit without a signer of its own.
+        self.instance_key = InstanceKey(self.root / "signing_key")
+        self.keys = KeyStore(self.databases["accounts"], clock=clock)
+        self.store.signer = self._sign_as_instance
         self.render_cache = RenderCache(int(self.settings["RENDER_CACHE_SIZE"]))
         self.workflow = Workflow(
             self.store,
@@ -104,7 +110,10 @@ class Instance:
             clock=clock,
             timezone_name=self.settings["TIMEZONE"],
             max_document_bytes=int(self.settings["MAX_DOCUMENT_BYTES"]),
+            keys=self.keys,
         )
+        self.accounts.keys = self.keys
+        self.accounts.close_signing_key = self.workflow.close_signing_key
         self.search_all = SearchIndex(
             self.root / "search-all",
             language=self.settings["SEARCH_LANGUAGE"],
@@ -123,6 +132,8 @@ class Instance:
         self.outbox = Outbox(self.databases["outbox"], clock=clock)
         self.notifier = Notifier(self, self.outbox)
         self.workflow.local_change_listeners.append(self.notifier.on_change)
+        self.workflow.signature_listeners.append(self.notifier.on_signature)
+        self.accounts.send_temporary_password = self.notifier.temporary_password
         self.replicator = None
         if self.settings["GIT_REMOTE"]:
             self.replicator = Replicator(self.store, str(self.settings["GIT_REMOTE"]), clock=clock)
@@ -166,6 +177,46 @@ class Instance:
             raise ConfigError("GIT_REMOTE is not set: this instance has no git remote to sync with")
         return self.replicator.sync()
 
+    def _sign_as_instance(self, payload: bytes) -> str:
+        if not self.instance_key.exists():  # an instance from before signing (issue 29)
+            self._make_instance_key()
+        return self.instance_key.sign(payload)
+
+    def _make_instance_key(self) -> None:
+        """Write the instance's signing key; with a shared database, every node's copy of the
+        key the first node made (like the cookie key)."""
+        with exclusive(self.root / "signing-key.lock", timeout=30, busy="the signing key is being made"):
+            if self.instance_key.exists():
+                return
+            text = InstanceKey.generate()
+            shared = self.databases["accounts"]
+            if shared.dialect != "sqlite":
+                text = shared_value(shared, "instance_signing_key", text)
+            self.instance_key.write(text)
+
+    def list_instance_key(self) -> str | None:
+        """List this instance's key in ``allowed_signers`` if it is not (an instance from before
+        signing: its history is "signed from" that commit on). None when listed already."""
+        if not self.store.has_ref("refs/heads/main"):
+            return None
+        if not self.instance_key.exists():
+            self._make_instance_key()
+        return self.workflow.list_instance_key(self.instance_key.public_key)
+
+    def rotate_instance_key(self) -> str:
+        """``docctl keys rotate``: a new key in ``signing_key``, the old one closed in
+        ``allowed_signers`` by the commit it signs last; returns that commit."""
+        self.list_instance_key()
+        text = InstanceKey.generate()
+        new = InstanceKey(self.instance_key.path.with_name("signing_key.next"))
+        new.write(text)
+        try:
+            return self.workflow.rotate_instance_key(
+                self.instance_key.public_key, new.public_key, lambda: self.instance_key.write(text)
+            )
+        finally:
+            new.path.unlink()
+
     @property
     def secret_key(self) -> str:
         path = self.root / "secret_key"
@@ -198,6 +249,7 @@ class Instance:
         except Unavailable:  # served as 503 until the database is back (and migrated on first use)
             logging.getLogger("docctl").warning("the database cannot be reached at start-up")
         self.catalog.catch_up()
+        self.list_instance_key()
         if not self.catalog.trail.main_built():
             self.catalog.fill_trail()  # an instance from before the audit trail (issue 18)
         if not self.workflow.change_index.is_built():
@@ -266,6 +318,7 @@ class Instance:
             for name in (
                 "repo.git",
                 "secret_key",
+                "signing_key",
                 "users.sqlite3",
                 "acks.sqlite3",
                 "outbox.sqlite3",
@@ -309,7 +362,9 @@ class Instance:
             if report.error:
                 raise Unavailable("the git remote cannot be reached: %(error)s", error=report.error[-200:])
             joined = instance.store.has_ref("refs/heads/main")
+        instance._make_instance_key()
         if not joined:
-            instance.workflow.initialize(admin, policy or default_policy())
+            key = instance.instance_key.public_key
+            instance.workflow.initialize(admin, policy or default_policy(), instance_key=key)
         instance.start()
         return instance

@@ -13,9 +13,11 @@ must, and is recorded doing it), and nobody holding the ``admin`` role can sign 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import secrets
+from collections.abc import Callable, Iterable
 
 from ..core.errors import Forbidden
+from .keys import KeyStore
 from .people import User, UserStore
 from .sessions import SessionStore
 
@@ -24,6 +26,21 @@ class Accounts:
     def __init__(self, users: UserStore, sessions: SessionStore) -> None:
         self.users = users
         self.sessions = sessions
+        # Signing keys (issue 29), wired by the instance: a reset or a deactivation closes the
+        # person's key (and lists it closed on main); a password change re-seals it.
+        self.keys: KeyStore | None = None
+        self.close_signing_key: Callable[[str, str, str, str], object] | None = None
+        self.send_temporary_password: Callable[[User, str], object] | None = None
+
+    def change_password(self, login: str, new_password: str, *, old_password: str) -> None:
+        """The person's own password change: their signing key re-sealed under the new one."""
+        self.users.set_password(login, new_password, old_password=old_password)
+        if self.keys is not None:
+            self.keys.reseal(login, old_password, new_password)
+
+    def _close_key(self, actor_login: str, person: User, why: str) -> None:
+        if self.close_signing_key is not None:
+            self.close_signing_key(person.login, person.email, why, actor_login)
 
     def add(
         self,
@@ -75,13 +92,26 @@ class Accounts:
         if not active:
             self.sessions.end_all(login, "deactivated")
             self.users.revoke_tokens(login)
+            self._close_key(actor.login, after, "deactivated")
         return after
 
-    def reset_password(self, actor: User, login: str, temporary_password: str) -> None:
-        _require_admin(actor)
-        self.users.reset_password(login, temporary_password)
-        self.users.record(actor.login, login, "password reset", "must choose a new password before signing")
+    def reset_password(self, actor: User | str, login: str, temporary_password: str | None = None) -> None:
+        """An administrator's reset (issue 29: no one signs in another's name). Without
+        ``temporary_password`` one is made and sent to the person's own e-mail only: the
+        administrator never learns a secret that could become the person's signing password.
+        Either way the person's signing key is closed: their next signature makes a new key,
+        reported as the first after a reset."""
+        who = actor if isinstance(actor, str) else _require_admin(actor).login  # a str: the CLI's operator
+        person = self.users.get(login)
+        chosen = temporary_password is not None
+        password = temporary_password if chosen else secrets.token_urlsafe(12)
+        self.users.reset_password(login, password)
+        if not chosen and self.send_temporary_password is not None:
+            self.send_temporary_password(person, password)
+        how = "chosen by the administrator" if chosen else f"sent to {person.email}"
+        self.users.record(who, login, "password reset", f"temporary password {how}; must choose a new one")
         self.sessions.end_all(login, "password reset")
+        self._close_key(who, person, "password reset")
 
     def revoke_tokens(self, actor: User | str, login: str, *, label: str | None = None) -> int:
         who = actor if isinstance(actor, str) else _require_admin(actor).login

@@ -143,8 +143,14 @@ def _step(login: str, step: str):
             accounts.set_active(admin, login, True)
             flash(_("%(login)s active again.", login=login))
         elif step == "password":
-            accounts.reset_password(admin, login, request.form.get("password", ""))
-            flash(_("Temporary password set for %(login)s; they must choose a new one before signing.", login=login))
+            accounts.reset_password(admin, login)
+            flash(
+                _(
+                    "A temporary password was sent to %(email)s; %(login)s must choose a new one before signing.",
+                    email=person.email,
+                    login=login,
+                )
+            )
         else:  # revoke-tokens
             token_id = request.form.get("token_id")
             if token_id:

@@ -84,7 +84,7 @@ def password():
             if new != request.form.get("confirm", ""):
                 raise DocctlError("the two new passwords differ")
             person = user()
-            instance().users.set_password(person.login, new, old_password=request.form.get("old_password", ""))
+            instance().accounts.change_password(person.login, new, old_password=request.form.get("old_password", ""))
         except DocctlError as exc:
             error = exc.message
         else:

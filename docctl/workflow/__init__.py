@@ -9,6 +9,7 @@ the CLI:
 - :mod:`.lifecycle` — withdraw, periodic review, cancel;
 - :mod:`.migration` — a document approved on paper recorded as in force;
 - :mod:`.organization` — the policy file: initialize, organizational units;
+- :mod:`.keys` — signing keys in ``.docctl/allowed_signers``; a signer's key unlocked to sign;
 - :mod:`.queries` — lists, scopes, visibility, the change index kept in step;
 - :mod:`.base` — the shared ground: store, clock, policy, reading a change, writing a step.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 from .approval import Approval
 from .base import MAIN, MAX_REASON
 from .drafting import Drafting
+from .keys import SigningKeys
 from .lifecycle import Lifecycle
 from .migration import PaperMigration
 from .organization import Organization
@@ -26,5 +28,5 @@ from .queries import ABSORB_ONE_BY_ONE, ChangeQueries, require_visible, visible_
 __all__ = ["ABSORB_ONE_BY_ONE", "MAIN", "MAX_REASON", "Workflow", "require_visible", "visible_numbers"]
 
 
-class Workflow(Drafting, Approval, Lifecycle, PaperMigration, Organization, ChangeQueries):
+class Workflow(Drafting, Approval, Lifecycle, PaperMigration, Organization, SigningKeys, ChangeQueries):
     """Drafts, review, signatures, release, withdrawal and periodic review — all as commits."""

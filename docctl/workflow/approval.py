@@ -22,11 +22,12 @@ from ..core.errors import (
 from ..core.records import Signature
 from ..stores.figure_trees import released_figures
 from ..stores.replication import retried_when_the_remote_moved
-from .base import MAIN, WorkflowBase
+from .base import MAIN
+from .keys import SigningKeys
 from .trailers import carry
 
 
-class Approval(WorkflowBase):
+class Approval(SigningKeys):
     """The verbs of review: submit, reject, approve (sign); release follows the last signature."""
 
     @retried_when_the_remote_moved
@@ -59,6 +60,10 @@ class Approval(WorkflowBase):
     ) -> Change:
         """Sign; the last required signature releases the change onto ``main``."""
         self.check_password(actor.login, password)
+        early = self.get(number)  # refused before a key is made or listed for nothing
+        meta = self.meta_of(early)
+        signing.requirement_for_signer(self.policy(), meta.type, meta.unit, early, actor, meaning)
+        key = self.unlock_signing_key(actor, password)  # listed on main first when new
         with self.store.write_lock():
             change = self.get(number)
             policy = self.policy()
@@ -81,7 +86,9 @@ class Approval(WorkflowBase):
             message = format_message(
                 f"Change {number}: {requirement.meaning} signed by {actor.name}", comment, trailers
             )
-            signed = self._commit(self.store.commit(change.head).tree, [change.head], message, actor)
+            signed = self._commit(
+                self.store.commit(change.head).tree, [change.head], message, actor, sign=key.sign if key else None
+            )
             updated = self._reread(change, signed)
             if signing.outstanding(policy, meta.type, meta.unit, updated):
                 self.store.update_refs(
@@ -90,6 +97,7 @@ class Approval(WorkflowBase):
             else:
                 self._release(updated, signed, change.head, actor)
         self.catalog.catch_up()  # after-commit: catalog, then its listeners (search index)
+        self.signed(actor, signed, f"change {number}: {requirement.meaning}")
         changed = self._changed(number)
         if changed.state == "released":
             self._upkeep()

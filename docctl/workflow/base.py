@@ -39,14 +39,14 @@ from ..core.policy import POLICY_PATH, Policy, parse_policy
 from ..derived.catalog import Catalog
 from ..derived.change_index import ChangeIndex
 from ..stores.git import GitStore
+from ..stores.git.writing import Signer
+from ..stores.keys import KeyStore
 from .trailers import carry
 
 MAIN = "refs/heads/main"
 
 
 MAX_REASON = 2000
-
-
 
 
 def change_number(number: object) -> int:
@@ -94,6 +94,7 @@ class WorkflowBase:
         timezone_name: str = "Europe/Warsaw",
         max_document_bytes: int = 512 * 1024,
         change_index: ChangeIndex | None = None,
+        keys: KeyStore | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -109,6 +110,10 @@ class WorkflowBase:
         # With a git remote: brings this node up to the remote before a step runs again.
         self.sync: Callable[[], object] | None = None
         self._policy: tuple[str, str, Policy] | None = None
+        # Personal signing keys (issue 29); None: signatures are signed like any other step.
+        self.keys = keys
+        # Told of every signature made with a person's own key (the e-mail to that person).
+        self.signature_listeners: list[Callable[[signing.Person, str, str], None]] = []
 
     def now(self) -> datetime:
         return self.clock().astimezone(self.tz)
@@ -183,9 +188,19 @@ class WorkflowBase:
         except (Conflict, DocctlError):
             logging.getLogger("docctl").warning("repository upkeep skipped", exc_info=True)
 
-    def _commit(self, tree: str, parents: list[str], message: str, actor: signing.Person) -> str:
+    def _commit(
+        self, tree: str, parents: list[str], message: str, actor: signing.Person, *, sign: Signer | None = None
+    ) -> str:
+        """A commit by ``actor`` with the service as committer, signed by ``sign`` (a person's own
+        key, for a signature) or else by the store's signer (the instance's key)."""
         return self.store.commit_tree(
-            tree, parents, message, author=Identity(actor.name, actor.email), committer=self.service, when=self.now()
+            tree,
+            parents,
+            message,
+            author=Identity(actor.name, actor.email),
+            committer=self.service,
+            when=self.now(),
+            sign=sign,
         )
 
     def _reread(self, change: Change, new_head: str) -> Change:

@@ -1,5 +1,4 @@
-"""A document's life after release: withdrawal, periodic review — and cancelling a change.
-"""
+"""A document's life after release: withdrawal, periodic review — and cancelling a change."""
 
 from __future__ import annotations
 
@@ -18,11 +17,12 @@ from ..core.errors import (
 from ..core.records import Signature
 from ..stores.git import ZERO_SHA
 from ..stores.replication import retried_when_the_remote_moved
-from .base import MAIN, WorkflowBase, clean_reason, require_role
+from .base import MAIN, clean_reason, require_role
+from .keys import SigningKeys
 from .trailers import change_trailers
 
 
-class Lifecycle(WorkflowBase):
+class Lifecycle(SigningKeys):
     """The verbs around a released document: withdraw, review; cancel ends a change."""
 
     @retried_when_the_remote_moved
@@ -97,6 +97,7 @@ class Lifecycle(WorkflowBase):
             "review",
             now,
         )
+        key = self.unlock_signing_key(actor, password)
         with self.store.write_lock():
             main_head = self.store.head(MAIN)
             trailers = [
@@ -111,9 +112,11 @@ class Lifecycle(WorkflowBase):
             message = format_message(
                 f"Review {doc_id} revision {current.revision}: no change needed", comment, trailers
             )
-            commit = self._commit(self.store.commit(main_head).tree, [main_head], message, actor)
+            tree = self.store.commit(main_head).tree
+            commit = self._commit(tree, [main_head], message, actor, sign=key.sign if key else None)
             self.store.update_refs([(MAIN, commit, main_head)], reason=f"docctl: review {doc_id}")
         self.catalog.catch_up()
+        self.signed(actor, commit, f"periodic review of {doc_id}")
         return commit
 
     def _no_open_change(self, doc_id: str, kind: str) -> None:

@@ -28,10 +28,11 @@ from ..core.figures import Figure
 from ..core.records import Signature
 from ..stores.figure_trees import draft_figures, released_figures
 from ..stores.replication import retried_when_the_remote_moved
-from .base import MAIN, WorkflowBase, require_role
+from .base import MAIN, require_role
+from .keys import SigningKeys
 
 
-class PaperMigration(WorkflowBase):
+class PaperMigration(SigningKeys):
     """migrate: one ``Action: migrate`` commit on ``main``, attested by a quality manager."""
 
     @retried_when_the_remote_moved
@@ -70,8 +71,9 @@ class PaperMigration(WorkflowBase):
         if effective_date > self.today():
             raise Invalid("a migrated document is already in force: its effective date cannot lie in the future")
         policy = self.policy()
+        validate_document_id(doc_id)
+        key = self.unlock_signing_key(actor, password)
         with self.store.write_lock():
-            validate_document_id(doc_id)
             try:
                 self.catalog.revisions(doc_id)
             except NotFound:
@@ -104,7 +106,9 @@ class PaperMigration(WorkflowBase):
                 trailers.append(("Paper-Revision", paper_revision))
             trailers += [("Content", blob), ("Signature", attestation.trailer()), ("Actor", actor.login)]
             subject = f"Migrate {doc_id} revision 1 (approved on paper): {parse_document(text).meta.title}"
-            commit = self._commit(tree, [main_head], format_message(subject, reason, trailers), actor)
+            message = format_message(subject, reason, trailers)
+            commit = self._commit(tree, [main_head], message, actor, sign=key.sign if key else None)
             self.store.update_refs([(MAIN, commit, main_head)], reason=f"docctl: migrate {doc_id} from paper")
         self.catalog.catch_up()
+        self.signed(actor, commit, f"attestation of {doc_id} migrated from paper")
         return commit

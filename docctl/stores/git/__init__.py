@@ -28,7 +28,7 @@ from .process import EMPTY_TREE, ZERO_SHA, GitError, GitProcess
 from .refs import RefMove, RefReads
 from .remote import PushOutcome, RemoteRefs
 from .upkeep import Upkeep
-from .writing import Writes
+from .writing import Signer, Writes
 
 __all__ = [
     "EMPTY_TREE",
@@ -61,6 +61,8 @@ class GitStore(ObjectReads, HistoryReads, RefReads, Writes, RemoteRefs, Upkeep, 
         # again and again, a git process each (issue 12).
         self._commits = _ContentCache(4096, _one)
         self._paths = _ContentCache(8192, _one)
+        # Signs every commit written without a signer of its own: the instance key (issue 29).
+        self.signer: Signer | None = None
         # With a git remote (issue 14): pushes each update before the local refs move.
         self.replicator = None
 

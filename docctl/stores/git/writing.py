@@ -7,14 +7,17 @@ author and committer, then ``update-ref --stdin`` naming each ref's expected old
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from ...core.commits import Identity
+from ...core.commits import Identity, commit_object, with_signature
 from ...core.errors import Conflict
 from ..locks import exclusive
 from .process import EMPTY_TREE, GitError, check_path, check_ref, check_sha, clean_env
 from .refs import REFS_VIEW
+
+Signer = Callable[[bytes], str]  # a commit payload → its armored SSH signature
 
 
 class Writes:
@@ -69,26 +72,20 @@ class Writes:
         author: Identity,
         committer: Identity,
         when: datetime,
+        sign: Signer | None = None,
     ) -> str:
-        """Like ``git commit-tree``, with author, committer and dates always explicit."""
-        stamp = f"{int(when.timestamp())} {when.strftime('%z') or '+0000'}"
-        env_args = []
-        for parent in parents:
-            env_args += ["-p", check_sha(parent)]
-        cmd = ["git", f"--git-dir={self.path}", "commit-tree", check_sha(tree), *env_args]
-        env = clean_env()
-        env.update(
-            GIT_AUTHOR_NAME=author.name,
-            GIT_AUTHOR_EMAIL=author.email,
-            GIT_AUTHOR_DATE=stamp,
-            GIT_COMMITTER_NAME=committer.name,
-            GIT_COMMITTER_EMAIL=committer.email,
-            GIT_COMMITTER_DATE=stamp,
-        )
-        proc = subprocess.run(cmd, input=message.encode(), capture_output=True, env=env, check=False)
-        if proc.returncode:
-            raise GitError(f"git commit-tree failed: {proc.stderr.decode(errors='replace').strip()}")
-        return proc.stdout.decode().strip()
+        """Like ``git commit-tree [-S]``, with author, committer and dates always explicit.
+
+        The object is written as ``git commit-tree`` would write it (``hash-object -t commit``),
+        signed by ``sign`` — or by the store's own signer (the instance's key) when none is
+        given: every commit docctl writes carries a git SSH signature (issue 29).
+        """
+        for sha in (tree, *parents):
+            check_sha(sha)
+        payload = commit_object(tree, parents, message, author=author, committer=committer, when=when)
+        signer = sign or self.signer
+        raw = with_signature(payload, signer(payload)) if signer is not None else payload
+        return self._git("hash-object", "-t", "commit", "-w", "--stdin", input=raw).decode().strip()
 
     def update_refs(
         self, updates: list[tuple[str, str, str]], *, reason: str = "docctl", local_only: bool = False

@@ -1,0 +1,195 @@
+"""Signatures that prove themselves (issue 29): every commit's git SSH signature checked in-process.
+
+From the commit that first lists ``.docctl/allowed_signers`` on ``main`` on ("signing began"),
+every commit on ``main`` and on the change branches must carry a signature (its ``gpgsig``
+header) that matches the commit, made by a key that the file lists as valid at the commit's time:
+
+- a signature step — ``approve`` on a change branch, ``review`` and ``migrate`` on ``main`` — by
+  the key of the person its ``Signature`` trailer names, never the instance's;
+- every other commit by the instance's key (the principal of the first key listed, the root of
+  trust, and the keys later listed under it);
+- a commit that changes ``allowed_signers`` is an ``Action: keys`` (or ``init``) commit signed by
+  the instance: a key added with plain git is named.
+
+The same checks ``git verify-commit`` makes with the file (``gpg.ssh.allowedSignersFile``), done
+without a process per commit: the raw objects come through one ``cat-file --batch``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..core import allowed_signers
+from ..core.allowed_signers import SignerKey
+from ..core.commits import Commit, split_signature
+from ..core.errors import DocctlError
+from ..core.records import Signature
+from ..core.sshsig import BadSignature, fingerprint
+from ..core.sshsig import verify as verify_signature
+from ..stores.git import GitStore
+
+SIGNATURE_STEPS_ON_MAIN = ("review", "migrate")
+
+
+@dataclass
+class SignatureReport:
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (commit, problem)
+    notes: list[str] = field(default_factory=list)
+    checked: int = 0
+    signed_from: str | None = None
+
+
+def check_signatures(
+    store: GitStore, main: list[tuple[Commit, dict]], commits: dict[str, Commit], instance_hint: str = ""
+) -> SignatureReport:
+    """``main``: its first-parent commits oldest first with the paths each changed;
+    ``commits``: every commit of main and the change branches (trailers ``Action`` and
+    ``Signature`` at least)."""
+    report = SignatureReport()
+    path = allowed_signers.PATH
+    versions = [(c, changed[path]) for c, changed in main if path in changed]
+    if not versions:
+        report.notes.append("no commit is signed: the whole history is from before signing (issue 29)")
+        return report
+    start = versions[0][0]
+    report.signed_from = start.sha
+    texts = dict(store.blobs(sorted({blob for _, blob in versions if blob})))
+    root_keys = _parse(texts.get(versions[0][1], b""), report, start.sha)
+    if not root_keys:
+        report.problems.append((start.sha, "the first allowed_signers lists no key"))
+        return report
+    instance = root_keys[0].principal
+    report.notes.append(
+        f"signed from commit {start.sha[:12]} on ({start.committed_at.date()}); the instance key "
+        f"{fingerprint(root_keys[0].raw)} of {instance} first listed there"
+    )
+    # Trust grows one docctl keys commit at a time: each must be signed by the instance with a
+    # key already trusted before it; what another commit lists is named and never trusted.
+    trusted = _by_raw(root_keys)
+    raws = dict(store.blobs([c.sha for c, _ in versions]))
+    judged = {start.sha: _check_one(commits.get(start.sha, start), raws[start.sha], trusted, instance, True, True)}
+    previous = {e.key for e in root_keys}
+    for commit, blob in versions[1:]:
+        problem = _check_one(commits.get(commit.sha, commit), raws[commit.sha], trusted, instance, True, True)
+        entries = _parse(texts.get(blob, b""), report, commit.sha) if blob else []
+        added = {e.key for e in entries} - previous
+        previous = {e.key for e in entries}
+        known = {e.key for found in trusted.values() for e in found}
+        if problem is None:  # a docctl keys commit: what it adds is trusted, and nothing else new
+            trusted = _by_raw([e for e in entries if e.key in known or e.key in added])
+        else:
+            for entry in entries:
+                if entry.key in added:
+                    problem += f"; the key it lists for {entry.principal} is not trusted"
+        judged[commit.sha] = problem
+    on_main = {c.sha for c, _ in main}
+    begun = start.committed_at
+    before = _ancestors(start, commits)  # written before signing began, whatever their dates
+    wanted = [sha for sha, c in commits.items() if c.committed_at >= begun and sha not in before and sha not in judged]
+    report.checked = len(judged)
+    for sha, problem in judged.items():
+        if problem:
+            report.problems.append((sha, problem))
+    for sha, raw in store.blobs(sorted(wanted)):
+        report.checked += 1
+        problem = _check_one(commits[sha], raw, trusted, instance, sha in on_main, False)
+        if problem:
+            report.problems.append((sha, problem))
+    for commit, _ in versions[1:]:
+        reason = commit.trailer("Key-Reason") or ""
+        if reason == "after a password reset":
+            owner = commit.trailer("Key-Owner") or "?"
+            report.notes.append(f"first signature of {owner} after a password reset: key listed at {commit.sha[:12]}")
+    return report
+
+
+def _ancestors(start: Commit, commits: dict[str, Commit]) -> set[str]:
+    """The commits ``start`` descends from (not itself), as far as ``commits`` holds them."""
+    seen: set[str] = set()
+    stack = list(start.parents)
+    while stack:
+        sha = stack.pop()
+        if sha in seen:
+            continue
+        seen.add(sha)
+        found = commits.get(sha)
+        if found is not None:
+            stack.extend(found.parents)
+    return seen
+
+
+def _by_raw(entries: list[SignerKey]) -> dict[bytes, list[SignerKey]]:
+    found: dict[bytes, list[SignerKey]] = {}
+    for entry in entries:
+        try:
+            found.setdefault(entry.raw, []).append(entry)
+        except DocctlError:
+            continue  # a malformed line signs nothing
+    return found
+
+
+def _parse(text: bytes, report: SignatureReport, sha: str) -> list[SignerKey]:
+    try:
+        return allowed_signers.parse(text.decode("utf-8", "replace"))
+    except DocctlError as exc:
+        report.problems.append((sha, f"allowed_signers does not parse: {exc.message}"))
+        return []
+
+
+def _check_one(
+    commit: Commit,
+    raw: bytes,
+    by_raw: dict[bytes, list[SignerKey]],
+    instance: str,
+    on_main: bool,
+    changes_keys: bool,
+) -> str | None:
+    payload, armored = split_signature(raw)
+    if armored is None:
+        return f"not signed ({_what(commit)}): written after signing began, not by docctl"
+    try:
+        key = verify_signature(armored, payload)
+    except BadSignature as exc:
+        return f"its signature does not match it ({exc}): altered after signing ({_what(commit)})"
+    when = commit.committed_at
+    entries = by_raw.get(key, [])
+    valid = [e for e in entries if e.valid_at(when)]
+    if not entries:
+        return f"signed by a key not in allowed_signers ({fingerprint(key)}; {_what(commit)})"
+    if not valid:
+        return f"signed by {entries[0].principal}'s key outside its validity ({_what(commit)})"
+    principals = {e.principal for e in valid}
+    action = commit.trailer("Action") or ""
+    if (action == "approve" and not on_main) or (on_main and action in SIGNATURE_STEPS_ON_MAIN):
+        signer = _signer_email(commit)
+        if instance in principals:
+            return f"a signature of {signer or 'someone'} signed by the instance's key, not by the signer's own"
+        if signer not in principals:
+            return f"a signature of {signer or '(nobody named)'} made with {', '.join(sorted(principals))}'s key"
+        return None
+    if instance not in principals:
+        owners = ", ".join(sorted(principals))
+        return f"signed by {owners}'s own key where docctl signs as the instance ({_what(commit)})"
+    if changes_keys and action not in ("keys", "init"):
+        return "changes allowed_signers without being a docctl keys commit"
+    return None
+
+
+def _signer_email(commit: Commit) -> str:
+    value = commit.trailer("Signature")
+    if not value:
+        return ""
+    try:
+        return Signature.from_trailer(value).email
+    except (ValueError, IndexError):
+        return ""
+
+
+def _what(commit: Commit) -> str:
+    action = commit.trailer("Action") or "no action"
+    number = commit.trailer("Change")
+    return f"{action} of change {number}" if number else action
+
+
+Progress = Callable[[str], None]
