@@ -369,3 +369,18 @@ def test_an_instance_from_before_signing_is_signed_from_its_first_start_on(tmp_p
     assert report.ok, report.problems
     assert any(n.startswith("signed from commit") for n in report.notes)
     assert report.signed_commits < report.commits  # the older history is not checked for signatures
+
+
+def test_a_forgery_dated_before_signing_began_is_named_all_the_same(instance, people):
+    """A forger may backdate: what descends from where signing began must be signed, whatever
+    date it carries."""
+    release(instance, people)
+    head = instance.store.head("refs/heads/main")
+    real = instance.store.commit(head)
+    old = {"GIT_AUTHOR_DATE": "946684800 +0000", "GIT_COMMITTER_DATE": "946684800 +0000"}  # 2000-01-01
+    env = {**old, "GIT_AUTHOR_NAME": "Qm", "GIT_AUTHOR_EMAIL": "qm@um.example.pl"}
+    env.update(GIT_COMMITTER_NAME="docctl", GIT_COMMITTER_EMAIL="docctl@localhost")
+    forged = git(instance, "commit-tree", real.tree, "-p", head, input=real.message.encode(), env=env).strip()
+    git(instance, "update-ref", "-m", "docctl: release P-01 r1", "refs/heads/main", forged, head)
+    found = problems(instance)
+    assert any(forged[:10] in p and "not signed" in p for p in found), found

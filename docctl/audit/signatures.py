@@ -85,8 +85,16 @@ def check_signatures(
         judged[commit.sha] = problem
     on_main = {c.sha for c, _ in main}
     begun = start.committed_at
-    before = _ancestors(start, commits)  # written before signing began, whatever their dates
-    wanted = [sha for sha, c in commits.items() if c.committed_at >= begun and sha not in before and sha not in judged]
+    # Signed must be: every commit that descends from where signing began (all of main after it,
+    # every change opened since), and anything else dated since. What signing began on — its
+    # ancestors — is not; nor are the steps of changes from before, dated before it.
+    before = _ancestors(start, commits)
+    after = _descendants(start, commits)
+    wanted = [
+        sha
+        for sha, c in commits.items()
+        if sha not in before and sha not in judged and (sha in after or c.committed_at >= begun)
+    ]
     report.checked = len(judged)
     for sha, problem in judged.items():
         if problem:
@@ -116,6 +124,22 @@ def _ancestors(start: Commit, commits: dict[str, Commit]) -> set[str]:
         found = commits.get(sha)
         if found is not None:
             stack.extend(found.parents)
+    return seen
+
+
+def _descendants(start: Commit, commits: dict[str, Commit]) -> set[str]:
+    """The commits of ``commits`` that have ``start`` among their ancestors."""
+    children: dict[str, list[str]] = {}
+    for sha, commit in commits.items():
+        for parent in commit.parents:
+            children.setdefault(parent, []).append(sha)
+    seen: set[str] = set()
+    stack = list(children.get(start.sha, ()))
+    while stack:
+        sha = stack.pop()
+        if sha not in seen:
+            seen.add(sha)
+            stack.extend(children.get(sha, ()))
     return seen
 
 

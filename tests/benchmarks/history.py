@@ -4,8 +4,12 @@ Every revision goes through the same commits the workflow writes — on ``refs/h
 create, submit, two signatures (review by the unit's approver, approval by the quality manager)
 and the release marker; on ``main``: the release merge with its trailers — but written in one
 ``git fast-import`` stream instead of ~10 processes per step, so 2,000 × 20 (216,000 commits)
-takes minutes. ``tests/test_history_generator.py`` checks that a generated history reads back
-exactly as one grown through the workflow, and that the workflow carries on from it.
+takes minutes. Signed as docctl signs (issue 29): fast-import cannot write a ``gpgsig`` header, so
+a second pass rewrites every generated commit in order, signed — each signature step with its
+signer's own key (listed before the history begins), everything else with the instance's — and
+writes them as one pack (``git index-pack``). ``tests/test_history_generator.py`` checks that a
+generated history reads back exactly as one grown through the workflow, and that the workflow
+carries on from it.
 
     python tests/benchmarks/history.py DIR --documents 2000 --revisions 20
 """
@@ -16,14 +20,18 @@ import argparse
 import hashlib
 import random
 import shutil
+import struct
 import subprocess
 import sys
+import tempfile
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from docctl.assets import asset_dir
-from docctl.core.commits import format_message
+from docctl.core import sshsig
+from docctl.core.commits import format_message, split_signature, with_signature
 from docctl.core.documents import Metadata, compose_document, split_front_matter
 from docctl.core.policy import parse_policy
 from docctl.core.records import Signature
@@ -108,11 +116,17 @@ class _Stream:
 def generate(root: Path, documents: int, revisions: int, *, progress=print) -> Instance:
     """A new instance at ``root`` whose history holds ``documents`` × ``revisions`` releases."""
     policy = parse_policy((asset_dir("docs_repo") / ".docctl" / "policy.yaml").read_text(encoding="utf-8"))
-    instance = Instance.create(root, admin_login="admin", admin_password=PASSWORD, policy=policy)
+    # The instance and the signers' keys exist from the day before the history begins.
+    instance = Instance.create(
+        root, admin_login="admin", admin_password=PASSWORD, policy=policy, clock=lambda: START - timedelta(days=1)
+    )
     for login, (name, roles, units) in PEOPLE.items():
         instance.users.add(
             login, name=name, email=f"{login}@um.example.pl", roles=roles, units=units, password=PASSWORD
         )
+    keys = {
+        login: instance.workflow.unlock_signing_key(instance.users.get(login), PASSWORD) for login in ("approver", "qm")
+    }
     with instance.users._db() as conn:  # the people existed when the generated history began
         conn.execute("UPDATE users SET created_at=?", ((START - timedelta(days=1)).isoformat(),))
     ident = {login: (name, f"{login}@um.example.pl") for login, (name, _, _) in PEOPLE.items()}
@@ -120,7 +134,7 @@ def generate(root: Path, documents: int, revisions: int, *, progress=print) -> I
     rng = random.Random(2026)
     started = time.monotonic()
     stream = _Stream(instance.store.path)
-    main = instance.store.head()
+    main = main_before = instance.store.head()
     number = 0
     for revision in range(1, revisions + 1):
         for doc in range(1, documents + 1):
@@ -133,13 +147,16 @@ def generate(root: Path, documents: int, revisions: int, *, progress=print) -> I
             main = _one_release(stream, ident, number, doc_id, revision, when, main, blob, blob_sha)
         progress(f"revision round {revision}/{revisions}: {number} releases, {time.monotonic() - started:.0f} s")
     stream.close()
+    started_signing = time.monotonic()
+    signed = _sign_history(instance, before_history=main_before, keys=keys)
+    progress(f"{signed} commits signed in {time.monotonic() - started_signing:.0f} s")
     _write_reflog(instance.store.path)
     # Derived data is rebuilt from the new history at the next start-up, as after `docctl reindex`.
     with instance.workflow.change_index._connect() as conn:
         conn.execute("DELETE FROM changes")
         conn.execute("DELETE FROM change_meta")
     shutil.rmtree(root / "search")
-    return instance
+    return Instance(root)  # on the real clock again
 
 
 def _one_release(stream, ident, number, doc_id, revision, when, main, blob, blob_sha) -> str:
@@ -230,6 +247,71 @@ def _one_release(stream, ident, number, doc_id, revision, when, main, blob, blob
         files=[(path, blob)],
     )
     return f":{merge}"
+
+
+def _sign_history(instance: Instance, *, before_history: str, keys: dict) -> int:
+    """Rewrite every commit written since ``before_history``, parents first, each signed as
+    docctl signs it; one pack of the new commits, then main and the change branches moved onto
+    them. The unsigned originals are left unreachable (``git gc`` drops them)."""
+    git_dir = str(instance.store.path)
+    refs = dict(
+        line.split(" ", 1)[::-1]
+        for line in subprocess.run(
+            ["git", f"--git-dir={git_dir}", "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    )
+    order = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "rev-list", "--topo-order", "--reverse", *refs.values(), f"^{before_history}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    instance_key = instance.instance_key.private
+    mapped: dict[str, str] = {}
+    with tempfile.TemporaryFile() as pack:
+        pack.write(b"PACK" + struct.pack(">II", 2, len(order)))
+        digest = hashlib.sha1(b"PACK" + struct.pack(">II", 2, len(order)))  # noqa: S324 - git's pack checksum
+        for sha, raw in instance.store.blobs(order):
+            header, _, message = raw.partition(b"\n\n")
+            lines = [
+                b"parent " + mapped[line[7:].decode()].encode()
+                if line.startswith(b"parent ") and line[7:].decode() in mapped
+                else line
+                for line in header.split(b"\n")
+            ]
+            payload, _ = split_signature(b"\n".join(lines) + b"\n\n" + message)
+            signer = instance_key
+            if b"\nAction: approve\n" in message:
+                actor = message.split(b"\nActor: ", 1)[1].split(b"\n", 1)[0].decode()
+                signer = keys[actor].private
+            data = with_signature(payload, sshsig.sign(signer, payload))
+            mapped[sha] = hashlib.sha1(b"commit %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's id
+            size, first = len(data), (1 << 4) | (len(data) & 0x0F)
+            size >>= 4
+            head = bytearray()
+            while size:
+                head.append(first | 0x80)
+                first, size = size & 0x7F, size >> 7
+            head.append(first)
+            record = bytes(head) + zlib.compress(data, 1)
+            pack.write(record)
+            digest.update(record)
+        pack.write(digest.digest())
+        pack.seek(0)
+        subprocess.run(
+            ["git", f"--git-dir={git_dir}", "index-pack", "--stdin"], stdin=pack, capture_output=True, check=True
+        )
+    updates = "".join(f"update {ref} {mapped[old]} {old}\n" for ref, old in refs.items() if old in mapped)
+    subprocess.run(
+        ["git", f"--git-dir={git_dir}", "update-ref", "--stdin"],
+        input=updates.encode(),
+        capture_output=True,
+        check=True,
+    )
+    return len(order)
 
 
 def _write_reflog(git_dir: Path) -> None:
