@@ -384,3 +384,19 @@ def test_a_forgery_dated_before_signing_began_is_named_all_the_same(instance, pe
     git(instance, "update-ref", "-m", "docctl: release P-01 r1", "refs/heads/main", forged, head)
     found = problems(instance)
     assert any(forged[:10] in p and "not signed" in p for p in found), found
+
+
+def test_a_long_history_is_checked_in_a_second_process_with_the_same_verdict(instance, people, monkeypatch):
+    import docctl.audit.signatures
+
+    release(instance, people)
+    head = instance.store.head("refs/heads/main")
+    raw = git(instance, "cat-file", "commit", head).encode().replace(b"Wydanie pierwsze", b"Wydanie inne", 1)
+    sha = git(instance, "hash-object", "-t", "commit", "-w", "--stdin", input=raw).strip()
+    git(instance, "update-ref", "-m", "docctl: release", "refs/heads/main", sha, head)
+    in_process = instance.verify()
+    monkeypatch.setattr(docctl.audit.signatures, "BESIDE_FROM", 1)
+    forked = instance.verify()
+    assert [p.problem for p in forked.problems] == [p.problem for p in in_process.problems]
+    assert any("does not match" in p.problem for p in forked.problems)
+    assert forked.signed_commits == in_process.signed_commits > 0

@@ -38,7 +38,7 @@ from ..core.figures import NAME_RE
 from ..core.policy import POLICY_PATH, Policy, parse_policy
 from ..core.records import ACTIONS_ON_MAIN, Signature
 from ..stores.git import ZERO_SHA, GitStore, bulk_load
-from .signatures import check_signatures
+from .signatures import signatures_beside
 
 MAIN = "refs/heads/main"
 SYNC_MOVE = "docctl: sync from the git remote"
@@ -155,6 +155,7 @@ def _verify(store: GitStore, accounts: AccountHistory | None, progress: Callable
             return report
     report.commits = len(commits)
     progress(f"{len(commits)} commits in all")
+    signatures = signatures_beside(store, main, commits)
     blobs = _front_matter(store, main)
     progress(f"{len(blobs)} released texts read")
     _check_main(report, store, main, commits, blobs, accounts)
@@ -162,7 +163,7 @@ def _verify(store: GitStore, accounts: AccountHistory | None, progress: Callable
     _check_change_branches(report, store, commits)
     _check_reflog(report, store, main)
     progress("change branches and the reflog of main checked")
-    signed = check_signatures(store, main, commits)
+    signed = signatures()
     report.problems += [Problem(sha, problem) for sha, problem in signed.problems]
     report.notes += signed.notes
     report.signed_commits, report.signed_from = signed.checked, signed.signed_from

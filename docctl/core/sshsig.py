@@ -4,7 +4,9 @@ git signs commits this way with ``gpg.format=ssh``: the armored signature goes i
 ``gpgsig`` header, and ``git verify-commit`` hands it to ``ssh-keygen -Y verify`` with an
 allowed-signers file. docctl writes the same bytes without a key file on disk (a person's key
 exists in clear only in memory, for one signature) and checks 240,000 of them without a process
-each. The format is OpenSSH's PROTOCOL.sshsig; only Ed25519 keys and SHA-512 are used.
+each. The format is OpenSSH's PROTOCOL.sshsig; only Ed25519 keys and SHA-512 are used. Keys and
+signatures come from ``cryptography`` (OpenSSL); checking uses libsodium through PyNaCl, twice as
+fast here.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import base64
 import hashlib
 import struct
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from .errors import Invalid
 
@@ -127,7 +130,9 @@ def verify(armored: str, message: bytes, namespace: str = NAMESPACE) -> bytes:
     if hash_name != HASH or space != namespace.encode():
         raise BadSignature(f"signature for namespace {space.decode(errors='replace')} with {hash_name.decode()}")
     try:
-        Ed25519PublicKey.from_public_bytes(raw).verify(sig, _signed_data(message, namespace))
-    except InvalidSignature:
+        # libsodium's Ed25519 (PyNaCl) checks in ~54 us what OpenSSL's takes ~105 us for on this
+        # machine: half of verify's signature pass over 240,000 commits (issue 29).
+        crypto_sign_open(sig + _signed_data(message, namespace), raw)
+    except (BadSignatureError, ValueError, TypeError):
         raise BadSignature("the signature does not match the commit") from None
     return raw
