@@ -285,6 +285,11 @@ def test_old_signatures_verify_after_a_password_change_and_a_reset(instance, peo
     report = instance.verify()
     assert report.ok, report.problems
     assert any("first signature of approver@um.example.pl after a password reset" in n for n in report.notes)
+    from docctl.derived.audit_trail import TrailQuery
+    from docctl.reading import Reader
+
+    events, _ = Reader(instance).audit_events(TrailQuery(action="signing_keys_changed"))
+    assert any("after a password reset" in e.detail for e in events), [e.detail for e in events]
     if SSH_KEYGEN:
         signers = signers_file(instance, tmp_path)
         for sha in git(instance, "rev-list", "--glob=refs/heads/changes/*").split():
@@ -400,3 +405,43 @@ def test_a_long_history_is_checked_in_a_second_process_with_the_same_verdict(ins
     assert [p.problem for p in forked.problems] == [p.problem for p in in_process.problems]
     assert any("does not match" in p.problem for p in forked.problems)
     assert forked.signed_commits == in_process.signed_commits > 0
+
+
+def test_an_admin_who_resets_a_password_cannot_sign_in_that_persons_name(instance, people, client, auth):
+    """Tried from outside before issue 29: reset to a password of the admin's choosing, log in as
+    the person, set a new one, sign. Now the temporary password goes to the person's e-mail only,
+    and their key is closed, so their next signature is a new key the report names."""
+    release(instance, people)
+    auth.login("admin")
+    token = auth.csrf("/admin/users/approver")
+    answer = client.post(
+        "/admin/users/approver/password",
+        data={"admin_password": PASSWORD, "password": "Chosen-by-admin-1", "csrf_token": token},
+        follow_redirects=True,
+    )
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "approver@um.example.pl" in page
+    [mail] = [m for m in instance.outbox.messages(login="approver") if m.kind == "password_reset"]
+    temporary = mail.body.split("temporary password: ", 1)[1].split()[0]
+    assert temporary not in page and mail.email == "approver@um.example.pl"
+    client.post("/logout", data={"csrf_token": auth.csrf("/")})
+    assert auth.login("approver", "Chosen-by-admin-1").status_code != 302  # the admin's choice was ignored
+    assert instance.keys.current("approver") is None  # the key closed: nobody can open it again
+    with pytest.raises(Forbidden):  # the temporary password cannot sign either
+        instance.users.check_signing_password("approver", temporary)
+
+
+def test_the_cli_reset_mails_the_temporary_password_and_prints_none(instance, people):
+    from click.testing import CliRunner
+
+    from docctl.cli import main
+
+    release(instance, people)
+    result = CliRunner().invoke(
+        main, ["--instance", str(instance.root), "user", "reset-password", "qm"], catch_exceptions=False
+    )
+    assert result.exit_code == 0 and "sent to qm@um.example.pl" in result.output
+    [mail] = [m for m in instance.outbox.messages(login="qm") if m.kind == "password_reset"]
+    assert mail.body.split("temporary password: ", 1)[1].split()[0] not in result.output
+    assert instance.keys.current("qm") is None
+    assert "closed (password reset)" in git(instance, "log", "-1", "--format=%s", "main")
