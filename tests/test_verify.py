@@ -42,8 +42,9 @@ def test_an_honest_history_verifies(history):
     report = history.verify()
     assert report.ok, report.problems
     assert report.releases == 3 and report.signatures == 5
-    assert report.commits == 21  # 7 on main (init, 2 signers' keys listed, 3 releases, review) + 14 change steps
-    assert report.signed_commits == 21
+    # 7 on main (init, 2 signers' keys listed, 3 releases, review) + 14 change steps + 3 anchors
+    assert report.commits == 24
+    assert report.signed_commits == 24
 
 
 def test_a_commit_added_with_plain_git_is_named(history):

@@ -38,6 +38,8 @@ from ..core.figures import NAME_RE
 from ..core.policy import POLICY_PATH, Policy, parse_policy
 from ..core.records import ACTIONS_ON_MAIN, Signature
 from ..stores.git import ZERO_SHA, GitStore, bulk_load
+from ..workflow.anchors import ANCHORS
+from .anchors import check_anchors
 from .signatures import signatures_beside
 
 MAIN = "refs/heads/main"
@@ -141,10 +143,11 @@ def verify(
 
 def _verify(store: GitStore, accounts: AccountHistory | None, progress: Callable[[str], None]) -> Report:
     report = Report()
+    heads = [MAIN, *([ANCHORS] if store.has_ref(ANCHORS) else [])]  # anchors are signed commits too
     # The two walks in parallel: each git process has a core while Python parses the other.
     with ThreadPoolExecutor(max_workers=1) as pool:
         everything = pool.submit(
-            lambda: {c.sha: c for c, _ in store.walk([MAIN], change_branches=True, bodies=False, keep=STEP_TRAILERS)}
+            lambda: {c.sha: c for c, _ in store.walk(heads, change_branches=True, bodies=False, keep=STEP_TRAILERS)}
         )
         try:
             main = list(store.walk([MAIN], first_parent=True, paths=True))[::-1]
@@ -163,6 +166,9 @@ def _verify(store: GitStore, accounts: AccountHistory | None, progress: Callable
     _check_change_branches(report, store, commits)
     _check_reflog(report, store, main)
     progress("change branches and the reflog of main checked")
+    anchored, notes = check_anchors(store, main)
+    report.problems += [Problem(sha, problem) for sha, problem in anchored]
+    report.notes += notes
     signed = signatures()
     report.problems += [Problem(sha, problem) for sha, problem in signed.problems]
     report.notes += signed.notes

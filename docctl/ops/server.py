@@ -80,6 +80,7 @@ def with_background_work(app):
         deliver(instance, instance.outbox, daily=daily)
         if daily:
             last_look[0] = time.monotonic()
+            instance.workflow.anchor_quietly("daily")  # main anchored at least daily (issue 30)
 
     _every(float(instance.settings["NOTIFY_INTERVAL"]), notify, "docctl-notify")
     if instance.replicator is not None:

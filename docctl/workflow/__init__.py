@@ -9,6 +9,7 @@ the CLI:
 - :mod:`.lifecycle` — withdraw, periodic review, cancel;
 - :mod:`.migration` — a document approved on paper recorded as in force;
 - :mod:`.organization` — the policy file: initialize, organizational units;
+- :mod:`.anchors` — main's head recorded on ``refs/docctl/anchors`` (a roll-back shows);
 - :mod:`.keys` — signing keys in ``.docctl/allowed_signers``; a signer's key unlocked to sign;
 - :mod:`.queries` — lists, scopes, visibility, the change index kept in step;
 - :mod:`.base` — the shared ground: store, clock, policy, reading a change, writing a step.
@@ -16,6 +17,7 @@ the CLI:
 
 from __future__ import annotations
 
+from .anchors import ANCHORS, Anchoring
 from .approval import Approval
 from .base import MAIN, MAX_REASON
 from .drafting import Drafting
@@ -25,8 +27,8 @@ from .migration import PaperMigration
 from .organization import Organization
 from .queries import ABSORB_ONE_BY_ONE, ChangeQueries, require_visible, visible_numbers
 
-__all__ = ["ABSORB_ONE_BY_ONE", "MAIN", "MAX_REASON", "Workflow", "require_visible", "visible_numbers"]
+__all__ = ["ANCHORS", "ABSORB_ONE_BY_ONE", "MAIN", "MAX_REASON", "Workflow", "require_visible", "visible_numbers"]
 
 
-class Workflow(Drafting, Approval, Lifecycle, PaperMigration, Organization, SigningKeys, ChangeQueries):
+class Workflow(Drafting, Approval, Lifecycle, PaperMigration, Organization, SigningKeys, Anchoring, ChangeQueries):
     """Drafts, review, signatures, release, withdrawal and periodic review — all as commits."""

@@ -22,12 +22,13 @@ from ..core.errors import (
 from ..core.records import Signature
 from ..stores.figure_trees import released_figures
 from ..stores.replication import retried_when_the_remote_moved
+from .anchors import Anchoring
 from .base import MAIN
 from .keys import SigningKeys
 from .trailers import carry
 
 
-class Approval(SigningKeys):
+class Approval(SigningKeys, Anchoring):
     """The verbs of review: submit, reject, approve (sign); release follows the last signature."""
 
     @retried_when_the_remote_moved
@@ -100,6 +101,7 @@ class Approval(SigningKeys):
         self.signed(actor, signed, f"change {number}: {requirement.meaning}")
         changed = self._changed(number)
         if changed.state == "released":
+            self.anchor_quietly(f"release of change {number}")
             self._upkeep()
         return changed
 

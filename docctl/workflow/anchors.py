@@ -1,0 +1,53 @@
+"""Anchors (issue 30): ``main``'s head recorded on ``refs/docctl/anchors`` by commits the instance
+signs, with every release and at least daily — so a ``main`` moved back later, even with its
+reflog trimmed, no longer contains a head once anchored, and ``docctl verify`` names it.
+
+Each anchor commit has two parents: the previous anchor and ``main``'s head then (which keeps
+that head reachable, whatever happens to ``main``) — the first anchor only the latter —, an empty
+tree, and the trailers
+``Action: anchor``, ``Main: <commit>``, ``Anchor-Reason``. Each node anchors what it holds; the
+ref is not replicated (a node's anchors are its own witness).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..core.commits import format_message
+from ..core.errors import DocctlError, NotFound
+from ..stores.git import EMPTY_TREE, ZERO_SHA
+from .base import MAIN, WorkflowBase
+
+ANCHORS = "refs/docctl/anchors"
+
+
+class Anchoring(WorkflowBase):
+    """``anchor``: main's head recorded, signed by the instance; best effort after a release."""
+
+    def anchor(self, why: str) -> str | None:
+        """Record ``main``'s head on the anchors ref; None when it is anchored already."""
+        with self.store.write_lock():
+            try:
+                main = self.store.head(MAIN)
+            except NotFound:
+                return None
+            try:
+                last = self.store.head(ANCHORS)
+            except NotFound:
+                last = None
+            if last is not None and self.store.commit(last).trailer("Main") == main:
+                return None
+            trailers = [("Action", "anchor"), ("Main", main), ("Anchor-Reason", why), ("Actor", "docctl")]
+            message = format_message(f"Anchor: main at {main[:12]}", "", trailers)
+            commit = self._commit(EMPTY_TREE, [last, main] if last else [main], message, self.service)
+            self.store.update_refs(
+                [(ANCHORS, commit, last or ZERO_SHA)], reason=f"docctl: anchor ({why})", local_only=True
+            )
+        return commit
+
+    def anchor_quietly(self, why: str) -> None:
+        """An anchor after a step that already landed: a failure is logged, never the step's."""
+        try:
+            self.anchor(why)
+        except DocctlError:
+            logging.getLogger("docctl").warning("anchoring main failed", exc_info=True)
