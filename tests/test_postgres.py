@@ -184,7 +184,7 @@ def test_db_upgrade_and_db_copy_move_an_embedded_instance_into_postgresql(tmp_pa
     env = {"DOCCTL_DATABASE_URL": postgres_url}
     upgraded = runner.invoke(cli, ["--instance", str(instance.root), "db", "upgrade"], env=env)
     assert upgraded.exit_code == 0, upgraded.output
-    assert "accounts: version 1 (was 0)" in upgraded.output and "***" not in postgres_url
+    assert "accounts: version 2 (was 0)" in upgraded.output and "***" not in postgres_url
     copied = runner.invoke(cli, ["--instance", str(instance.root), "db", "copy"], env=env)
     assert copied.exit_code == 0, copied.output
     assert "users: 9 row(s)" in copied.output and "acknowledgements: 1 row(s)" in copied.output

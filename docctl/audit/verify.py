@@ -38,8 +38,10 @@ from ..core.figures import NAME_RE
 from ..core.policy import POLICY_PATH, Policy, parse_policy
 from ..core.records import ACTIONS_ON_MAIN, Signature
 from ..stores.git import ZERO_SHA, GitStore, bulk_load
+from ..stores.journal import ChainRow
 from ..workflow.anchors import ANCHORS
 from .anchors import check_anchors
+from .journals import check_chain, unreleased_confirmations
 from .signatures import signatures_beside
 
 MAIN = "refs/heads/main"
@@ -134,14 +136,24 @@ class AccountHistory:
 
 
 def verify(
-    store: GitStore, accounts: AccountHistory | None = None, *, progress: Callable[[str], None] = lambda _: None
+    store: GitStore,
+    accounts: AccountHistory | None = None,
+    *,
+    journals: dict[str, list[ChainRow]] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> Report:
-    """Check the whole history; returns a :class:`Report` (``ok`` only when every rule holds)."""
+    """Check the whole history; returns a :class:`Report` (``ok`` only when every rule holds).
+    ``journals``: the chained records outside git, by name (read confirmations, account events)."""
     with bulk_load():  # a million objects held: cyclic GC passes tripled the time
-        return _verify(store, accounts, progress)
+        return _verify(store, accounts, journals or {}, progress)
 
 
-def _verify(store: GitStore, accounts: AccountHistory | None, progress: Callable[[str], None]) -> Report:
+def _verify(
+    store: GitStore,
+    accounts: AccountHistory | None,
+    journals: dict[str, list[ChainRow]],
+    progress: Callable[[str], None],
+) -> Report:
     report = Report()
     heads = [MAIN, *([ANCHORS] if store.has_ref(ANCHORS) else [])]  # anchors are signed commits too
     # The two walks in parallel: each git process has a core while Python parses the other.
@@ -166,9 +178,23 @@ def _verify(store: GitStore, accounts: AccountHistory | None, progress: Callable
     _check_change_branches(report, store, commits)
     _check_reflog(report, store, main)
     progress("change branches and the reflog of main checked")
-    anchored, notes = check_anchors(store, main)
+    anchored, notes, heads = check_anchors(store, main)
     report.problems += [Problem(sha, problem) for sha, problem in anchored]
     report.notes += notes
+    released = {
+        (c.trailer("Document"), int(c.trailer("Revision") or 0))
+        for c, _ in main
+        if c.trailer("Action") in ("release", "migrate")
+    }
+    for name, rows in journals.items():
+        report.problems += [Problem("", problem) for problem in check_chain(name, rows, heads.get(name, []))]
+        if name == "confirmations":
+            report.problems += [Problem("", problem) for problem in unreleased_confirmations(rows, released)]
+        chained = sum(1 for row in rows if row.row_hash)
+        report.notes.append(
+            f"{name}: {chained} chained rows checked"
+            + (f", {len(rows) - chained} from before the chain" if len(rows) > chained else "")
+        )
     signed = signatures()
     report.problems += [Problem(sha, problem) for sha, problem in signed.problems]
     report.notes += signed.notes

@@ -112,6 +112,10 @@ class Instance:
             max_document_bytes=int(self.settings["MAX_DOCUMENT_BYTES"]),
             keys=self.keys,
         )
+        self.workflow.journal_heads = lambda: {
+            "confirmations": self.acks.chain_head(),
+            "account events": self.users.event_chain_head(),
+        }
         self.accounts.keys = self.keys
         self.accounts.close_signing_key = self.workflow.close_signing_key
         self.search_all = SearchIndex(
@@ -234,7 +238,8 @@ class Instance:
     def verify(self, *, progress=lambda _: None):
         """Check the whole history from git and the account journal (``docctl verify``)."""
         accounts = AccountHistory(self.users.list(), self.users.created(), self.users.account_events())
-        return verify_history(self.store, accounts, progress=progress)
+        journals = {"confirmations": self.acks.chain(), "account events": self.users.event_chain()}
+        return verify_history(self.store, accounts, journals=journals, progress=progress)
 
     def start(self, *, background: bool = False) -> None:
         """Catch derived data up with git (server start-up and CLI commands).

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.clock import utc_now
+from . import journal
 from .database import Database, Schema, append_only, open_database
 
 SCHEMA = Schema(
@@ -26,8 +27,10 @@ CREATE TABLE IF NOT EXISTS acknowledgements (
 {append_only(dialect, "acknowledgements", "read confirmations are append-only")}
 """
         ),
+        lambda dialect: journal.chain_columns(dialect, "acknowledgements"),  # issue 30
     ),
 )
+FIELDS = ("login", "document_id", "revision", "at")
 
 
 @dataclass(frozen=True)
@@ -48,17 +51,30 @@ class AckStore:
         return self.database.session(SCHEMA)
 
     def record(self, login: str, document_id: str, revision: int) -> Acknowledgement:
-        """Idempotent: confirming the same revision twice keeps the first time."""
-        with self._db() as conn:
-            conn.execute(
-                "INSERT INTO acknowledgements VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
-                (login, document_id, int(revision), self.clock().isoformat()),
-            )
+        """Idempotent: confirming the same revision twice keeps the first time. A new
+        confirmation goes at the end of the hash chain (:mod:`docctl.stores.journal`)."""
+        key = (login, document_id, int(revision))
+        with self._db() as conn, conn.transaction():
             row = conn.execute(
-                "SELECT * FROM acknowledgements WHERE login=? AND document_id=? AND revision=?",
-                (login, document_id, int(revision)),
+                "SELECT * FROM acknowledgements WHERE login=? AND document_id=? AND revision=?", key
             ).fetchone()
+            if row is None:
+                journal.append(
+                    conn, self.database.dialect, "acknowledgements", FIELDS, (*key, self.clock().isoformat())
+                )
+                row = conn.execute(
+                    "SELECT * FROM acknowledgements WHERE login=? AND document_id=? AND revision=?", key
+                ).fetchone()
         return _ack(row)
+
+    def chain(self) -> list[journal.ChainRow]:
+        """Every confirmation with its place in the hash chain (``docctl verify``)."""
+        with self._db() as conn:
+            return journal.read(conn, "acknowledgements", FIELDS, "at")
+
+    def chain_head(self) -> tuple[int, str, int]:
+        with self._db() as conn:
+            return journal.head(conn, "acknowledgements")
 
     def has(self, login: str, document_id: str, revision: int) -> bool:
         with self._db() as conn:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..core.clock import utc_now
 from ..core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
+from . import journal
 from .database import Database, IntegrityError, Schema, append_only, identity_key, open_database
 
 ROLES = ("reader", "author", "approver", "quality_manager", "auditor", "admin")
@@ -74,7 +75,8 @@ CREATE TABLE IF NOT EXISTS account_events (
 """
 
 
-SCHEMA = Schema("accounts", (_accounts_v1,))
+SCHEMA = Schema("accounts", (_accounts_v1, lambda dialect: journal.chain_columns(dialect, "account_events")))
+EVENT_FIELDS = ("at", "actor", "login", "event", "detail")
 
 
 @dataclass(frozen=True)
@@ -376,11 +378,18 @@ class UserStore:
 
     def record(self, actor: str, login: str, event: str, detail: str) -> None:
         """One row in the append-only account journal (who changed whose account, and how)."""
+        with self._db() as conn, conn.transaction():
+            values = (self.clock().isoformat(), actor, login, event, detail)
+            journal.append(conn, self.database.dialect, "account_events", EVENT_FIELDS, values)
+
+    def event_chain(self) -> list[journal.ChainRow]:
+        """Every account event with its place in the hash chain (``docctl verify``)."""
         with self._db() as conn:
-            conn.execute(
-                "INSERT INTO account_events (at, actor, login, event, detail) VALUES (?,?,?,?,?)",
-                (self.clock().isoformat(), actor, login, event, detail),
-            )
+            return journal.read(conn, "account_events", EVENT_FIELDS, "id")
+
+    def event_chain_head(self) -> tuple[int, str, int]:
+        with self._db() as conn:
+            return journal.head(conn, "account_events")
 
     def newest_events(self, *, since=None, until=None, login: str | None = None, limit: int = 50) -> list[dict]:
         """The newest account events first (the audit trail merges them in)."""

@@ -15,10 +15,13 @@ import logging
 
 from ..core.commits import format_message
 from ..core.errors import DocctlError, NotFound
-from ..stores.git import EMPTY_TREE, ZERO_SHA
+from ..stores.git import ZERO_SHA
 from .base import MAIN, WorkflowBase
 
 ANCHORS = "refs/docctl/anchors"
+# The journals outside git whose chain heads each anchor records (see docctl.stores.journal):
+# "<number> <hash> <rows from before the chain>".
+JOURNAL_TRAILERS = {"confirmations": "Confirmations", "account events": "Account-Events"}
 
 
 class Anchoring(WorkflowBase):
@@ -35,11 +38,18 @@ class Anchoring(WorkflowBase):
                 last = self.store.head(ANCHORS)
             except NotFound:
                 last = None
-            if last is not None and self.store.commit(last).trailer("Main") == main:
-                return None
-            trailers = [("Action", "anchor"), ("Main", main), ("Anchor-Reason", why), ("Actor", "docctl")]
+            journals = [
+                (JOURNAL_TRAILERS[name], f"{seq} {digest} {before}")
+                for name, (seq, digest, before) in sorted((self.journal_heads or dict)().items())
+            ]
+            if last is not None:
+                previous = self.store.commit(last)
+                if previous.trailer("Main") == main and all(previous.trailer(k) == v for k, v in journals):
+                    return None
+            trailers = [("Action", "anchor"), ("Main", main), *journals, ("Anchor-Reason", why), ("Actor", "docctl")]
             message = format_message(f"Anchor: main at {main[:12]}", "", trailers)
-            commit = self._commit(EMPTY_TREE, [last, main] if last else [main], message, self.service)
+            tree = self.store.tree_with(None, {})  # written, not only known: fsck wants it stored
+            commit = self._commit(tree, [last, main] if last else [main], message, self.service)
             self.store.update_refs(
                 [(ANCHORS, commit, last or ZERO_SHA)], reason=f"docctl: anchor ({why})", local_only=True
             )

@@ -110,6 +110,8 @@ class WorkflowBase:
         # With a git remote: brings this node up to the remote before a step runs again.
         self.sync: Callable[[], object] | None = None
         self._policy: tuple[str, str, Policy] | None = None
+        # The journals' chain heads for anchors (issue 30): name -> (number, hash, rows before).
+        self.journal_heads: Callable[[], dict[str, tuple[int, str, int]]] | None = None
         # Personal signing keys (issue 29); None: signatures are signed like any other step.
         self.keys = keys
         # Told of every signature made with a person's own key (the e-mail to that person).
