@@ -185,3 +185,28 @@ def test_readme_git_commands_check_signatures_and_the_register(demo):
     register = instance.catalog.master_list(date.fromisoformat(day), include_obsolete=True)
     assert on_main == {s.doc_id for s in register if s.status != "obsolete"}
     assert len(on_main) >= 5
+
+
+def test_the_evidence_package_of_the_demo_checks_itself(demo, tmp_path):
+    """Issue 30: `docctl evidence` on the demo, unpacked, `sh check` with PATH=/usr/bin:/bin."""
+    import shutil
+    import zipfile
+
+    from click.testing import CliRunner
+
+    from docctl.cli import main
+
+    if not all(shutil.which(t) for t in ("ssh-keygen", "sha256sum")):
+        pytest.skip("ssh-keygen and sha256sum are needed to run the package's check")
+    instance, _ = demo
+    out = tmp_path / "evidence.zip"
+    result = CliRunner().invoke(main, ["--instance", str(instance.root), "evidence", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as archive:
+        archive.extractall(tmp_path)
+    check = subprocess.run(
+        ["sh", str(tmp_path / "evidence" / "check")], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    register = (tmp_path / "evidence" / "register.csv").read_text()
+    assert register.count("\n") == len(instance.catalog.master_list(instance.today())) + 1

@@ -22,18 +22,23 @@ import secrets
 import shutil
 import threading
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..audit.copies import CopyRegister
+from ..audit.evidence import NAMESPACE as EVIDENCE_NAMESPACE
+from ..audit.evidence import build as build_evidence
 from ..audit.verify import AccountHistory
 from ..audit.verify import verify as verify_history
+from ..core import allowed_signers
 from ..core.clock import utc_now
 from ..core.commits import Identity
-from ..core.errors import ConfigError, Conflict, Forbidden, Unavailable
+from ..core.errors import ConfigError, Conflict, Forbidden, Invalid, Unavailable
 from ..core.policy import Policy, default_policy
 from ..core.render import RenderCache
+from ..core.sshsig import fingerprint, raw_key_of_line
+from ..core.sshsig import sign as sign_file
 from ..derived.catalog import Catalog
 from ..derived.indexing import Indexer
 from ..derived.search import SearchIndex
@@ -220,6 +225,34 @@ class Instance:
             )
         finally:
             new.path.unlink()
+
+    def evidence(self, out: Path, *, as_of: date | None = None, unit: str | None = None):
+        """``docctl evidence``: the package for an external auditor (see audit/evidence.py)."""
+        at = as_of or self.today()
+        self.catalog.catch_up()
+        end = datetime.combine(at, time(23, 59, 59), tzinfo=ZoneInfo(self.settings["TIMEZONE"]))
+        found = self.store.log("refs/heads/main", first_parent=True, max_count=1, until=end.isoformat())
+        if not found:
+            raise Invalid("main has no history on or before %(day)s", day=at.isoformat())
+        self.list_instance_key()
+        head = self.store.head("refs/heads/main")
+        report = self.verify()
+        return build_evidence(
+            Path(out),
+            store=self.store,
+            catalog=self.catalog,
+            main_as_of=found[0],
+            as_of=at,
+            unit=unit,
+            people=self.users.list(),
+            confirmations_of=self.acks.for_documents,
+            verify_report=report,
+            allowed_signers=self.store.read_file(head, allowed_signers.PATH).decode("utf-8"),
+            principal=self.workflow.instance_principal(),
+            sign=lambda data: sign_file(self.instance_key.private, data, EVIDENCE_NAMESPACE),
+            fingerprint=fingerprint(raw_key_of_line(self.instance_key.public_key)),
+            signed_from=report.signed_from,
+        )
 
     @property
     def secret_key(self) -> str:

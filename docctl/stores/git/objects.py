@@ -97,6 +97,7 @@ class ObjectReads:
         no_walk: bool = False,
         paths: tuple[str, ...] = (),
         max_count: int | None = None,
+        until: str | None = None,
     ) -> list[Commit]:
         """Like ``git log [--first-parent] [SINCE..]REV [-- PATHS]``, parsed."""
         for value in (rev, since):
@@ -111,6 +112,8 @@ class ObjectReads:
             args.append("--no-walk")
         if max_count:
             args.append(f"--max-count={int(max_count)}")
+        if until:  # an ISO time: commits made up to then (git's --until, by committer date)
+            args.append(f"--until={datetime.fromisoformat(until).isoformat()}")
         args.append(f"{since}..{rev}" if since else rev)
         args.append("--")
         args.extend(check_path(p) for p in paths)
