@@ -154,6 +154,7 @@ ROWS: tuple[Row, ...] = (
     # -- the audit trail -------------------------------------------------------------------------
     _row("GET", "/audit", "/audit", AUDIT),
     _row("GET", "/audit/events.csv", "/audit/events.csv", AUDIT),
+    _row("POST", "/audit/evidence.zip", Case("/audit/evidence.zip", {}), AUDIT),
     _row("GET", "/api/v1/audit/events", "/api/v1/audit/events", AUDIT),
     _row("GET", "/api/v1/audit/verify", "/api/v1/audit/verify", AUDIT),
     # -- changes: drafts only for their circle (404 for others) ---------------------------------

@@ -73,3 +73,16 @@ def test_a_package_as_of_an_earlier_day_holds_that_days_history(package, clock, 
         register = archive.read("evidence/register.csv").decode()
     assert "P-01" in register and "P-02" not in register
     assert earlier.main != instance.store.head("refs/heads/main")
+
+
+def test_auditors_download_the_package_from_the_audit_page(instance, people, client, auth):
+    release(instance, people)
+    auth.login("auditor")
+    assert "Download the evidence package" in client.get("/audit").get_data(as_text=True)
+    answer = auth.post("/audit/evidence.zip", {"as_of": "", "unit": ""}, token_from="/audit")
+    assert answer.status_code == 200 and answer.mimetype == "application/zip"
+    assert "attachment" in answer.headers["Content-Disposition"]
+    data = answer.get_data()
+    answer.close()  # as a WSGI server does: the temporary file is closed and removed
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert "evidence/check" in archive.namelist() and "evidence/history.bundle" in archive.namelist()

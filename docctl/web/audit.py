@@ -6,14 +6,17 @@ For auditors, quality managers and administrators (CONTRACT §4 ``/audit``); eve
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
+from pathlib import Path
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, send_file
 from flask_login import login_required
 
 from ..core.documents import validate_document_id
 from ..core.errors import Invalid
 from ..derived.audit_trail import ACTIONS, TrailQuery
-from .context import date_arg, int_arg, reader, require_role, user
+from .context import date_arg, instance, int_arg, reader, require_role, user
 from .csv_export import confirmation_rows, csv_response
 
 bp = Blueprint("audit", __name__)
@@ -61,6 +64,30 @@ def index():
         actions=ACTIONS,
         complete=reader().audit_complete(),
     )
+
+
+@bp.route("/audit/evidence.zip", methods=["POST"])
+@login_required
+def evidence():
+    """The evidence package (issue 30) as a download: built into a temporary file, sent, removed."""
+    require_role(*AUDIT_ROLES)
+    as_of = date_arg(request.form.get("as_of"), "as_of")
+    unit = request.form.get("unit") or None
+    handle, name = tempfile.mkstemp(prefix="docctl-evidence-", suffix=".zip")
+    os.close(handle)
+    try:
+        made = instance().evidence(Path(name), as_of=as_of, unit=unit)
+        answer = send_file(
+            name,
+            mimetype="application/zip",
+            as_attachment=True,
+            download_name=f"docctl-evidence-{made.as_of.isoformat()}.zip",
+        )
+    except BaseException:
+        os.unlink(name)
+        raise
+    answer.call_on_close(lambda: os.unlink(name))
+    return answer
 
 
 @bp.route("/audit/events.csv")
