@@ -214,3 +214,19 @@ def test_sync_without_a_remote_says_so(instance):
 
     with pytest.raises(ConfigError, match="GIT_REMOTE is not set"):
         instance.sync()
+
+
+def test_a_node_whose_main_was_moved_back_never_moves_the_remote_back(two_nodes, remote):
+    """Issue 30: a node rolled back with plain git releases again: its push is refused (the
+    remote is not where it thinks), it catches up, and the remote keeps every release."""
+    a, b = two_nodes
+    sign(a, open_change(a, "IR-05"))
+    b.sync()
+    before_rollback = _git(remote, "rev-parse", "main")
+    older = _git(b.store.path, "rev-parse", "main~1")
+    _git(b.store.path, "update-ref", "refs/heads/main", older)  # b's main moved back by hand
+    sign(b, open_change(b, "IR-06"))
+    after = _git(remote, "rev-parse", "main")
+    assert _git(remote, "merge-base", "--is-ancestor", before_rollback, after) == ""  # only forward
+    assert b.catalog.revisions("IR-05")[0].revision == 1  # b caught up before its release landed
+    assert b.store.head() == after
