@@ -234,6 +234,18 @@ def user_reset_password(ctx, login, password_stdin):
     click.echo(f"Password of {login} reset; they must set a new one before they can sign.{sent}")
 
 
+def _as_of(value: str | None):
+    """``--as-of YYYY-MM-DD`` as a date (None when not given)."""
+    from datetime import date
+
+    from .core.errors import Invalid
+
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise Invalid("--as-of must be a date as YYYY-MM-DD") from None
+
+
 def _cli_actor() -> str:
     """Who acted, for the account journal, when a change comes from the command line."""
     return f"cli:{getpass.getuser()}"
@@ -333,15 +345,9 @@ def export_master_list(ctx, as_of, fmt, obsolete):
     import csv
     import io
     import json
-    from datetime import date
-
-    from .core.errors import Invalid
 
     instance = _open(ctx)
-    try:
-        at = date.fromisoformat(as_of) if as_of else instance.today()
-    except ValueError:
-        raise Invalid("--as-of must be a date as YYYY-MM-DD") from None
+    at = _as_of(as_of) or instance.today()
     instance.catalog.catch_up()
     rows = [s.register_row() for s in instance.catalog.master_list(at, include_obsolete=obsolete)]
     if fmt == "json":
@@ -541,17 +547,9 @@ def _echo_import(entry: dict, dry_run: bool) -> None:
 def evidence(ctx, out, as_of, unit):
     """The package for an external auditor: register, change records, confirmations, verify report,
     signers, history bundle, signed manifest and a `check` script (git, ssh-keygen, sha256sum)."""
-    from datetime import date
-
-    from .core.errors import Invalid
-
     instance = _open(ctx)
-    try:
-        at = date.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        raise Invalid("--as-of must be a date as YYYY-MM-DD") from None
     started = time.monotonic()
-    made = instance.evidence(out, as_of=at, unit=unit)
+    made = instance.evidence(out, as_of=_as_of(as_of), unit=unit)
     click.echo(
         f"{made.path}: {made.documents} documents as of {made.as_of}, main {made.main[:12]}, "
         f"{made.size / 1e6:.1f} MB in {time.monotonic() - started:.1f} s. Check it with: unzip, then sh evidence/check"
