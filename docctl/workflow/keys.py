@@ -15,7 +15,7 @@ from datetime import timedelta
 from ..core import allowed_signers, signing
 from ..core.allowed_signers import SignerKey
 from ..core.commits import format_message
-from ..core.errors import ConfigError, Forbidden
+from ..core.errors import ConfigError, Forbidden, NotFound
 from ..stores.git import ZERO_SHA
 from ..stores.keys import Unlocked
 from .base import MAIN, WorkflowBase
@@ -29,7 +29,7 @@ class SigningKeys(WorkflowBase):
         head = commit or self.store.head(MAIN)
         try:
             text = self.store.read_file(head, allowed_signers.PATH).decode("utf-8")
-        except Exception:  # noqa: BLE001 - NotFound: a history from before signing
+        except NotFound:  # a history from before signing
             return []
         return allowed_signers.parse(text)
 
@@ -119,7 +119,7 @@ class SigningKeys(WorkflowBase):
         """One ``Action: keys`` commit on ``main`` (under the write lock, signed by the instance)."""
         try:
             main_head = self.store.head(MAIN)
-        except Exception:  # noqa: BLE001 - NotFound: no history yet
+        except NotFound:  # no history yet
             main_head = None
         blob = self.store.write_blob(allowed_signers.render(keys).encode("utf-8"))
         base = self.store.commit(main_head).tree if main_head else None
