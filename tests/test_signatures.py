@@ -445,3 +445,25 @@ def test_the_cli_reset_mails_the_temporary_password_and_prints_none(instance, pe
     assert mail.body.split("temporary password: ", 1)[1].split()[0] not in result.output
     assert instance.keys.current("qm") is None
     assert "closed (password reset)" in git(instance, "log", "-1", "--format=%s", "main")
+
+
+def test_an_old_instance_used_from_the_cli_lists_its_own_key_before_a_signers(tmp_path, clock, monkeypatch):
+    """Without a server start (which lists the instance key), a first signature through the CLI's
+    Instance must not make a person's key the root of trust."""
+    from conftest import make_instance
+
+    from docctl.ops.instance import Instance
+    from docctl.workflow.organization import Organization
+
+    initialize = Organization.initialize
+    with monkeypatch.context() as m:
+        m.setattr(Organization, "initialize", lambda self, actor, policy, **_: initialize(self, actor, policy))
+        m.setattr(Instance, "list_instance_key", lambda self: None)
+        old = make_instance(tmp_path / "inst", clock)
+    opened = Instance(old.root, clock=clock)  # as `docctl` opens it: no start()
+    people = {p.login: p for p in opened.users.list()}
+    release(opened, people)
+    listed = allowed_signers.parse(git(opened, "show", f"main:{allowed_signers.PATH}"))
+    assert listed[0].principal == "docctl@localhost"
+    report = opened.verify()
+    assert report.ok, report.problems

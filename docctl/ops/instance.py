@@ -121,6 +121,7 @@ class Instance:
             "confirmations": self.acks.chain_head(),
             "account events": self.users.event_chain_head(),
         }
+        self.workflow.instance_key_line = self._instance_public_key
         self.accounts.keys = self.keys
         self.accounts.close_signing_key = self.workflow.close_signing_key
         self.search_all = SearchIndex(
@@ -190,6 +191,11 @@ class Instance:
         if not self.instance_key.exists():  # an instance from before signing (issue 29)
             self._make_instance_key()
         return self.instance_key.sign(payload)
+
+    def _instance_public_key(self) -> str:
+        if not self.instance_key.exists():
+            self._make_instance_key()
+        return self.instance_key.public_key
 
     def _make_instance_key(self) -> None:
         """Write the instance's signing key; with a shared database, every node's copy of the

@@ -112,6 +112,8 @@ class WorkflowBase:
         self._policy: tuple[str, str, Policy] | None = None
         # The journals' chain heads for anchors (issue 30): name -> (number, hash, rows before).
         self.journal_heads: Callable[[], dict[str, tuple[int, str, int]]] | None = None
+        # The instance's public key ("ssh-ed25519 …"), listed first in allowed_signers (issue 29).
+        self.instance_key_line: Callable[[], str] | None = None
         # Personal signing keys (issue 29); None: signatures are signed like any other step.
         self.keys = keys
         # Told of every signature made with a person's own key (the e-mail to that person).

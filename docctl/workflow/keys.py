@@ -116,7 +116,11 @@ class SigningKeys(WorkflowBase):
             )
 
     def _write_signers(self, keys: list[SignerKey], subject: str, trailers: list[tuple[str, str]], author=None) -> str:
-        """One ``Action: keys`` commit on ``main`` (under the write lock, signed by the instance)."""
+        """One ``Action: keys`` commit on ``main`` (under the write lock, signed by the instance).
+        The instance's own key is always the first listed: it is where trust begins."""
+        if self.instance_key_line is not None and not any(k.principal == self.instance_principal() for k in keys):
+            root = SignerKey(self.instance_principal(), self.instance_key_line(), self.now(), None, "the instance")
+            keys = [root, *keys]
         try:
             main_head = self.store.head(MAIN)
         except NotFound:  # no history yet
