@@ -236,11 +236,11 @@ class Instance:
         """``docctl evidence``: the package for an external auditor (see audit/evidence.py)."""
         at = as_of or self.today()
         self.catalog.catch_up()
+        self.list_instance_key()  # before main is read: a listing commit would be missed otherwise
         end = datetime.combine(at, time(23, 59, 59), tzinfo=ZoneInfo(self.settings["TIMEZONE"]))
         found = self.store.log("refs/heads/main", first_parent=True, max_count=1, until=end.isoformat())
         if not found:
             raise Invalid("main has no history on or before %(day)s", day=at.isoformat())
-        self.list_instance_key()
         head = self.store.head("refs/heads/main")
         report = self.verify()
         return build_evidence(

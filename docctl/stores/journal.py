@@ -31,6 +31,9 @@ def chain_columns(dialect: str, table: str) -> str:
         f"ALTER TABLE {table} ADD COLUMN prev_hash TEXT;\n"
         f"ALTER TABLE {table} ADD COLUMN row_hash TEXT;\n"
         f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_by_seq ON {table} (seq);\n"
+        # Each anchor counts the rows from before the chain: a partial index keeps that count
+        # from scanning the whole journal on every release.
+        f"CREATE INDEX IF NOT EXISTS {table}_unchained ON {table} (row_hash) WHERE row_hash IS NULL;\n"
     )
 
 

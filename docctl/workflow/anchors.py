@@ -15,7 +15,7 @@ import logging
 
 from ..core.commits import format_message
 from ..core.errors import DocctlError, NotFound
-from ..stores.git import ZERO_SHA
+from ..stores.git import EMPTY_TREE, ZERO_SHA
 from .base import MAIN, WorkflowBase
 
 ANCHORS = "refs/docctl/anchors"
@@ -26,6 +26,8 @@ JOURNAL_TRAILERS = {"confirmations": "Confirmations", "account events": "Account
 
 class Anchoring(WorkflowBase):
     """``anchor``: main's head recorded, signed by the instance; best effort after a release."""
+
+    _empty_tree_stored = False
 
     def anchor(self, why: str) -> str | None:
         """Record ``main``'s head on the anchors ref; None when it is anchored already."""
@@ -48,8 +50,10 @@ class Anchoring(WorkflowBase):
                     return None
             trailers = [("Action", "anchor"), ("Main", main), *journals, ("Anchor-Reason", why), ("Actor", "docctl")]
             message = format_message(f"Anchor: main at {main[:12]}", "", trailers)
-            tree = self.store.tree_with(None, {})  # written, not only known: fsck wants it stored
-            commit = self._commit(tree, [last, main] if last else [main], message, self.service)
+            if not self._empty_tree_stored:  # written once, not only known: fsck wants it stored
+                self.store.tree_with(None, {})
+                self._empty_tree_stored = True
+            commit = self._commit(EMPTY_TREE, [last, main] if last else [main], message, self.service)
             self.store.update_refs(
                 [(ANCHORS, commit, last or ZERO_SHA)], reason=f"docctl: anchor ({why})", local_only=True
             )
