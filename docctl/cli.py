@@ -362,15 +362,19 @@ def export_master_list(ctx, as_of, fmt, obsolete):
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON (as GET /api/v1/audit/verify)")
+@click.option("--full", is_flag=True, help="check the whole history, not only what came after the last verified anchor")
 @click.pass_context
 @domain_errors
-def verify(ctx, as_json):
-    """Check the whole history from git: exit 0 only when nothing bypassed the workflow."""
+def verify(ctx, as_json, full):
+    """Check the history from git: exit 0 only when nothing bypassed the workflow.
+
+    Without --full, the git history before the last verified anchor (written by the last check
+    that found nothing wrong) is skipped; the journals and every anchored head are always checked."""
     import json
 
     instance = _open(ctx)
     started = time.monotonic()
-    report = instance.verify(progress=lambda line: None if as_json else click.echo(line, err=True))
+    report = instance.verify(full=full, progress=lambda line: None if as_json else click.echo(line, err=True))
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
     else:
@@ -381,7 +385,8 @@ def verify(ctx, as_json):
             click.echo(f"NOTE {note}")
         verdict = "the history holds" if report.ok else f"{len(report.problems)} problem(s)"
         click.echo(
-            f"Checked {report.commits} commits, {report.releases} releases and withdrawals, "
+            f"Checked {report.commits} {'new ' if report.mode == 'incremental' else ''}commits, "
+            f"{report.releases} releases and withdrawals, "
             f"{report.migrations} migrations from paper, {report.signatures} signatures, "
             f"{report.signed_commits} commit signatures "
             f"in {time.monotonic() - started:.1f} s: {verdict}."

@@ -20,6 +20,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..core import allowed_signers
 from ..core.allowed_signers import SignerKey
@@ -40,11 +41,44 @@ CHILD_SHARE = 0.65
 
 
 @dataclass
+class SigningState:
+    """What the signature check knows after a commit (issue 30: a verified anchor records it, so
+    an incremental check goes on from there): where signing began, the instance's principal,
+    the keys trusted by then, and the keys the last ``allowed_signers`` listed."""
+
+    start: str
+    begun: datetime
+    instance: str
+    trusted: list[SignerKey]
+    listed: set[str]
+
+    def as_json(self) -> dict:
+        return {
+            "start": self.start,
+            "begun": self.begun.isoformat(),
+            "instance": self.instance,
+            "trusted": [entry.line() for entry in self.trusted],
+            "listed": sorted(self.listed),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> SigningState:
+        return cls(
+            start=data["start"],
+            begun=datetime.fromisoformat(data["begun"]),
+            instance=data["instance"],
+            trusted=allowed_signers.parse("\n".join(data["trusted"])),
+            listed=set(data["listed"]),
+        )
+
+
+@dataclass
 class SignatureReport:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (commit, problem)
     notes: list[str] = field(default_factory=list)
     checked: int = 0
     signed_from: str | None = None
+    state: SigningState | None = None
 
 
 def check_signatures(
@@ -52,60 +86,83 @@ def check_signatures(
     main: list[tuple[Commit, dict]],
     commits: dict[str, Commit],
     share: tuple[float, float] = (0.0, 1.0),
+    since: SigningState | None = None,
 ) -> SignatureReport:
     """``main``: its first-parent commits oldest first with the paths each changed;
     ``commits``: every commit of main and the change branches (trailers ``Action`` and
     ``Signature`` at least). ``share``: the part of the commits to check, as fractions (two
-    processes split a long history); the keys commits and the notes go with the first part."""
+    processes split a long history); the keys commits and the notes go with the first part.
+    ``since``: the state a verified anchor recorded — ``main`` and ``commits`` are then only
+    what came after it."""
     report = SignatureReport()
     path = allowed_signers.PATH
     versions = [(c, changed[path]) for c, changed in main if path in changed]
-    if not versions:
-        report.notes.append("no commit is signed: the whole history is from before signing (issue 29)")
-        return report
-    start = versions[0][0]
-    report.signed_from = start.sha
     texts = dict(store.blobs(sorted({blob for _, blob in versions if blob})))
-    root_keys = _parse(texts.get(versions[0][1], b""), report, start.sha)
-    if not root_keys:
-        report.problems.append((start.sha, "the first allowed_signers lists no key"))
-        return report
-    instance = root_keys[0].principal
+    raws = dict(store.blobs([c.sha for c, _ in versions]))
+    judged: dict[str, str | None] = {}
+    if since is None:
+        if not versions:
+            report.notes.append("no commit is signed: the whole history is from before signing (issue 29)")
+            return report
+        start, blob = versions.pop(0)
+        root_keys = _parse(texts.get(blob, b""), report, start.sha)
+        if not root_keys:
+            report.problems.append((start.sha, "the first allowed_signers lists no key"))
+            return report
+        state = SigningState(
+            start.sha, start.committed_at, root_keys[0].principal, root_keys, {e.key for e in root_keys}
+        )
+        judged[start.sha] = _check_one(
+            commits.get(start.sha, start), raws[start.sha], _by_raw(root_keys), state.instance, True, True
+        )
+    else:
+        state = SigningState(since.start, since.begun, since.instance, list(since.trusted), set(since.listed))
+    report.signed_from, report.state = state.start, state
+    first_key = state.trusted[0] if state.trusted else None
     report.notes.append(
-        f"signed from commit {start.sha[:12]} on ({start.committed_at.date()}); the instance key "
-        f"{fingerprint(root_keys[0].raw)} of {instance} first listed there"
+        f"signed from commit {state.start[:12]} on ({state.begun.date()}); the instance key "
+        f"{fingerprint(first_key.raw) if first_key else '?'} of {state.instance} first listed there"
     )
     # Trust grows one docctl keys commit at a time: each must be signed by the instance with a
     # key already trusted before it; what another commit lists is named and never trusted.
-    trusted = _by_raw(root_keys)
-    raws = dict(store.blobs([c.sha for c, _ in versions]))
-    judged = {start.sha: _check_one(commits.get(start.sha, start), raws[start.sha], trusted, instance, True, True)}
-    previous = {e.key for e in root_keys}
-    for commit, blob in versions[1:]:
-        problem = _check_one(commits.get(commit.sha, commit), raws[commit.sha], trusted, instance, True, True)
+    for commit, blob in versions:
+        problem = _check_one(
+            commits.get(commit.sha, commit), raws[commit.sha], _by_raw(state.trusted), state.instance, True, True
+        )
         entries = _parse(texts.get(blob, b""), report, commit.sha) if blob else []
-        added = {e.key for e in entries} - previous
-        previous = {e.key for e in entries}
-        known = {e.key for found in trusted.values() for e in found}
+        added = {e.key for e in entries} - state.listed
+        state.listed = {e.key for e in entries}
+        known = {e.key for e in state.trusted}
         if problem is None:  # a docctl keys commit: what it adds is trusted, and nothing else new
-            trusted = _by_raw([e for e in entries if e.key in known or e.key in added])
+            state.trusted = [e for e in entries if e.key in known or e.key in added]
         else:
             for entry in entries:
                 if entry.key in added:
                     problem += f"; the key it lists for {entry.principal} is not trusted"
         judged[commit.sha] = problem
+    trusted = _by_raw(state.trusted)
     on_main = {c.sha for c, _ in main}
-    begun = start.committed_at
-    # Signed must be: every commit that descends from where signing began (all of main after it,
-    # every change opened since), and anything else dated since. What signing began on — its
-    # ancestors — is not; nor are the steps of changes from before, dated before it.
-    before = _ancestors(start, commits)
-    after = _descendants(start, commits)
-    wanted = [
-        sha
-        for sha, c in commits.items()
-        if sha not in before and sha not in judged and (sha in after or c.committed_at >= begun)
-    ]
+    if since is None:
+        # Signed must be: every commit that descends from where signing began (all of main after
+        # it, every change opened since), and anything else dated since. What signing began on —
+        # its ancestors — is not; nor are the steps of changes from before, dated before it.
+        begun_at = commits.get(state.start)
+        before = _ancestors(begun_at, commits) if begun_at else set()
+        after = _descendants(begun_at, commits) if begun_at else set()
+        wanted = [
+            sha
+            for sha, c in commits.items()
+            if sha not in before and sha not in judged and (sha in after or c.committed_at >= state.begun)
+        ]
+    else:
+        # After a verified anchor nothing is an ancestor of where signing began; a commit dated
+        # before it must be signed when it descends from it (rare: asked of git one by one).
+        wanted = [
+            sha
+            for sha, c in commits.items()
+            if sha not in judged
+            and (c.committed_at >= state.begun or sha in on_main or store.is_ancestor(state.start, sha))
+        ]
     first = share[0] == 0.0
     if not first:
         report.notes = []
@@ -118,10 +175,10 @@ def check_signatures(
     wanted = wanted[int(len(wanted) * share[0]) : int(len(wanted) * share[1])]
     for sha, raw in store.blobs(wanted):
         report.checked += 1
-        problem = _check_one(commits[sha], raw, trusted, instance, sha in on_main, False)
+        problem = _check_one(commits[sha], raw, trusted, state.instance, sha in on_main, False)
         if problem:
             report.problems.append((sha, problem))
-    for commit, _ in versions[1:] if first else ():
+    for commit, _ in versions if first else ():
         reason = commit.trailer("Key-Reason") or ""
         if reason == "after a password reset":
             owner = commit.trailer("Key-Owner") or "?"
@@ -130,20 +187,20 @@ def check_signatures(
 
 
 def signatures_beside(
-    store: GitStore, main: list[tuple[Commit, dict]], commits: dict[str, Commit]
+    store: GitStore, main: list[tuple[Commit, dict]], commits: dict[str, Commit], since: SigningState | None = None
 ) -> Callable[[], SignatureReport]:
     """Start :func:`check_signatures`; the returned function waits for its report. A long history
     is checked in a forked process on the other core while the caller checks the rest (the child
     inherits the parsed history, so nothing big crosses the pipe: only the report comes back)."""
     if len(commits) < BESIDE_FROM or "fork" not in multiprocessing.get_all_start_methods():
-        report = check_signatures(store, main, commits)
+        report = check_signatures(store, main, commits, since=since)
         return lambda: report
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
 
     def work() -> None:
         try:
-            send.send(check_signatures(store, main, commits, (0.0, CHILD_SHARE)))
+            send.send(check_signatures(store, main, commits, (0.0, CHILD_SHARE), since))
         except BaseException as exc:  # noqa: BLE001 - carried to the parent, raised there
             send.send(exc)
 
@@ -153,7 +210,7 @@ def signatures_beside(
 
     def result() -> SignatureReport:
         try:
-            rest = check_signatures(store, main, commits, (CHILD_SHARE, 1.0))  # while the child works
+            rest = check_signatures(store, main, commits, (CHILD_SHARE, 1.0), since)  # while the child works
             found = receive.recv()
         except EOFError:
             raise DocctlError("the signature check stopped without a report") from None

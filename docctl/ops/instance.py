@@ -16,6 +16,7 @@ Layout (the repository is the source of truth; the rest is either accounts or de
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -34,7 +35,7 @@ from ..audit.verify import verify as verify_history
 from ..core import allowed_signers
 from ..core.clock import utc_now
 from ..core.commits import Identity
-from ..core.errors import ConfigError, Conflict, Forbidden, Invalid, Unavailable
+from ..core.errors import ConfigError, Conflict, DocctlError, Forbidden, Invalid, Unavailable
 from ..core.policy import Policy, default_policy
 from ..core.render import RenderCache
 from ..core.sshsig import fingerprint, raw_key_of_line
@@ -242,7 +243,7 @@ class Instance:
         if not found:
             raise Invalid("main has no history on or before %(day)s", day=at.isoformat())
         head = self.store.head("refs/heads/main")
-        report = self.verify()
+        report = self.verify(full=True)  # the certification body's copy checks everything
         return build_evidence(
             Path(out),
             store=self.store,
@@ -274,11 +275,23 @@ class Instance:
     def today(self) -> date:
         return self.clock().astimezone(ZoneInfo(self.settings["TIMEZONE"])).date()
 
-    def verify(self, *, progress=lambda _: None):
-        """Check the whole history from git and the account journal (``docctl verify``)."""
+    def verify(self, *, full: bool = False, progress=lambda _: None):
+        """Check the history from git and the journals (``docctl verify [--full]``): without
+        ``full``, only what came after the last verified anchor. A verification that finds
+        nothing wrong is recorded as a verified anchor, where the next one starts."""
         accounts = AccountHistory(self.users.list(), self.users.created(), self.users.account_events())
         journals = {"confirmations": self.acks.chain(), "account events": self.users.event_chain()}
-        return verify_history(self.store, accounts, journals=journals, progress=progress)
+        key = raw_key_of_line(self.instance_key.public_key) if self.instance_key.exists() else None
+        self.store.update_commit_graph()  # what a verified anchor reached is left out fast
+        report = verify_history(self.store, accounts, journals=journals, progress=progress, full=full, instance_key=key)
+        if report.state is not None and (report.mode == "full" or report.state["main"] != report.since):
+            try:
+                self.workflow.anchor(
+                    "verified", verified=(report.state["main"], report.mode, _state_bytes(report.state))
+                )
+            except DocctlError:  # the check stands; the next one starts from further back
+                logging.getLogger("docctl").warning("recording the verification failed", exc_info=True)
+        return report
 
     def start(self, *, background: bool = False) -> None:
         """Catch derived data up with git (server start-up and CLI commands).
@@ -412,3 +425,7 @@ class Instance:
             instance.workflow.initialize(admin, policy or default_policy(), instance_key=key)
         instance.start()
         return instance
+
+
+def _state_bytes(state: dict) -> bytes:
+    return (json.dumps(state, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode()

@@ -151,6 +151,9 @@ def generate(root: Path, documents: int, revisions: int, *, progress=print) -> I
     signed = _sign_history(instance, before_history=main_before, keys=keys)
     progress(f"{signed} commits signed in {time.monotonic() - started_signing:.0f} s")
     _write_reflog(instance.store.path)
+    # As `git gc --auto` leaves a repository years old: refs packed, the commit-graph written.
+    for args in (["pack-refs", "--all"], ["commit-graph", "write", "--reachable", "--no-progress"]):
+        subprocess.run(["git", f"--git-dir={instance.store.path}", *args], capture_output=True, check=True)
     # Derived data is rebuilt from the new history at the next start-up, as after `docctl reindex`.
     with instance.workflow.change_index._connect() as conn:
         conn.execute("DELETE FROM changes")

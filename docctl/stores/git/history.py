@@ -21,7 +21,7 @@ class HistoryReads:
         self,
         refs: list[str],
         *,
-        since: str | None = None,
+        since: str | list[str] | None = None,
         change_branches: bool = False,
         first_parent: bool = False,
         paths: bool = False,
@@ -46,8 +46,8 @@ class HistoryReads:
         if paths:
             args += ["--raw", "--diff-merges=first-parent", "--no-renames"]
         args += [r if SHA_RE.fullmatch(r) else check_ref(r) for r in refs]
-        if since:
-            args.append(f"^{check_sha(since)}")
+        for excluded in [since] if isinstance(since, str) else since or []:
+            args.append(f"^{check_sha(excluded)}")  # what ``since`` (commits) reach is left out
         if change_branches:
             args.append("--glob=refs/heads/changes/*")
         for record in self._records([*args, "--"]):

@@ -104,19 +104,26 @@ class RefReads:
         out = self._git("for-each-ref", "--format=%(refname) %(objectname)", prefix)
         return dict(line.split(" ", 1) for line in out.decode().splitlines())
 
-    def reflog(self, ref: str = "refs/heads/main") -> list[RefMove]:
-        """Every recorded move of ``ref``, oldest first (``core.logAllRefUpdates=always``)."""
+    def reflog(self, ref: str = "refs/heads/main", *, start: int = 0, first_index: int = 0) -> list[RefMove]:
+        """Every recorded move of ``ref``, oldest first (``core.logAllRefUpdates=always``); from
+        byte ``start`` on (a line's ``start`` as an earlier call gave it), numbered from
+        ``first_index`` — so an incremental check reads only what was appended since."""
         path = self.path / "logs" / check_ref(ref)
         try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            with path.open("rb") as handle:
+                handle.seek(start)
+                data = handle.read()
         except FileNotFoundError:
             return []
         moves = []
-        for number, line in enumerate(lines):
+        offset = start
+        for number, raw in enumerate(data.splitlines(keepends=True), first_index):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
             head, _, message = line.partition("\t")
             parts = head.split(" ", 2)
             if len(parts) == 3:
-                moves.append(RefMove(number, parts[0], parts[1], parts[2], message))
+                moves.append(RefMove(number, parts[0], parts[1], parts[2], message, offset, line))
+            offset += len(raw)
         return moves
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
@@ -134,3 +141,5 @@ class RefMove:
     new: str
     who: str
     message: str
+    start: int = 0  # the byte offset of its line in the reflog
+    line: str = ""

@@ -1,4 +1,5 @@
-"""Keeping a long-lived repository healthy: packing (``gc --auto``) and integrity checks (``fsck``)."""
+"""Keeping a long-lived repository healthy: packing (``gc --auto``), the commit-graph, and
+integrity checks (``fsck``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ class Upkeep:
         reflogs never expire (configured at creation), so nothing auditors need is pruned."""
         with self.write_lock(timeout=5.0):
             self._git("-c", "gc.autoDetach=false", "gc", "--auto", "--quiet")
+
+    def update_commit_graph(self) -> None:
+        """Like ``git commit-graph write --reachable --split``: the commits written since the last
+        one added as a layer (tens of milliseconds; the first at 240,000 commits takes ~3 s).
+        A walk that leaves out what a verified anchor reached — 40,000 merged change branches —
+        takes 0.2 s with it and 1.8 s without (issue 30). Derived: git rebuilds it at any time;
+        another process writing it meanwhile (git's own lock) is left to finish."""
+        self._status("commit-graph", "write", "--reachable", "--split", "--no-progress")
 
     def fsck(self) -> str:
         """Like ``git fsck --strict``; returns its report, raises GitError when it fails."""
