@@ -431,9 +431,11 @@ def sync(ctx):
     )
     for ref in report.diverged:
         click.echo(f"DIVERGED {ref}: both this node and the remote wrote; nothing was overwritten", err=True)
+    for line in report.moved_back:
+        click.echo(f"MOVED BACK {line}", err=True)
     if report.error:
         click.echo(f"git remote: {report.error}", err=True)
-    if report.error or report.diverged:
+    if report.error or report.diverged or report.moved_back:
         ctx.exit(1)
 
 

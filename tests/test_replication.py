@@ -38,7 +38,7 @@ def database_url(request) -> str:
 
 
 def node(root, remote, clock, database_url: str = "", key_from: Path | None = None) -> Instance:
-    overrides = {"GIT_REMOTE": str(remote), "DATABASE_URL": database_url}
+    overrides = {"GIT_REMOTE": str(remote), "DATABASE_URL": database_url, "NODE_NAME": root.name}
     if key_from is not None and not database_url:  # own databases: the instance key copied over (README)
         root.mkdir(parents=True)
         shutil.copy2(key_from / "signing_key", root / "signing_key")
@@ -188,8 +188,8 @@ def test_a_node_killed_mid_push_loses_nothing(two_nodes, tmp_path):
         from docctl.stores import git as repo
         from docctl.ops.instance import Instance
         pushed = repo.GitStore.push_atomic
-        def push_then_die(self, remote, updates):
-            outcome = pushed(self, remote, updates)
+        def push_then_die(self, remote, updates, *also):
+            outcome = pushed(self, remote, updates, *also)
             refs = [ref for ref, _, _ in updates]
             if "refs/heads/main" in refs and any(r.startswith("refs/heads/changes/") for r in refs):  # the release
                 os.kill(os.getpid(), signal.SIGKILL)  # after the remote took it, before the local refs
@@ -230,3 +230,40 @@ def test_a_node_whose_main_was_moved_back_never_moves_the_remote_back(two_nodes,
     assert _git(remote, "merge-base", "--is-ancestor", before_rollback, after) == ""  # only forward
     assert b.catalog.revisions("IR-05")[0].revision == 1  # b caught up before its release landed
     assert b.store.head() == after
+
+
+def test_a_remote_moved_back_outside_docctl_is_named_with_whose_head_and_pushed_forward_again(two_nodes, remote):
+    """Issue 30: someone moves the shared main back with plain git, to the head node b pushed:
+    node a's sync names the move and node b, and pushes main forward again."""
+    a, b = two_nodes
+    sign(b, open_change(b, "IR-05"))
+    b_head = _git(remote, "rev-parse", "main")
+    assert _git(remote, "rev-parse", f"refs/docctl/nodes/{b.root.name}") == b_head
+    a.sync()
+    sign(a, open_change(a, "IR-06"))
+    a_head = _git(remote, "rev-parse", "main")
+    _git(remote, "update-ref", "refs/heads/main", b_head)  # moved back on the remote by hand
+    report = a.sync()
+    assert report.moved_back == [
+        f"the remote's main was moved back from {a_head[:12]} to {b_head[:12]}, the head node {b.root.name} "
+        f"pushed; node {a.root.name} pushes its main forward again"
+    ]
+    assert _git(remote, "rev-parse", "main") == a_head  # forward again, nothing lost
+    _git(remote, "update-ref", "refs/heads/main", b_head)
+    _git(remote, "update-ref", "-d", f"refs/docctl/nodes/{b.root.name}")
+    assert "a head no docctl node pushed (outside docctl)" in a.sync().moved_back[0]
+
+
+def test_a_node_whose_own_main_was_moved_back_names_itself_and_pushes_nothing(two_nodes, remote):
+    a, b = two_nodes
+    sign(a, open_change(a, "IR-05"))
+    b.sync()
+    head = _git(remote, "rev-parse", "main")
+    older = _git(b.store.path, "rev-parse", "main~1")
+    _git(b.store.path, "update-ref", "refs/heads/main", older)
+    report = b.sync()
+    assert report.moved_back == [
+        f"node {b.root.name}'s own main was moved back from {head[:12]} to {older[:12]} outside docctl: "
+        "nothing pushed; brought forward from the remote"
+    ]
+    assert _git(remote, "rev-parse", "main") == head and b.store.head() == head

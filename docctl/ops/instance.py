@@ -147,7 +147,9 @@ class Instance:
         self.accounts.send_temporary_password = self.notifier.temporary_password
         self.replicator = None
         if self.settings["GIT_REMOTE"]:
-            self.replicator = Replicator(self.store, str(self.settings["GIT_REMOTE"]), clock=clock)
+            self.replicator = Replicator(
+                self.store, str(self.settings["GIT_REMOTE"]), clock=clock, node=str(self.settings["NODE_NAME"])
+            )
             self.store.replicator = self.replicator
             self.replicator.on_pulled.append(self._pulled)
             self.workflow.sync = self.copies.sync = self.replicator.sync

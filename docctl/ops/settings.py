@@ -63,6 +63,12 @@ SETTINGS: tuple[Setting, ...] = (
         "tokens, sessions, read confirmations and the outbox; empty: SQLite files in the instance.",
     ),
     Setting("GIT_REMOTE", "", "Git remote shared by the nodes (path, ssh:// or https://); empty: none."),
+    Setting(
+        "NODE_NAME",
+        "",
+        "This node's name on GIT_REMOTE (refs/docctl/nodes/<name>: the head of main it pushed last), "
+        "named when main is moved back; empty: the host name.",
+    ),
     Setting("SYNC_INTERVAL", 30, "`docctl serve` syncs with GIT_REMOTE every N seconds (0: only `docctl sync`)."),
     Setting("REVIEW_DUE_SOON_DAYS", 30, "A periodic review is listed as due soon this many days ahead."),
 )

@@ -18,12 +18,20 @@ alone. The rules are the local ones, stretched across the network:
   ``/healthz`` and in the log. If another node wrote meanwhile, the branches *diverged*: nothing
   is overwritten on either side, ``/healthz`` and ``docctl sync`` name the refs for an
   administrator.
+- **Never backwards** (issue 30). A node pushes ``main`` only forward, and with it
+  ``refs/docctl/nodes/<NODE_NAME>``: the head it pushed. A sync that finds the remote's ``main``
+  no longer containing what this node saw there last names the move and whose head it went back
+  to (the node that pushed it, or "outside docctl"), then pushes its own ``main`` forward again
+  when it contains the remote's; a node whose own ``main`` was moved back by hand names itself,
+  pushes nothing and catches up from the remote.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import re
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +45,9 @@ SYNC_MOVE = "docctl: sync from the git remote"  # the reflog's words; verify rea
 
 log = logging.getLogger("docctl.replication")
 REPLICATED = ("refs/heads/",)
+MAIN = "refs/heads/main"
+NODES = "refs/docctl/nodes/"  # on the remote: the head of main each node pushed last
+SEEN = "refs/docctl/remote/heads/main"  # here: the remote's main as this node last fetched it
 
 PUSH_BATCH = 200  # refs per push (each a --force-with-lease and a refspec on git's command line)
 
@@ -51,6 +62,7 @@ class SyncReport:
     pushed: list[str] = field(default_factory=list)  # refs this node had ahead, now on the remote
     ahead: list[str] = field(default_factory=list)  # still only here (remote unreachable)
     diverged: list[str] = field(default_factory=list)  # both sides wrote: an administrator decides
+    moved_back: list[str] = field(default_factory=list)  # main moved backwards: where, and by whom
     error: str | None = None
 
     def as_json(self) -> dict:
@@ -59,6 +71,7 @@ class SyncReport:
             "pushed": len(self.pushed),
             "ahead": self.ahead,
             "diverged": self.diverged,
+            "moved_back": self.moved_back,
             "error": self.error,
         }
 
@@ -67,9 +80,12 @@ class Replicator:
     """Pushes this node's writes and pulls the others'; ``on_pulled(refs)`` lets the instance
     catch its derived data up with what arrived."""
 
-    def __init__(self, store: GitStore, remote: str, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, store: GitStore, remote: str, *, clock: Callable[[], datetime] = utc_now, node: str = ""
+    ) -> None:
         self.store = store
         self.remote = remote
+        self.node = re.sub(r"[^A-Za-z0-9._-]+", "-", node or socket.gethostname()).strip(".-") or "node"
         self.clock = clock
         self.on_pulled: list[Callable[[list[str]], None]] = []
         self.last_sync: datetime | None = None
@@ -79,8 +95,12 @@ class Replicator:
     # -- writes ------------------------------------------------------------------------------
     def before_update(self, updates: list[tuple[str, str, str]]) -> None:
         """Called by :meth:`GitStore.update_refs` before the local refs move."""
-        outcome = self.store.push_atomic(self.remote, updates)
+        for ref, new, old in updates:
+            if ref == MAIN and old != ZERO_SHA and not self.store.is_ancestor(old, new):
+                raise Conflict("node %(node)s refused to move main backwards", node=self.node)
+        outcome = self.store.push_atomic(self.remote, updates, self._record(updates))
         if outcome.status == "ok":
+            self.store.remember_pushed(updates)
             return
         if outcome.status == "rejected":
             raise RemoteMoved(
@@ -96,15 +116,19 @@ class Replicator:
         """Fetch, fast-forward what the others wrote, push what only this node has."""
         with self._lock, self.store.write_lock():
             report = SyncReport()
+            seen = self.store.refs(SEEN).get(SEEN)
             try:
-                remote = self.store.fetch_remote(self.remote, REPLICATED)
+                remote = self.store.fetch_remote(self.remote, (*REPLICATED, NODES))
             except DocctlError as exc:
                 report.error = str(exc)
                 report.ahead = self._local_only_guess()
                 self.last_report = report
                 log.warning("git remote unreachable: %s", exc)
                 return report
+            nodes = {ref[len(NODES) :]: sha for ref, sha in remote.items() if ref.startswith(NODES)}
+            remote = {ref: sha for ref, sha in remote.items() if not ref.startswith(NODES)}
             local = {ref: sha for prefix in REPLICATED for ref, sha in self.store.refs(prefix.rstrip("/")).items()}
+            self._moved_back(seen, remote.get(MAIN), local.get(MAIN), nodes, report)
             pulls, pushes = [], []
             for ref in sorted(set(remote) | set(local)):
                 mine, theirs = local.get(ref), remote.get(ref)
@@ -129,17 +153,43 @@ class Replicator:
                 listener(report.pulled)
         return report
 
+    def _record(self, updates: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+        """This node's head of main, pushed with main (who wrote what the remote holds)."""
+        return [(NODES + self.node, new) for ref, new, _ in updates if ref == MAIN]
+
+    def _moved_back(self, seen: str | None, theirs: str | None, mine: str | None, nodes: dict, report) -> None:
+        """Name a main that went backwards since this node last saw the remote's: the remote's
+        (and whose head it went back to) or this node's own (moved back by hand)."""
+        if not seen:
+            return
+        if theirs and theirs != seen and not self.store.is_ancestor(seen, theirs):
+            by = sorted(node for node, sha in nodes.items() if sha == theirs)
+            who = f"the head node {', '.join(by)} pushed" if by else "a head no docctl node pushed (outside docctl)"
+            restored = bool(mine) and self.store.is_ancestor(theirs, mine) and self.store.is_ancestor(seen, mine)
+            report.moved_back.append(
+                f"the remote's main was moved back from {seen[:12]} to {theirs[:12]}, {who}"
+                + (f"; node {self.node} pushes its main forward again" if restored else "")
+            )
+        if mine and mine != seen and not self.store.is_ancestor(seen, mine) and self.store.is_ancestor(mine, seen):
+            report.moved_back.append(
+                f"node {self.node}'s own main was moved back from {seen[:12]} to {mine[:12]} outside docctl: "
+                "nothing pushed; brought forward from the remote"
+            )
+        for line in report.moved_back:
+            log.error("%s", line)
+
     def _push(self, pushes: list[tuple[str, str, str]], report: SyncReport) -> None:
         """What only this node has, in as few pushes as git allows: batches of refs pushed
         atomically (1,000 refs after a long outage one by one took 132 s); a batch another node
         got in first is pushed ref by ref to name the refs that diverged."""
         for start in range(0, len(pushes), PUSH_BATCH):
             batch = pushes[start : start + PUSH_BATCH]
-            outcome = self.store.push_atomic(self.remote, batch)
+            outcome = self.store.push_atomic(self.remote, batch, self._record(batch))
             if outcome.status == "rejected" and len(batch) > 1:
                 for update in batch:
                     self._push([update], report)
             elif outcome.status == "ok":
+                self.store.remember_pushed(batch)
                 report.pushed += [ref for ref, _, _ in batch]
             elif outcome.status == "rejected":
                 report.diverged += [ref for ref, _, _ in batch]
