@@ -563,6 +563,43 @@ def evidence(ctx, out, as_of, unit):
     )
 
 
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+@domain_errors
+def backup(ctx, out):
+    """Copy everything this instance holds into the new folder OUT, consistently while it serves:
+    the repository (bundle and reflogs), the databases (SQLite's backup API or pg_dump), the
+    settings and keys, and MANIFEST.sha256. For cron: docctl backup /srv/backup/docctl-$(date +%F)."""
+    from .ops.backup import backup as make_backup
+
+    made = make_backup(_open(ctx), out, progress=lambda line: click.echo(line, err=True))
+    size = sum(made.sizes.values())
+    click.echo(
+        f"{made.folder}: main {made.main[:12]}, {made.refs} refs, {made.database} records, "
+        f"{size / 1e6:.1f} MB in {made.seconds:.1f} s (writers waited {made.locked_seconds:.1f} s). "
+        f"Check it with: cd {made.folder} && sha256sum -c MANIFEST.sha256"
+    )
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_context
+@domain_errors
+def restore(ctx, source):
+    """Make a new instance (--instance, a new folder) from the backup folder SOURCE; its records go
+    into DATABASE_URL when set (an empty PostgreSQL database), else into SQLite files. Derived
+    data (catalog, search) is built at the first start; run `docctl verify --full` after."""
+    from .ops.backup import restore as restore_backup
+
+    made = restore_backup(source, _instance_dir(ctx), progress=lambda line: click.echo(line, err=True))
+    counts = ", ".join(f"{n} {what}" for what, n in made.counts.items())
+    click.echo(
+        f"{made.root}: main {made.main[:12]}, {made.refs} refs, {made.database} records ({counts}) "
+        f"in {made.seconds:.1f} s."
+    )
+
+
 @main.group()
 def keys():
     """Signing keys: the instance's key and the signers' keys listed in .docctl/allowed_signers."""

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ...core.commits import Commit, Identity, format_message
 from ...core.errors import Conflict
+from .copies import Copies, Snapshot
 from .history import HistoryReads, bulk_load
 from .objects import BLOB_CACHE_BYTES, BlobReader, ObjectReads, _ContentCache, _one
 from .process import EMPTY_TREE, ZERO_SHA, GitError, GitProcess
@@ -40,16 +41,18 @@ __all__ = [
     "Identity",
     "PushOutcome",
     "RefMove",
+    "Snapshot",
     "bulk_load",
     "format_message",
 ]
 
 
-class GitStore(ObjectReads, HistoryReads, RefReads, Writes, RemoteRefs, Upkeep, GitProcess):
+class GitStore(ObjectReads, HistoryReads, RefReads, Writes, RemoteRefs, Upkeep, Copies, GitProcess):
     """A bare documents repository. Cheap to create; holds no open processes or files.
 
     Its methods are grouped by what they do, one module each: reading objects, streaming
-    histories, reading refs, writing (plumbing and compare-and-swap), the remote, upkeep.
+    histories, reading refs, writing (plumbing and compare-and-swap), the remote, upkeep, copies
+    (backup and restore).
     """
 
     def __init__(self, path: Path | str) -> None:

@@ -55,22 +55,8 @@ class HistoryReads:
 
     def bundle(self, path: Path, commit: str, ref: str = "refs/heads/main") -> None:
         """Like ``git bundle create PATH`` of ``commit`` named ``ref`` — for a commit no ref points
-        at any more (``main`` as of a past day), so written as git's v2 bundle format itself: the
-        header, then ``git pack-objects --revs`` of everything the commit reaches."""
-        check_ref(ref)
-        with open(path, "wb") as out:
-            out.write(f"# v2 git bundle\n{check_sha(commit)} {ref}\n\n".encode())
-            out.flush()
-            proc = subprocess.run(
-                ["git", f"--git-dir={self.path}", "pack-objects", "--revs", "--stdout", "-q"],
-                input=f"{commit}\n".encode(),
-                stdout=out,
-                stderr=subprocess.PIPE,
-                env=clean_env(),
-                check=False,
-            )
-        if proc.returncode:
-            raise GitError(f"git pack-objects failed: {proc.stderr.decode(errors='replace').strip()[:500]}")
+        at any more (``main`` as of a past day): see :meth:`bundle_refs`."""
+        self.bundle_refs(path, {ref: commit})
 
     def ref_commits(self, prefix: str) -> dict[str, Commit]:
         """Like ``git for-each-ref PREFIX``, each ref's commit read whole: ref name → commit.
