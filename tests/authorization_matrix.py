@@ -92,6 +92,7 @@ ROWS: tuple[Row, ...] = (
     _row("GET", "/logout", "/logout", ANYONE),
     _row("POST", "/logout", Case("/logout", {}), ANYONE),
     _row("GET", "/healthz", "/healthz", ANYONE),
+    _row("GET", "/metrics", "/metrics", ANYONE),
     _row("GET", "/static/<path:filename>", "/static/docctl.css", ANYONE),
     _row("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", ANYONE),
     _row("POST", "/language", Case("/language", {"language": "pl", "next": "/"}), ANYONE),

@@ -98,6 +98,14 @@ class Unavailable(DocctlError):
     http_status = 503
 
 
+def disk_full() -> Unavailable:
+    """The disk holding the instance is full (issue 31). Git writes objects and moves refs whole
+    or not at all, and SQLite rolls a statement back, so nothing was half-written."""
+    return Unavailable(
+        "the disk holding the instance is full: nothing was written; free space and try again", detail={"disk": "full"}
+    )
+
+
 class TooLarge(DocctlError):
     """Raised by the edges when a request body or document exceeds the configured limit."""
 

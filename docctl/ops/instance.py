@@ -58,6 +58,7 @@ from ..stores.sessions import SessionStore
 from ..workflow import Workflow
 from . import settings as settings_schema
 from .database_copy import CopyReport, copy_into
+from .preparation import Preparation
 
 # The stores whose records exist nowhere else, their tables, and their files when embedded.
 SQLITE_FILES = {"accounts": "users.sqlite3", "acks": "acks.sqlite3", "outbox": "outbox.sqlite3"}
@@ -78,6 +79,7 @@ class Instance:
     ) -> None:
         self.root = Path(root)
         self._building: threading.Thread | None = None
+        self.preparation = Preparation(self.root)
         self.settings = settings_schema.load(self.root, overrides)
         self.clock = clock
         self.store = GitStore(self.root / "repo.git")
@@ -295,25 +297,33 @@ class Instance:
                 logging.getLogger("docctl").warning("recording the verification failed", exc_info=True)
         return report
 
-    def start(self, *, background: bool = False) -> None:
-        """Catch derived data up with git (server start-up and CLI commands).
+    def start(self, *, background: bool = False, step: Callable[[str], None] = lambda _: None) -> None:
+        """Catch derived data up with git (CLI commands, and each server process through
+        :meth:`prepare`). ``step``: told which part it is at (see ops/preparation.py).
 
         The index of all revisions is slow to build on a long history (minutes at 2,000 × 20);
-        with ``background`` a server starts answering at once and builds it in a thread, while
-        ``scope=all`` searches say it is not ready yet.
+        with ``background`` it is built in a thread, while ``scope=all`` searches say it is not
+        ready yet.
         """
         self.indexer.defer_all = background
+        step("databases")
         try:
             self.upgrade_databases()
         except Unavailable:  # served as 503 until the database is back (and migrated on first use)
             logging.getLogger("docctl").warning("the database cannot be reached at start-up")
+        step("register")
         self.catalog.catch_up()
         self.list_instance_key()
+        step("audit trail")
         if not self.catalog.trail.main_built():
             self.catalog.fill_trail()  # an instance from before the audit trail (issue 18)
+        step("changes")
         if not self.workflow.change_index.is_built():
             self.workflow.rebuild_change_index()
+        step("search")
         self.indexer.catch_up()
+        if not background:  # a server process's preparation marks itself ready (ops/preparation.py)
+            self.preparation.mark_ready()
         if self.search_all.exists() and self.catalog.trail.changes_built():
             return
         if not background:
@@ -325,6 +335,27 @@ class Instance:
         if self._building is None or not self._building.is_alive():
             self._building = threading.Thread(target=self._build_history, name="docctl-history", daemon=True)
             self._building.start()
+
+    def prepare(self) -> None:
+        """A server process: answer at once, catch derived data up in a thread (one process of
+        the instance builds, the others wait for it, then catch up); ``preparation.ready`` is
+        set when this process may serve pages (issue 31) — at once when the derived data is
+        current already (a worker replaced, a restart): what the thread then does is a no-op."""
+        if self._prepared_already():
+            self.preparation.mark_ready()
+        self.preparation.begin(lambda step: self.start(background=True, step=step))
+
+    def _prepared_already(self) -> bool:
+        try:
+            head = self.store.head()
+            return (
+                self.catalog.recorded_commit() == head
+                and self.search.indexed_commit() == head
+                and self.workflow.change_index.is_built()
+                and self.catalog.trail.main_built()
+            )
+        except Exception:  # noqa: BLE001 - any doubt: prepare in the background as on a first start
+            return False
 
     def _build_history(self) -> None:
         """Derived data over the whole history (minutes at 2,000 × 20): the change steps of the

@@ -7,7 +7,9 @@ the search index are safe across processes (compare-and-swap refs, WAL, one inde
 from __future__ import annotations
 
 import logging
+import os
 import random
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +35,12 @@ def serve(create_app: Callable[..., object], root: Path, *, host: str, port: int
     # Refuse a broken instance here, with one clear error, rather than in workers that the
     # arbiter would start again and again.
     _ = Instance(root).secret_key
+    # /metrics counts every worker's requests (prometheus_client's multiprocess mode): the
+    # folder is emptied at each start, before any worker imports prometheus_client.
+    metrics = Path(root) / "metrics"
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
 
     class _Application(BaseApplication):
         def load_config(self) -> None:
@@ -42,7 +50,9 @@ def serve(create_app: Callable[..., object], root: Path, *, host: str, port: int
                 "threads": threads,
                 "worker_class": "gthread",
                 "timeout": 120,
-                "graceful_timeout": 20,
+                # SIGTERM: requests in flight get 8 s, then the workers go (a preparation or
+                # an index build runs in daemon threads, which never hold the stop up).
+                "graceful_timeout": 8,
                 "accesslog": None,
                 "errorlog": "-",
                 "loglevel": "warning",

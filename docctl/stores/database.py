@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from ..core.clock import utc_now
-from ..core.errors import Unavailable
+from ..core.errors import Unavailable, disk_full
 
 # What a store catches, whichever engine is behind it.
 IntegrityError = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
@@ -200,6 +200,10 @@ class SqliteDatabase(Database):
         conn = held[1]
         try:
             yield conn
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc):  # SQLite rolled the statement back: nothing was written
+                raise disk_full() from exc
+            raise
         finally:
             if conn.raw.in_transaction:  # never leave a transaction open on a reused connection
                 conn.raw.rollback()

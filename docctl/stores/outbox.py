@@ -250,6 +250,15 @@ class Outbox:
             )
             return [Message.from_row(r) for r in rows]
 
+    def backlog(self) -> dict:
+        """What waits to be sent: pending and failed messages, and when the oldest pending was made."""
+        with self._db() as db:
+            row = db.execute(
+                "SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE state = 'pending'"
+            ).fetchone()
+            failed = db.execute("SELECT count(*) AS n FROM outbox WHERE state = 'failed'").fetchone()
+        return {"pending": row["n"], "failed": failed["n"], "oldest_pending": row["oldest"]}
+
     def counts(self) -> dict[str, int]:
         with self._db() as db:
             return {r["state"]: r["n"] for r in db.execute("SELECT state, count(*) AS n FROM outbox GROUP BY state")}

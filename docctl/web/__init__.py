@@ -24,7 +24,9 @@ from . import (
     home,
     i18n,
     importing,
+    metrics,
     pages,
+    preparing,
     search,
 )
 from .session_cookie import VerifiedCookieSessions
@@ -50,10 +52,15 @@ def build_app(instance: Instance, test_config: dict, *, background: bool = False
     if hops:  # behind a reverse proxy: the client's address and scheme come from its headers
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["docctl"] = instance
-    instance.start(background=background)
+    if background:
+        instance.prepare()  # a server answers at once; pages wait for this process (issue 31)
+    else:
+        instance.start()
     for module in (
         context,
         headers,
+        metrics,
+        preparing,
         auth,
         i18n,
         chrome,

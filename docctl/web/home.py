@@ -8,6 +8,7 @@ from flask_login import login_required
 
 from ..core.errors import DocctlError, Invalid
 from ..mail.notifications import DEFAULTS, KINDS
+from ..ops.health import health
 from ..stores.outbox import MODES
 from .auth import start_session
 from .context import instance, reader, user
@@ -122,16 +123,6 @@ def notifications():
 
 @bp.route("/healthz")
 def healthz():
-    inst = instance()
-    head = inst.store.head()
-    return jsonify(
-        status="ok",
-        main=head,
-        catalog=inst.catalog.recorded_commit(),
-        search_index=inst.search.indexed_commit(),
-        search_fresh=inst.search.indexed_commit() == head,
-        search_all_index=inst.search_all.indexed_commit(),  # None while it is being built
-        audit_trail="complete" if inst.catalog.trail.changes_built() else "building",
-        outbox=inst.outbox.counts(),
-        replication=inst.replicator.status() if inst.replicator else None,
-    )
+    """Each part's status; 503 while starting or when git or the database fails (ops/health.py)."""
+    status, body = health(instance())
+    return jsonify(body), status

@@ -7,6 +7,8 @@ gollum-lib's committer.
 
 from __future__ import annotations
 
+import time
+
 from ..core import signing
 from ..core.changes import Change, change_ref
 from ..core.commits import format_message
@@ -60,6 +62,7 @@ class Approval(SigningKeys, Anchoring):
         self, actor: signing.Person, number: int, *, password: str, comment: str = "", meaning: str | None = None
     ) -> Change:
         """Sign; the last required signature releases the change onto ``main``."""
+        started = time.monotonic()
         self.check_password(actor.login, password)
         early = self.get(number)  # refused before a key is made or listed for nothing
         meta = self.meta_of(early)
@@ -103,6 +106,8 @@ class Approval(SigningKeys, Anchoring):
         if changed.state == "released":
             self.anchor_quietly(f"release of change {number}")
             self._upkeep()
+            for listener in self.release_listeners:
+                listener(changed, time.monotonic() - started)
         return changed
 
     def _release(self, change: Change, signed: str, old_change_head: str, actor: signing.Person) -> None:

@@ -118,6 +118,8 @@ class WorkflowBase:
         self.keys = keys
         # Told of every signature made with a person's own key (the e-mail to that person).
         self.signature_listeners: list[Callable[[signing.Person, str, str], None]] = []
+        # Told of each release made here and how long its last signature took, in seconds (metrics).
+        self.release_listeners: list[Callable[[Change, float], None]] = []
 
     def now(self) -> datetime:
         return self.clock().astimezone(self.tz)

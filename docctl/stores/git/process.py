@@ -11,7 +11,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from ...core.errors import DocctlError, Invalid
+from ...core.errors import DocctlError, Invalid, disk_full
 
 ZERO_SHA = "0" * 40
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -54,6 +54,14 @@ def clean_env() -> dict[str, str]:
     return env
 
 
+def git_failure(what: str, stderr: str) -> DocctlError:
+    """The error for a failed git command: a full disk says so (503, nothing was written: git
+    writes objects and refs whole or not at all), anything else is a :class:`GitError`."""
+    if "No space left on device" in stderr or "Disk quota exceeded" in stderr:
+        return disk_full()
+    return GitError(f"{what} failed: {stderr.strip()[:500]}")
+
+
 class GitProcess:
     """The store's ``git`` invocations (mixed into :class:`~docctl.stores.git.GitStore`)."""
 
@@ -71,5 +79,5 @@ class GitProcess:
     def _git(self, *args: str, input: bytes | None = None, cwd: Path | None = None, ok_codes=(0,)) -> bytes:
         proc = self._run(*args, input=input, cwd=cwd)
         if proc.returncode not in ok_codes:
-            raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()[:500]}")
+            raise git_failure(f"git {args[0]}", proc.stderr.decode(errors="replace"))
         return proc.stdout

@@ -14,7 +14,7 @@ from pathlib import Path
 from ...core.commits import Identity, commit_object, with_signature
 from ...core.errors import Conflict
 from ..locks import exclusive
-from .process import EMPTY_TREE, GitError, check_path, check_ref, check_sha, clean_env
+from .process import EMPTY_TREE, GitError, check_path, check_ref, check_sha, clean_env, git_failure
 from .refs import REFS_VIEW
 
 Signer = Callable[[bytes], str]  # a commit payload → its armored SSH signature
@@ -118,12 +118,14 @@ class Writes:
             view.clear()
         if proc.returncode:
             err = proc.stderr.decode(errors="replace").strip()
+            if "No space left on device" in err or "Disk quota exceeded" in err:
+                raise git_failure("git update-ref", err)
             if "but expected" in err or "reference already exists" in err or "unable to lock" in err or "is at" in err:
                 raise Conflict(
                     "the repository moved on while this change was being written; reload and try again",
                     detail={"git": err[:300]},
                 )
-            raise GitError(f"git update-ref failed: {err[:500]}")
+            raise git_failure("git update-ref", err)
 
     def write_lock(self, timeout: float = 30.0):
         """Serialize writers across threads and processes (``flock`` on a lock file).
