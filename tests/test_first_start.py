@@ -104,3 +104,20 @@ def test_a_process_whose_derived_data_is_current_serves_at_once(instance, people
     app = create_app(instance.root, {"TESTING": True}, background=True)
     assert app.extensions["docctl"].preparation.ready.is_set()
     assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_the_index_of_all_revisions_is_built_by_a_process_of_its_own(instance, people):
+    """Two writers in a spawned process (ops/index_build.py); one builder at a time."""
+    from docctl.ops.index_build import build_all_revisions
+    from docctl.stores.locks import exclusive
+
+    release(instance, people)
+    release(instance, people, "P-01", "# Nadzór\n\nDruga rewizja o audytach.\n", reason="Druga")
+    instance.search_all.close()
+    shutil.rmtree(instance.root / "search-all")
+    settings = {"language": "pl", "lock_timeout": 5.0}
+    with exclusive(instance.root / "index-all-build.lock", timeout=1, busy="held"):
+        assert build_all_revisions(instance.root, **settings) is False  # another process builds it
+    assert build_all_revisions(instance.root, **settings) is True
+    hits = instance.search_all.search("audytach", at=instance.today(), scope="all").hits
+    assert [(hit.doc_id, hit.revision) for hit in hits] == [("P-01", 2)]

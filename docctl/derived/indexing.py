@@ -53,7 +53,10 @@ class Indexer:
         ``since`` (revisions recorded after ``after_seq``, and the one before each, whose
         validity they close). Blobs are read only for the entries returned.
         """
-        entries: list[IndexEntry] = []
+        return list(self._entries(doc_ids, reader, shape=shape, after_seq=after_seq))
+
+    def _entries(self, doc_ids: Iterable[str], reader, *, shape: str = "all", after_seq: int = 0):
+        """:meth:`entries_for`, one entry at a time (a rebuild analyses while the next is read)."""
         today = self.today().isoformat()
         for doc_id, rows in self._rows_by_doc(doc_ids).items():
             releases = [r for r in rows if r["action"] in RELEASES]
@@ -67,8 +70,7 @@ class Indexer:
                 first = fresh[0] if fresh else len(releases) - 1  # a withdrawal closes the last one
                 chosen = range(max(first - 1, 0), len(releases))
             for position in chosen:
-                entries.append(self._entry(doc_id, releases, position, withdraw, reader))
-        return entries
+                yield self._entry(doc_id, releases, position, withdraw, reader)
 
     def _rows_by_doc(self, doc_ids: Iterable[str]) -> dict[str, list]:
         rows_by_doc: dict[str, list] = {}
@@ -205,6 +207,12 @@ class Indexer:
             with self.store.reader() as reader:
                 self._catch_up_all(reader)
 
+    def catch_up_all(self) -> None:
+        """The all-revisions index brought up to ``main`` (after it was built by another process)."""
+        if self.all_index is not None and self.all_index.present():
+            with self.store.reader() as reader:
+                self._catch_up_all(reader)
+
     def _catch_up_all(self, reader) -> None:
         head = self.catalog.recorded_commit()
         indexed = self.all_index.indexed_commit()
@@ -246,8 +254,8 @@ class Indexer:
         self.catalog.catch_up()
         head = self.catalog.recorded_commit() or ""
         with self.store.reader() as reader:
-            entries = self.entries_for(self.catalog.all_document_ids(), reader)
-        return self.all_index.rebuild(entries, commit=head, progress=progress, procs=procs)
+            entries = self._entries(self.catalog.all_document_ids(), reader)
+            return self.all_index.rebuild(entries, commit=head, progress=progress, procs=procs)
 
 
 def _body(text: str) -> str:

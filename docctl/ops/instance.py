@@ -59,6 +59,7 @@ from ..workflow import Workflow
 from . import settings as settings_schema
 from .database_copy import CopyReport, copy_into
 from .preparation import Preparation
+from .startup import StartUp
 
 # The stores whose records exist nowhere else, their tables, and their files when embedded.
 SQLITE_FILES = {"accounts": "users.sqlite3", "acks": "acks.sqlite3", "outbox": "outbox.sqlite3"}
@@ -71,7 +72,7 @@ STORE_SCHEMAS = (
 )
 
 
-class Instance:
+class Instance(StartUp):
     """Opened parts of one instance. Cheap: opening starts no process and holds no file open."""
 
     def __init__(
@@ -79,6 +80,7 @@ class Instance:
     ) -> None:
         self.root = Path(root)
         self._building: threading.Thread | None = None
+        self._indexing: threading.Thread | None = None
         self.preparation = Preparation(self.root)
         self.settings = settings_schema.load(self.root, overrides)
         self.clock = clock
@@ -296,88 +298,6 @@ class Instance:
             except DocctlError:  # the check stands; the next one starts from further back
                 logging.getLogger("docctl").warning("recording the verification failed", exc_info=True)
         return report
-
-    def start(self, *, background: bool = False, step: Callable[[str], None] = lambda _: None) -> None:
-        """Catch derived data up with git (CLI commands, and each server process through
-        :meth:`prepare`). ``step``: told which part it is at (see ops/preparation.py).
-
-        The index of all revisions is slow to build on a long history (minutes at 2,000 × 20);
-        with ``background`` it is built in a thread, while ``scope=all`` searches say it is not
-        ready yet.
-        """
-        self.indexer.defer_all = background
-        step("databases")
-        try:
-            self.upgrade_databases()
-        except Unavailable:  # served as 503 until the database is back (and migrated on first use)
-            logging.getLogger("docctl").warning("the database cannot be reached at start-up")
-        step("register")
-        self.catalog.catch_up()
-        self.list_instance_key()
-        step("audit trail")
-        if not self.catalog.trail.main_built():
-            self.catalog.fill_trail()  # an instance from before the audit trail (issue 18)
-        step("changes")
-        if not self.workflow.change_index.is_built():
-            self.workflow.rebuild_change_index()
-        step("search")
-        self.indexer.catch_up()
-        if not background:  # a server process's preparation marks itself ready (ops/preparation.py)
-            self.preparation.mark_ready()
-        if self.search_all.exists() and self.catalog.trail.changes_built():
-            return
-        if not background:
-            if not self.catalog.trail.changes_built():
-                self.workflow.rebuild_change_trail()
-            if not self.search_all.exists():
-                self.indexer.rebuild_all()
-            return
-        if self._building is None or not self._building.is_alive():
-            self._building = threading.Thread(target=self._build_history, name="docctl-history", daemon=True)
-            self._building.start()
-
-    def prepare(self) -> None:
-        """A server process: answer at once, catch derived data up in a thread (one process of
-        the instance builds, the others wait for it, then catch up); ``preparation.ready`` is
-        set when this process may serve pages (issue 31) — at once when the derived data is
-        current already (a worker replaced, a restart): what the thread then does is a no-op."""
-        if self._prepared_already():
-            self.preparation.mark_ready()
-        self.preparation.begin(lambda step: self.start(background=True, step=step))
-
-    def _prepared_already(self) -> bool:
-        try:
-            head = self.store.head()
-            return (
-                self.catalog.recorded_commit() == head
-                and self.search.indexed_commit() == head
-                and self.workflow.change_index.is_built()
-                and self.catalog.trail.main_built()
-            )
-        except Exception:  # noqa: BLE001 - any doubt: prepare in the background as on a first start
-            return False
-
-    def _build_history(self) -> None:
-        """Derived data over the whole history (minutes at 2,000 × 20): the change steps of the
-        audit trail, then the index of all revisions. One process builds each; the others skip."""
-        log = logging.getLogger("docctl")
-        try:
-            if not self.catalog.trail.changes_built():
-                with exclusive(self.root / "trail-build.lock", timeout=0, busy="trail being built"):
-                    if not self.catalog.trail.changes_built():
-                        self.workflow.rebuild_change_trail()
-        except Conflict:
-            log.info("the audit trail is being built by another process")
-        except Exception:  # noqa: BLE001 - a background job: log it, the next start-up retries
-            log.exception("building the audit trail failed")
-        if self.search_all.exists():
-            return
-        try:
-            self.indexer.rebuild_all()
-        except Conflict:  # another worker process holds the writer lock: it is building it
-            log.info("the index of all revisions is being built by another process")
-        except Exception:  # noqa: BLE001 - a background job: log it, the next start-up retries
-            log.exception("building the index of all revisions failed")
 
     @classmethod
     def create(

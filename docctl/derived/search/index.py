@@ -227,7 +227,9 @@ class SearchIndex:
             fresh = self.path / f"gen-{int(time.time())}-{uuid.uuid4().hex[:8]}"
             fresh.mkdir(parents=True)
             ix = index.create_in(str(fresh), _schema(self.language))
-            writer = ix.writer(limitmb=128) if procs <= 1 else ix.writer(procs=procs, multisegment=True, limitmb=64)
+            # procs > 1: a 1 GB pool each, so the sorted runs stay in memory (issue 31: 49 s for
+            # 40,032 revisions on two writers where one with 128 MB took 143 s)
+            writer = ix.writer(limitmb=128) if procs <= 1 else ix.writer(procs=procs, multisegment=True, limitmb=1024)
             count = 0
             try:
                 for entry in entries:
