@@ -31,6 +31,7 @@ from ..stores.git import GitStore
 from ..stores.locks import exclusive
 
 log = logging.getLogger("docctl")
+INDEX_BUILD_LOCK = "index-all-build.lock"
 WRITERS = 2
 POOL_MB = 1024  # each writer's pool: with less, sorted runs are pickled to disk and merged back
 
@@ -39,7 +40,7 @@ def build_all_revisions(root: Path, *, language: str, lock_timeout: float) -> bo
     """Build the index of all revisions in a spawned process and wait for it; False when
     another process of the instance is building it or the build failed (logged)."""
     try:
-        with exclusive(root / "index-all-build.lock", timeout=0, busy="the index of all revisions is being built"):
+        with exclusive(root / INDEX_BUILD_LOCK, timeout=0, busy="the index of all revisions is being built"):
             context = multiprocessing.get_context("spawn")
             child = context.Process(
                 target=_build, args=(str(root), language, lock_timeout), name="docctl-index-all", daemon=False
