@@ -8,17 +8,14 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, make_instance, release
+from serving import serve, status
 
 from docctl import create_app
 from docctl.core.errors import Unavailable
@@ -134,45 +131,6 @@ def test_a_full_disk_refuses_the_release_cleanly_and_the_next_one_works(small_di
     assert report.ok, report.problems
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(root: Path, log: Path, workers: int = 2) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    with open(log, "wb") as output:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "docctl.cli",
-                "--instance",
-                str(root),
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def _status(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - our own loopback server
-            return answer.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return None
-
-
 def _children(pid: int) -> set[int]:
     found = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -191,16 +149,16 @@ def _wait(predicate, seconds: float) -> bool:
 
 def test_a_worker_killed_mid_request_is_replaced_and_the_others_answer(instance, people, tmp_path):
     release(instance, people)
-    proc, base = _serve(instance.root, tmp_path / "server.log")
+    proc, base = serve(instance.root, tmp_path / "server.log")
     try:
-        assert _wait(lambda: _status(base + "/healthz") == 200, 30), (tmp_path / "server.log").read_text()[-2000:]
+        assert _wait(lambda: status(base + "/healthz") == 200, 30), (tmp_path / "server.log").read_text()[-2000:]
         assert _wait(lambda: len(_children(proc.pid)) == 2, 10)
         victim = sorted(_children(proc.pid))[0]
         os.kill(victim, signal.SIGKILL)
-        answers = [_status(base + "/login") for _ in range(20)]
+        answers = [status(base + "/login") for _ in range(20)]
         assert answers.count(200) >= 18, answers  # a connection caught at the moment of the kill may fail
         assert _wait(lambda: len(_children(proc.pid)) == 2 and victim not in _children(proc.pid), 20)
-        assert _wait(lambda: _status(base + "/healthz") == 200, 10)
+        assert _wait(lambda: status(base + "/healthz") == 200, 10)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -212,9 +170,9 @@ def test_sigterm_stops_the_server_within_ten_seconds_even_while_it_builds(instan
     instance.search.close()
     for target in [*instance.root.glob("catalog.sqlite3*"), instance.root / "search", instance.root / "search-all"]:
         subprocess.run(["rm", "-rf", str(target)], check=True)
-    proc, base = _serve(instance.root, tmp_path / "server.log")
+    proc, base = serve(instance.root, tmp_path / "server.log")
     try:
-        assert _wait(lambda: _status(base + "/healthz") is not None, 30)  # answering, prepared or not
+        assert _wait(lambda: status(base + "/healthz") is not None, 30)  # answering, prepared or not
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)

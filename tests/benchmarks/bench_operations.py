@@ -16,18 +16,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
 from history import generate  # noqa: E402
+from serving import serve, status  # noqa: E402
 
 pytestmark = pytest.mark.benchmark
 STARTS = int(os.environ.get("DOCCTL_BENCH_STARTS", "10"))
@@ -57,24 +56,6 @@ def _never_indexed_copy(source: Path, target: Path) -> None:
             shutil.copy2(source / name, target / name)
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get(url: str, token: str | None = None) -> int | None:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - our own loopback server
-    try:
-        with urllib.request.urlopen(request, timeout=2) as answer:  # noqa: S310 - our own loopback server
-            return answer.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return None
-
-
 def _token(root: Path) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "docctl.cli", "--instance", str(root), "token", "create", "qm"],
@@ -86,41 +67,22 @@ def _token(root: Path) -> str:
 
 
 def _one_start(root: Path, token: str, *, wait_all: bool) -> dict:
-    port = _port()
-    base = f"http://127.0.0.1:{port}"
     log = root.parent / f"{root.name}.log"
     started = time.monotonic()
-    with open(log, "wb") as output:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "docctl.cli",
-                "--instance",
-                str(root),
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc, base = serve(root, log)
     times: dict[str, float] = {}
     try:
         while "search" not in times or "healthz 200" not in times or (wait_all and "all revisions" not in times):
             assert proc.poll() is None, f"the server ended (exit {proc.returncode}): {log.read_text()[-1500:]}"
             now = time.monotonic() - started
-            health = _get(base + "/healthz")
+            health = status(base + "/healthz")
             if health is not None:
                 times.setdefault("first answer", now)
             if health == 200:
                 times.setdefault("healthz 200", now)
-            if "first answer" in times and _get(base + "/api/v1/search?q=audyt", token) == 200:
+            if "first answer" in times and status(base + "/api/v1/search?q=audyt", token) == 200:
                 times.setdefault("search", now)
-            if wait_all and _get(base + "/api/v1/search?q=audyt&scope=all", token) == 200:
+            if wait_all and status(base + "/api/v1/search?q=audyt&scope=all", token) == 200:
                 times.setdefault("all revisions", now)
             assert now < 900, f"not ready after 15 minutes: {times}"
             time.sleep(0.05 if "search" not in times else 0.5)  # the poll must not load the build
