@@ -27,7 +27,9 @@ def binaries() -> Path | None:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: a commit is in the WAL before it returns (PostgreSQL's default); the
+        shared test server skips that for speed, which loses the last commits in a crash."""
         self.bin = binaries()
         if self.bin is None:
             raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
@@ -45,8 +47,10 @@ class PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", "docctl", "--auth=trust", "-E", "UTF8", "--no-locale")
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c fsync=off -c full_page_writes=off -c max_connections=200"
         )
+        if not durable:
+            options += " -c synchronous_commit=off"
         self._options = options
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w", "start")
         self._databases = 0

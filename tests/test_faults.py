@@ -29,7 +29,7 @@ def test_postgresql_stopped_mid_load_answers_503_never_500_and_loses_nothing(tmp
     from postgres_server import PostgresServer
 
     try:
-        server = PostgresServer()
+        server = PostgresServer(durable=True)  # stopped as in a crash: what was committed must stay
     except RuntimeError as why:
         pytest.skip(f"no PostgreSQL server can be started here: {why}")
     try:

@@ -8,10 +8,12 @@ API error messages stay English: scripts read codes, people read pages.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from flask import Blueprint, g, redirect, request, url_for
 from flask_babel import Babel, format_date, format_datetime, get_locale, get_translations, gettext
+from flask_babel import gettext as _
 
 from ..translations import N_, TRANSLATIONS, compile_catalogs
 from .context import instance, person
@@ -38,6 +40,7 @@ def init_app(app) -> None:
     app.jinja_env.filters["day"] = _day
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["moment"] = _moment
+    app.jinja_env.filters["trail_detail"] = trail_detail
     app.context_processor(lambda: {"languages": LANGUAGES, "language": str(get_locale() or "en")})
     app.register_blueprint(bp)
 
@@ -134,7 +137,33 @@ DATA_WORDS = (
     *(N_("create"), N_("edit"), N_("update"), N_("submit"), N_("approve"), N_("reject"), N_("cancel"), N_("release")),
     *(N_("created"), N_("edited"), N_("updated"), N_("submitted"), N_("signed"), N_("rejected"), N_("voided")),
     *(N_("initialized"), N_("policy changed"), N_("withdrawn"), N_("reviewed"), N_("confirmed read")),
-    *(N_("account changed"), N_("unrecorded commit"), N_("cancelled")),
-    *(N_("attestation"), N_("migrate"), N_("migrated")),
+    *(N_("account changed"), N_("unrecorded commit"), N_("cancelled"), N_("signing keys changed")),
+    *(N_("attestation"), N_("migrate"), N_("migrated"), N_("role"), N_("unit")),
     *(N_("immediate"), N_("digest"), N_("none"), N_("pending"), N_("sending"), N_("sent"), N_("failed")),
 )
+
+
+_SIGNED_AS = re.compile(r"^(\w+) as (\w+); content ([0-9a-f]+)$")
+_SIGNERS = re.compile(r" — signed: (.*)$")
+_SIGNER = re.compile(r"\((\w+), (\w+)\)")
+_READ = re.compile(r"^read and understood revision (\d+)$")
+_RIGHTS = re.compile(r"(?<![\w-])([+-]?)(role|unit) (\w+)")
+
+
+def trail_detail(detail: str) -> str:
+    """An audit-trail entry's details (stored in English, with the domain's codes) in the reader's
+    language: signatures' meanings and roles, "signed:", read confirmations, rights granted."""
+    found = _SIGNED_AS.match(detail)
+    if found:
+        meaning, role, content = found.groups()
+        return _("%(meaning)s as %(role)s; content %(content)s", meaning=_(meaning), role=_(role), content=content)
+    found = _READ.match(detail)
+    if found:
+        return _("read and understood revision %(n)s", n=found.group(1))
+    found = _SIGNERS.search(detail)
+    if found:
+        signers = _SIGNER.sub(lambda m: f"({_(m.group(1))}, {_(m.group(2))})", found.group(1))
+        return detail[: found.start()] + " — " + _("signed: %(signers)s", signers=signers)
+    return _RIGHTS.sub(
+        lambda m: f"{m.group(1)}{_(m.group(2))} {_(m.group(3)) if m.group(2) == 'role' else m.group(3)}", detail
+    )
