@@ -349,6 +349,18 @@ class Reader:
             can_edit=workflow.may_edit(person, change),
         )
 
+    def change_json(self, number: int) -> dict:
+        """``GET /api/v1/changes/<N>``: the change with its text — ``markdown`` (the whole file,
+        front matter included, as an editor saves it back with ``PUT``) and ``html`` (its body
+        rendered as the document page will show it), so a script can edit a draft it did not write."""
+        workflow = self.instance.workflow
+        change = workflow.get(number)
+        data = change.as_json()
+        text = workflow.content(change) if change.blob else ""
+        data["markdown"] = text
+        data["html"] = self.render(change.blob, lambda: text).html if change.blob and change.kind != "withdraw" else ""
+        return data
+
     def _stale(self, change: Change) -> bool:
         if change.kind == "new" or change.state not in ("draft", "in_review"):
             return False

@@ -293,6 +293,22 @@ def test_api_change_lifecycle(client, released, instance):
     assert n in [c["number"] for c in listed]
 
 
+def test_api_gives_a_drafts_text_to_edit_and_put_back(client, released, instance):
+    """Issue 32, item 4: a script edits a draft it did not write — markdown (the whole file) and
+    html (rendered) from GET, the same file with one line changed PUT back with the head."""
+    author, qm = token(instance, "author"), token(instance, "qm")
+    body = {"document_id": "P-02", "markdown": "# Zapisy\n\nNowa treść.\n", "reason": "Aktualizacja"}
+    n = client.post("/api/v1/changes", headers=author, json=body).get_json()["number"]
+    draft = client.get(f"/api/v1/changes/{n}", headers=author).get_json()
+    assert draft["markdown"].startswith("---\nid: P-02\n") and "Nowa treść." in draft["markdown"]
+    assert "<h1" in draft["html"] and "Nowa treść." in draft["html"] and "id: P-02" not in draft["html"]
+    edited = draft["markdown"].replace("Nowa treść.", "Treść poprawiona skryptem.")
+    saved = client.put(f"/api/v1/changes/{n}", headers=author, json={"markdown": edited, "head": draft["head"]})
+    assert saved.status_code == 200
+    again = client.get(f"/api/v1/changes/{n}", headers=qm).get_json()
+    assert again["markdown"] == edited and "poprawiona skryptem" in again["html"]
+
+
 @pytest.mark.parametrize(
     "body,status",
     [

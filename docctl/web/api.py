@@ -222,9 +222,13 @@ _SEEN = (("number", visible_change),)
 
 
 @bp.get("/changes/<number>")
-@operation("One change with approvals and events (404 unless the caller may see it)", guards=_SEEN)
+@operation(
+    "One change with approvals and events, and its text: markdown (the whole file, to edit and PUT back"
+    " with head) and html (rendered as the document page shows it); 404 unless the caller may see it",
+    guards=_SEEN,
+)
 def get_change(number: int):
-    return jsonify(instance().workflow.get(number).as_json())
+    return jsonify(reader().change_json(number))
 
 
 @bp.put("/changes/<number>")
