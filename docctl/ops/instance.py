@@ -48,6 +48,7 @@ from ..stores import confirmations, keys, outbox, people, sessions
 from ..stores.accounts import Accounts
 from ..stores.confirmations import AckStore
 from ..stores.database import Database, PostgresDatabase, Schema, SqliteDatabase, shared_value
+from ..stores.directory import Directory
 from ..stores.git import GitStore
 from ..stores.keys import InstanceKey, KeyStore
 from ..stores.locks import exclusive
@@ -93,6 +94,16 @@ class Instance(StartUp):
             clock=clock,
             address_failures=int(self.settings["LOGIN_FAILURES_PER_ADDRESS"]),
         )
+        if self.settings["LDAP_URL"]:  # sign-in through the office's directory (issue 32)
+            self.users.directory = Directory(
+                str(self.settings["LDAP_URL"]),
+                bind_dn=str(self.settings["LDAP_BIND_DN"]),
+                bind_password=str(self.settings["LDAP_BIND_PASSWORD"]),
+                user_base=str(self.settings["LDAP_USER_BASE"]),
+                user_filter=str(self.settings["LDAP_USER_FILTER"]),
+                start_tls=bool(self.settings["LDAP_START_TLS"]),
+                groups=dict(self.settings["LDAP_GROUPS"]),
+            )
         self.sessions = SessionStore(
             self.databases["accounts"],
             idle=timedelta(minutes=int(self.settings["SESSION_IDLE_MINUTES"])),

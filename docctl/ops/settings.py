@@ -7,6 +7,7 @@ setting (a test checks it).
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -69,6 +70,25 @@ SETTINGS: tuple[Setting, ...] = (
         "This node's name on GIT_REMOTE (refs/docctl/nodes/<name>: the head of main it pushed last), "
         "named when main is moved back; empty: the host name.",
     ),
+    Setting(
+        "LDAP_URL", "", "The office's directory (`ldap://` or `ldaps://`) for sign-in; empty: local accounts only."
+    ),
+    Setting("LDAP_BIND_DN", "", "The account docctl searches the directory as (empty: anonymous search)."),
+    Setting("LDAP_BIND_PASSWORD", "", "That account's password."),
+    Setting(
+        "LDAP_USER_BASE", "", "Where people are searched in the directory (e.g. `ou=people,dc=um,dc=example,dc=pl`)."
+    ),
+    Setting(
+        "LDAP_USER_FILTER",
+        "(uid={login})",
+        "The search for the login typed, `{login}` standing for it; Active Directory: `(sAMAccountName={login})`.",
+    ),
+    Setting("LDAP_START_TLS", False, "Upgrade an `ldap://` connection with StartTLS before any password is sent."),
+    Setting(
+        "LDAP_GROUPS",
+        {},
+        'A table in docctl.toml: a group\'s DN = `"role[:UNIT,UNIT…]"`, the roles and units the group gives.',
+    ),
     Setting("SYNC_INTERVAL", 30, "`docctl serve` syncs with GIT_REMOTE every N seconds (0: only `docctl sync`)."),
     Setting("REVIEW_DUE_SOON_DAYS", 30, "A periodic review is listed as due soon this many days ahead."),
 )
@@ -82,6 +102,14 @@ def defaults() -> dict:
 
 def _coerce(name: str, raw: str) -> object:
     default = _BY_NAME[name].default
+    if isinstance(default, dict):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise ConfigError(f"DOCCTL_{name} must be a JSON object (or set it as a table in docctl.toml)") from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"DOCCTL_{name} must be a JSON object")
+        return value
     if isinstance(default, bool):
         if raw.lower() in ("1", "true", "yes", "on"):
             return True

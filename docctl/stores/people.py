@@ -132,6 +132,8 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 _DUMMY_HASH = hash_password("timing-equalizer-never-a-password")
+# The password column of an account the directory manages: no password verifies against it.
+FROM_DIRECTORY = "!directory"
 
 
 def check_password_policy(password: str, login: str = "") -> None:
@@ -155,6 +157,8 @@ class UserStore:
         self.path = getattr(self.database, "path", None)
         self.clock = clock
         self.address_failures = address_failures
+        # The office's directory (issue 32): who has no local password signs in through it.
+        self.directory = None
 
     def _db(self):
         return self.database.session(SCHEMA)
@@ -287,16 +291,90 @@ class UserStore:
             if failures >= MAX_FAILURES:
                 raise Throttled("too many wrong passwords: try again in 15 minutes")
             row = conn.execute("SELECT * FROM users WHERE login=?", (login,)).fetchone()
-            good = verify_password(password, row["password"] if row else _DUMMY_HASH) and row is not None
-            if not good or not row["active"]:
-                conn.execute("INSERT INTO failures VALUES (?,?,?)", (login, purpose, now.isoformat()))
-                if address:  # a success never clears these: one good account must not reset an address
-                    conn.execute("INSERT INTO address_failures VALUES (?,?)", (address, now.isoformat()))
-                raise Unauthorized("wrong login or password")
-            conn.execute("DELETE FROM failures WHERE login=? AND purpose=?", (login, purpose))
+        if self.directory is not None and (row is None or row["password"] == FROM_DIRECTORY):
+            # Not a local account: the directory decides (issue 32), at login and at every signature.
+            try:
+                found = self.directory.authenticate(login, password)
+                if row is not None and not row["active"]:
+                    raise Unauthorized("wrong login or password")
+            except Unauthorized:
+                self._failed(login, purpose, address, now)
+                raise
+            user = self._from_directory(found)
+            self._succeeded(login, purpose)
+            return user
+        good = verify_password(password, row["password"] if row else _DUMMY_HASH) and row is not None
+        if not good or not row["active"]:
+            self._failed(login, purpose, address, now)
+            raise Unauthorized("wrong login or password")
+        self._succeeded(login, purpose)
         return _user(row)
 
+    def _refuse_directory_account(self, login: str) -> None:
+        with self._db() as conn:
+            row = conn.execute("SELECT password FROM users WHERE login=?", (login,)).fetchone()
+        if row is not None and row["password"] == FROM_DIRECTORY:
+            raise Invalid(
+                "%(login)s signs in through the office's directory: the password is changed there", login=login
+            )
+
+    def from_directory(self, login: str) -> bool:
+        """Whether ``login`` signs in through the directory (no password of docctl's own)."""
+        with self._db() as conn:
+            row = conn.execute("SELECT password FROM users WHERE login=?", (login,)).fetchone()
+        return row is not None and row["password"] == FROM_DIRECTORY
+
+    def _failed(self, login: str, purpose: str, address: str, now: datetime) -> None:
+        with self._db() as conn:
+            conn.execute("INSERT INTO failures VALUES (?,?,?)", (login, purpose, now.isoformat()))
+            if address:  # a success never clears these: one good account must not reset an address
+                conn.execute("INSERT INTO address_failures VALUES (?,?)", (address, now.isoformat()))
+
+    def _succeeded(self, login: str, purpose: str) -> None:
+        with self._db() as conn:
+            conn.execute("DELETE FROM failures WHERE login=? AND purpose=?", (login, purpose))
+
+    def _from_directory(self, found) -> User:
+        """The account of a person the directory accepted: created, or brought up to the
+        directory's name, e-mail, roles and units — each change journaled as an administrator's
+        would be (actor ``directory``). Everyone in the directory may read."""
+        roles = found.roles or frozenset({"reader"})
+        login, name, email, roles, units = validate_person(found.login, found.name, found.email, roles, found.units)
+        try:
+            current = self.get(login)
+        except NotFound:
+            with self._db() as conn:
+                conn.execute(
+                    "INSERT INTO users (login, name, email, roles, units, password, created_at) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        login,
+                        name,
+                        email,
+                        " ".join(sorted(roles)),
+                        " ".join(sorted(units)),
+                        FROM_DIRECTORY,
+                        self.clock().isoformat(),
+                    ),
+                )
+            rights = [f"role {r}" for r in sorted(roles)] + [f"unit {u}" for u in sorted(units)]
+            self.record("directory", login, "created", f"from the directory ({found.dn}): " + ", ".join(rights))
+            return self.get(login)
+        changes = [f"+role {r}" for r in sorted(roles - current.roles)]
+        changes += [f"-role {r}" for r in sorted(current.roles - roles)]
+        changes += [f"+unit {u}" for u in sorted(units - current.units)]
+        changes += [f"-unit {u}" for u in sorted(current.units - units)]
+        if name != current.name:
+            changes.append(f"name {name}")
+        if email != current.email:
+            changes.append(f"e-mail {email}")
+        if not changes:
+            return current
+        updated = self.update(login, name=name, email=email, roles=roles, units=units)
+        self.record("directory", login, "changed", "; ".join(changes))
+        return updated
+
     def set_password(self, login: str, new_password: str, *, old_password: str | None) -> None:
+        self._refuse_directory_account(login)
         if old_password is not None:
             self._check(login, old_password, "login")
         check_password_policy(new_password, login)
@@ -309,6 +387,7 @@ class UserStore:
     def reset_password(self, login: str, temporary_password: str) -> None:
         """An administrator's reset: the person must choose a new password before signing again."""
         self.get(login)
+        self._refuse_directory_account(login)
         check_password_policy(temporary_password, login)
         with self._db() as conn:
             conn.execute(

@@ -15,7 +15,7 @@ from datetime import timedelta
 from ..core import allowed_signers, signing
 from ..core.allowed_signers import SignerKey
 from ..core.commits import format_message
-from ..core.errors import ConfigError, Forbidden, NotFound
+from ..core.errors import ConfigError, Forbidden, NotFound, Unauthorized
 from ..stores.git import ZERO_SHA
 from ..stores.keys import Unlocked
 from .base import MAIN, WorkflowBase
@@ -78,7 +78,15 @@ class SigningKeys(WorkflowBase):
             raise Forbidden("an admin never signs")
         after_reset = self.keys.reset_pending(actor.login)
         why = "after a password reset" if after_reset else "first signature"
-        unlocked = self.keys.unlock(actor.login, password, why_new=why)
+        try:
+            unlocked = self.keys.unlock(actor.login, password, why_new=why)
+        except Unauthorized:
+            # The password was checked just before, so it changed where docctl could not reseal
+            # the key: in the office's directory. The old key is closed, a new one made (issue 32).
+            why = "after a password change in the directory"
+            self.close_signing_key(actor.login, actor.email, why, actor.login)
+            after_reset = True
+            unlocked = self.keys.unlock(actor.login, password, why_new=why)
         if unlocked.created:
             try:
                 with self.store.write_lock():
@@ -88,7 +96,7 @@ class SigningKeys(WorkflowBase):
                     )
                     self._write_signers(
                         [*keys, entry],
-                        f"Keys: signing key of {actor.name}" + (" after a password reset" if after_reset else ""),
+                        f"Keys: signing key of {actor.name}" + (f" {why}" if after_reset else ""),
                         [("Key-Owner", actor.email), ("Key-Reason", why), ("Actor", actor.login)],
                         actor,
                     )
