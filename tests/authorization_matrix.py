@@ -176,7 +176,28 @@ ROWS: tuple[Row, ...] = (
     _row("POST", "/documents/import", Case("/documents/import", {"dry_run": "1"}), ("qm",), note="uploads"),
     _row("GET", "/changes/<number>/edit", "/changes/{draft}/edit", AUTHORS, hidden=NOT_SEEING),
     _row("POST", "/changes/<number>/edit", Case("/changes/{draft}/edit", EDIT), AUTHORS, hidden=NOT_SEEING),
+    _row(
+        "POST",
+        "/changes/<number>/docx",
+        Case("/changes/{draft}/docx", {"head": "{draft_head}"}),
+        AUTHORS,
+        hidden=NOT_SEEING,
+    ),
     _row("PUT", "/api/v1/changes/<number>", Case("/api/v1/changes/{draft}", EDIT), AUTHORS, hidden=NOT_SEEING),
+    _row(
+        "GET",
+        "/api/v1/changes/<number>/docx",
+        ["/api/v1/changes/{draft}/docx", "/api/v1/changes/{review}/docx"],
+        SEES_DRAFTS,
+        hidden=NOT_SEEING,
+    ),
+    _row(
+        "PUT",
+        "/api/v1/changes/<number>/docx",
+        Case("/api/v1/changes/{draft}/docx?head={draft_head}", {}, note="body: the .docx file"),
+        AUTHORS,
+        hidden=NOT_SEEING,
+    ),
     _row("POST", "/changes/<number>/update", Case("/changes/{draft}/update", {}), AUTHORS, hidden=NOT_SEEING),
     _row("POST", "/changes/<number>/submit", Case("/changes/{draft}/submit", {}), AUTHORS, hidden=NOT_SEEING),
     _row(

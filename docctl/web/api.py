@@ -252,6 +252,38 @@ def edit_change(number: int, body: schema.EditChange):
     return jsonify(head=change.head, state=change.state)
 
 
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@bp.get("/changes/<number>/docx")
+@operation("The change's text as a Word file, with the control header and the change record", guards=_SEEN)
+def change_docx(number: int):
+    from ..adoption.word import change_to_docx
+
+    data = change_to_docx(instance().workflow, instance().catalog, number)
+    name = f"change-{number}.docx"
+    return Response(data, mimetype=DOCX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.put("/changes/<number>/docx")
+@operation(
+    "An edited Word file (the request body) saved as the draft's text, mapped back paragraph by paragraph"
+    " so that untouched paragraphs keep their lines; 409 when head is stale",
+    query=schema.HeadQuery,
+    refusals=(403, 409, 413),
+    guards=_SEEN,
+)
+def put_change_docx(number: int, query: schema.HeadQuery):
+    from flask import request
+
+    from ..adoption.word import docx_to_change
+
+    change, back = docx_to_change(instance().workflow, user(), number, request.get_data(), query.head)
+    return jsonify(
+        head=change.head, state=change.state, changed_paragraphs=back.changed_paragraphs, warnings=back.warnings
+    )
+
+
 _STEP = {"body": schema.Empty, "optional_body": True, "refusals": (403, 409), "guards": _SEEN}
 
 

@@ -98,6 +98,12 @@ class MasterListQuery(Query):
     as_of: IsoDate | None = None
 
 
+class HeadQuery(Query):
+    """``?head=``: the draft's head the upload was made from (a stale one is 409)."""
+
+    head: Head
+
+
 class DiffQuery(Query):
     from_: Number = Field(alias="from")
     to: Number

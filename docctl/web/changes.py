@@ -164,6 +164,28 @@ def _editor(change, form: dict, error, preview, status: int):
     ), status
 
 
+@bp.route("/<number>/docx", methods=["POST"])
+def upload_docx(number: str):
+    """The change page's "Upload from Word": the edited .docx saved as the draft (issue 32)."""
+    from ..adoption.word import docx_to_change
+
+    person = user()
+    n = visible_change(number)
+    workflow = instance().workflow
+    workflow.ensure_may_edit(person, workflow.get(n))  # 403 for who may not edit, whatever was sent
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash(_("Choose the Word file to upload."), "error")
+        return redirect(url_for("changes.show", number=n), 303)
+    try:
+        back = docx_to_change(workflow, person, n, upload.read(), request.form.get("head", ""))[1]
+    except DocctlError as exc:
+        flash(localized(exc), "error")
+        return redirect(url_for("changes.show", number=n), 303)
+    flash(_("Saved from Word: %(n)s paragraphs changed.", n=back.changed_paragraphs))
+    return redirect(url_for("changes.show", number=n), 303)
+
+
 @bp.route("/<number>/update", methods=["POST"])
 def do_update(number: str):
     """Update onto the current revision; a real conflict opens the editor with both sides marked."""
