@@ -183,6 +183,14 @@ ROWS: tuple[Row, ...] = (
         AUTHORS,
         hidden=NOT_SEEING,
     ),
+    _row(
+        "POST",
+        "/changes/<number>/preview",
+        Case("/changes/{draft}/preview", {"markdown": "# Podgląd"}),
+        AUTHORS,
+        hidden=NOT_SEEING,
+        note="the editor's live preview",
+    ),
     _row("PUT", "/api/v1/changes/<number>", Case("/api/v1/changes/{draft}", EDIT), AUTHORS, hidden=NOT_SEEING),
     _row(
         "GET",

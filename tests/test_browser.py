@@ -409,3 +409,37 @@ def test_text_typed_when_the_session_expired_is_offered_back(editing_server, tmp
         page.goto(f"{base}/changes/{number}/edit")
         assert "kept a text you typed here" not in page.inner_text("main")  # the server has it now
     assert "Akapit wpisany, gdy sesja wygasła." in instance.workflow.content(instance.workflow.get(number))
+
+
+def test_the_toolbar_and_live_preview_change_one_line(editing_server, tmp_path):
+    """Issue 32, item 3: a word made bold through the toolbar, seen in the live preview (the
+    server's renderer) before saving, and the saved text differs from main by that one line."""
+    instance, base, numbers = editing_server
+    number = numbers["draft"]
+
+    def preview_has(text: str) -> bool:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if text in page.inner_html("#live-preview"):
+                return True
+            time.sleep(0.1)
+        return False
+
+    with _browser_page() as page:
+        _login(page, base, "author")
+        page.goto(f"{base}/changes/{number}/edit")
+        assert page.is_visible("[role=toolbar]")
+        assert preview_has("Nadzór")  # the preview is there before anything is typed
+        area = page.locator("#markdown")
+        at = page.input_value("#markdown").index("wszystkich komórek")
+        area.focus()
+        area.evaluate("(el, at) => el.setSelectionRange(at, at + 18)", at)
+        page.click("[role=toolbar] button[data-md=bold]")
+        assert preview_has("<strong>wszystkich komórek</strong>")
+        _keep_screenshot(page, tmp_path, "editor")
+        page.click("button[value=save]")
+        assert "Draft saved." in page.inner_text("main")
+    ref = f"refs/heads/changes/{number}"
+    diff = _git(instance, "diff", "--unified=0", "main", ref, "--", "documents/P-01.md")
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed == ["-Dotyczy wszystkich komórek urzędu.", "+Dotyczy **wszystkich komórek** urzędu."], diff

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..core.changes import STATES
+from ..core.documents import split_front_matter
 from ..core.errors import DocctlError, Invalid, MergeConflict
 from ..core.figures import MAX_FIGURE_BYTES, figure_from_bytes
 from .context import date_arg, instance, int_arg, reader, require_role, user, visible_change
@@ -162,6 +163,31 @@ def _editor(change, form: dict, error, preview, status: int):
     return render_template(
         "changes/edit.html", change=change, form=form, error=error, preview=preview, figures=figures
     ), status
+
+
+@bp.route("/<number>/preview", methods=["POST"])
+def live_preview(number: str):
+    """The editor's live preview (issue 32): the text being typed, rendered by the same renderer
+    as the document page, as an HTML fragment (sanitized like every rendered document)."""
+    person = user()
+    n = visible_change(number)
+    workflow = instance().workflow
+    workflow.ensure_may_edit(person, workflow.get(n))
+    text = request.form.get("markdown", "")
+    limit = int(instance().settings["MAX_DOCUMENT_BYTES"])
+    if len(text.encode("utf-8")) > limit:
+        raise Invalid("the document is larger than %(max_document_bytes)s bytes", max_document_bytes=limit)
+    body = text
+    if text.lstrip().startswith("---"):
+        try:
+            body = split_front_matter(text.lstrip())[1]
+        except DocctlError:
+            body = text
+    return (
+        reader().render_text(body).html,
+        200,
+        {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
+    )
 
 
 @bp.route("/<number>/docx", methods=["POST"])
