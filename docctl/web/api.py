@@ -256,7 +256,9 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @bp.get("/changes/<number>/docx")
-@operation("The change's text as a Word file, with the control header and the change record", guards=_SEEN)
+@operation(
+    "The change's text as a Word file, with the control header and the change record", guards=_SEEN, answers=DOCX
+)
 def change_docx(number: int):
     from ..adoption.word import change_to_docx
 
@@ -272,6 +274,7 @@ def change_docx(number: int):
     query=schema.HeadQuery,
     refusals=(403, 409, 413),
     guards=_SEEN,
+    file_body=DOCX,
 )
 def put_change_docx(number: int, query: schema.HeadQuery):
     from flask import request

@@ -211,6 +211,9 @@ class Operation:
     roles: tuple[str, ...] = ()  # any of these, else 403 (checked before the parameters)
     refusals: tuple[int, ...] = ()  # beyond what the parameters imply: 403, 409, 503...
     optional_body: bool = False
+    # A file instead of JSON (issue 32: the Word round trip): what the answer is, what the body is
+    answers: str = "application/json"
+    file_body: str | None = None
     # path value -> checked value, before the query and the body (a change the caller may not
     # see is 404 whatever the body says: a 422 must not tell that it exists)
     guards: tuple[tuple[str, Callable], ...] = ()

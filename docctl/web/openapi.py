@@ -108,8 +108,15 @@ def _operation(spec: Operation, operation_id: str, path_names: list[str], schema
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
         }
         codes |= {400, 413, 422}
+    if spec.file_body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {spec.file_body: {"schema": {"type": "string", "format": "binary"}}},
+        }
+        codes |= {400, 413, 422}
+    answer = {"type": "string", "format": "binary"} if spec.answers != "application/json" else {"type": "object"}
     op["responses"] = {
-        str(spec.ok): {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+        str(spec.ok): {"description": "OK", "content": {spec.answers: {"schema": answer}}},
         **{str(code): _error(code) for code in sorted(codes)},
     }
     return op
