@@ -299,7 +299,8 @@ class Instance(StartUp):
         accounts = AccountHistory(self.users.list(), self.users.created(), self.users.account_events())
         journals = {"confirmations": self.acks.chain(), "account events": self.users.event_chain()}
         key = raw_key_of_line(self.instance_key.public_key) if self.instance_key.exists() else None
-        self.store.update_commit_graph()  # what a verified anchor reached is left out fast
+        if full or not self.store.has_commit_graph():  # what a verified anchor reached is left out fast;
+            self.store.update_commit_graph()  # the few commits since the last layer cost a walk nothing
         report = verify_history(self.store, accounts, journals=journals, progress=progress, full=full, instance_key=key)
         if report.state is not None and (report.mode == "full" or report.state["main"] != report.since):
             try:

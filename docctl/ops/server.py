@@ -91,6 +91,7 @@ def with_background_work(app):
         if daily:
             last_look[0] = time.monotonic()
             instance.workflow.anchor_quietly("daily")  # main anchored at least daily (issue 30)
+            instance.store.update_commit_graph()  # keeps incremental verification quick
 
     _every(float(instance.settings["NOTIFY_INTERVAL"]), notify, "docctl-notify")
     if instance.replicator is not None:

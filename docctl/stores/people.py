@@ -12,6 +12,7 @@ every account is stopped after ``LOGIN_FAILURES_PER_ADDRESS`` failures in the sa
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -131,7 +132,13 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-_DUMMY_HASH = hash_password("timing-equalizer-never-a-password")
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown login's password is checked against, so that it takes as long as a known
+    one's. Made at first use, not at import: scrypt cost every CLI command 51 ms."""
+    return hash_password("timing-equalizer-never-a-password")
+
+
 # The password column of an account the directory manages: no password verifies against it.
 FROM_DIRECTORY = "!directory"
 
@@ -303,7 +310,7 @@ class UserStore:
             user = self._from_directory(found)
             self._succeeded(login, purpose)
             return user
-        good = verify_password(password, row["password"] if row else _DUMMY_HASH) and row is not None
+        good = verify_password(password, row["password"] if row else _dummy_hash()) and row is not None
         if not good or not row["active"]:
             self._failed(login, purpose, address, now)
             raise Unauthorized("wrong login or password")

@@ -22,6 +22,10 @@ class Upkeep:
         another process writing it meanwhile (git's own lock) is left to finish."""
         self._status("commit-graph", "write", "--reachable", "--split", "--no-progress")
 
+    def has_commit_graph(self) -> bool:
+        info = self.path / "objects" / "info"
+        return (info / "commit-graph").exists() or (info / "commit-graphs" / "commit-graph-chain").exists()
+
     def fsck(self) -> str:
         """Like ``git fsck --strict``; returns its report, raises GitError when it fails."""
         return self._git("fsck", "--strict", "--no-progress").decode()
