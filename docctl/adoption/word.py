@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.errors import Invalid
+from ..core.errors import Invalid, NotFound
 from ..core.figures import Figure
 from .conversion import plan_import
 
@@ -154,7 +154,7 @@ def change_to_docx(workflow, catalog, number: int) -> bytes:
     record = [["Wydanie", "Obowiązuje od", "Przyczyna zmiany", "Opracował", "Zatwierdził"]]
     try:
         revisions = catalog.revisions(meta.id)
-    except Exception:  # noqa: BLE001 - a new document has no record yet
+    except NotFound:  # a new document has no record yet
         revisions = []
     for rev in sorted(revisions, key=lambda r: r.revision):
         signers = ", ".join(s.name for s in rev.signatures)

@@ -186,22 +186,26 @@ class UserStore:
         login, name, email, roles, units = validate_person(login, name, email, roles, units)
         check_password_policy(password, login)
         try:
-            with self._db() as conn:
-                conn.execute(
-                    "INSERT INTO users (login, name, email, roles, units, password, created_at) VALUES (?,?,?,?,?,?,?)",
-                    (
-                        login,
-                        name,
-                        email,
-                        " ".join(sorted(roles)),
-                        " ".join(sorted(units)),
-                        hash_password(password),
-                        self.clock().isoformat(),
-                    ),
-                )
+            self._insert(login, name, email, roles, units, hash_password(password))
         except IntegrityError:
             raise Conflict("user %(login)s already exists", login=login) from None
         return self.get(login)
+
+    def _insert(self, login: str, name: str, email: str, roles, units, password: str) -> None:
+        """One new account row (``password``: a hash, or :data:`FROM_DIRECTORY`)."""
+        with self._db() as conn:
+            conn.execute(
+                "INSERT INTO users (login, name, email, roles, units, password, created_at) VALUES (?,?,?,?,?,?,?)",
+                (
+                    login,
+                    name,
+                    email,
+                    " ".join(sorted(roles)),
+                    " ".join(sorted(units)),
+                    password,
+                    self.clock().isoformat(),
+                ),
+            )
 
     def get(self, login: str) -> User:
         with self._db() as conn:
@@ -350,19 +354,7 @@ class UserStore:
         try:
             current = self.get(login)
         except NotFound:
-            with self._db() as conn:
-                conn.execute(
-                    "INSERT INTO users (login, name, email, roles, units, password, created_at) VALUES (?,?,?,?,?,?,?)",
-                    (
-                        login,
-                        name,
-                        email,
-                        " ".join(sorted(roles)),
-                        " ".join(sorted(units)),
-                        FROM_DIRECTORY,
-                        self.clock().isoformat(),
-                    ),
-                )
+            self._insert(login, name, email, roles, units, FROM_DIRECTORY)
             rights = [f"role {r}" for r in sorted(roles)] + [f"unit {u}" for u in sorted(units)]
             self.record("directory", login, "created", f"from the directory ({found.dn}): " + ", ".join(rights))
             return self.get(login)
