@@ -8,9 +8,12 @@ generator practically never draws them; if it does, the run shows it.)
 """
 
 import os
+import re
 from datetime import UTC, datetime
 
 import schemathesis
+
+DOC_ID = r"[A-Z][A-Z0-9]*(-[A-Z0-9]+)*"  # docctl.web.api_schema.DOC_ID_PATTERN
 
 
 @schemathesis.hook
@@ -31,12 +34,20 @@ def before_call(ctx, case, kwargs):
 @schemathesis.hook
 def flatmap_path_parameters(ctx, parameters):
     """Half the time, a document or change that exists (the demo's, from DOCCTL_FUZZ_DOCUMENTS and
-    DOCCTL_FUZZ_CHANGES), so reads and workflow steps run on real data, not only into 404."""
+    DOCCTL_FUZZ_CHANGES), so reads and workflow steps run on real data, not only into 404.
+    Only a valid drawn value is replaced: a schema-violating one (the negative phase) stays as
+    drawn, or schemathesis would judge a valid request as if it were the invalid one it drew."""
     from hypothesis import strategies as st
 
     real = dict(parameters or {})
     documents = [d for d in os.environ.get("DOCCTL_FUZZ_DOCUMENTS", "").split(",") if d]
     changes = [int(c) for c in os.environ.get("DOCCTL_FUZZ_CHANGES", "").split(",") if c]
+    valid_id = isinstance(real.get("doc_id"), str) and re.fullmatch(DOC_ID, real["doc_id"])
+    valid_number = type(real.get("number")) is int and 1 <= real["number"] <= 2**31 - 1
+    if "doc_id" in real and (not valid_id or ("number" in real and not valid_number)):
+        return st.just(parameters)
+    if "number" in real and not valid_number:
+        return st.just(parameters)
     if "doc_id" in real and documents:
         real["doc_id"] = st.sampled_from(documents)
     if "number" in real and changes and "doc_id" not in real:

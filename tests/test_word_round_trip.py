@@ -8,7 +8,7 @@ import io
 import subprocess
 
 import pytest
-from conftest import release
+from conftest import PASSWORD, release
 
 docx = pytest.importorskip("docx", reason="python-docx is in the test extra")
 
@@ -120,3 +120,73 @@ def test_the_change_page_downloads_and_uploads_word(client, auth, instance, peop
     text = client.get(f"/api/v1/changes/{n}", headers=author).get_json()["markdown"]
     assert "Procedura wchodzi w życie z dniem podpisania." in text
     assert "Procedura opisuje nadzór nad zapisami\nw urzędzie" in text  # untouched lines as written
+
+
+def test_figures_survive_the_trip_and_a_picture_replaced_in_word_comes_back_as_a_new_figure(client, instance, people):
+    """A draft with two figures goes to Word and back: an edit elsewhere leaves both figure lines
+    and files as they were; a picture replaced in Word comes back as a new content-named figure
+    (the release keeps only the figures the text shows), so the signed text names exactly what
+    it shows."""
+    from office_files import tiny_png
+
+    from docctl.core.figures import figure_from_bytes
+
+    first, second = figure_from_bytes(tiny_png((1, 2, 3))), figure_from_bytes(tiny_png((9, 9, 9)))
+    text = (
+        "# Schemat obiegu\n\nPierwszy akapit opisu.\n\n"
+        f"![Obieg pism](P-01/{first.name})\n\nDrugi akapit opisu.\n\n"
+        f"![Archiwum](P-01/{second.name})\n"
+    )
+    change = instance.workflow.create(
+        people["author"],
+        doc_id="P-01",
+        markdown=text,
+        reason="Schemat",
+        title="Schemat obiegu",
+        doc_type="instruction",
+        unit="OR",
+        figures=[first, second],
+    )
+    author = _token(instance, "author")
+    document = docx.Document(io.BytesIO(client.get(f"/api/v1/changes/{change.number}/docx", headers=author).data))
+    pictures = [s for s in document.inline_shapes]
+    assert len(pictures) == 2
+    for paragraph in document.paragraphs:
+        for run in paragraph.runs:
+            if "Drugi akapit" in run.text:  # (setting a run's text would drop a picture in it)
+                run.text = run.text.replace("Drugi akapit", "Drugi, poprawiony akapit")
+    saved = _upload(client, author, change.number, change.head, document)
+    after = client.get(f"/api/v1/changes/{change.number}", headers=author).get_json()
+    assert saved["changed_paragraphs"] == 1
+    assert f"![Obieg pism](P-01/{first.name})" in after["markdown"]
+    assert f"![Archiwum](P-01/{second.name})" in after["markdown"]
+    assert instance.workflow.figures_of(instance.workflow.get(change.number)) == sorted([first.name, second.name])
+
+    # the second picture replaced in Word (the same place in the text, another image)
+    document = docx.Document(io.BytesIO(client.get(f"/api/v1/changes/{change.number}/docx", headers=author).data))
+    replacement = tiny_png((50, 200, 50))
+    blip = document.inline_shapes[1]._inline.graphic.graphicData.pic.blipFill.blip
+    part = document.part.related_parts[blip.embed]
+    part._blob = replacement
+    _upload(client, author, change.number, after["head"], document)
+    final = client.get(f"/api/v1/changes/{change.number}", headers=author).get_json()
+    new = figure_from_bytes(replacement)
+    assert f"P-01/{first.name}" in final["markdown"] and f"P-01/{new.name}" in final["markdown"]
+    assert f"P-01/{second.name}" not in final["markdown"]
+    assert {first.name, new.name} <= set(instance.workflow.figures_of(instance.workflow.get(change.number)))
+    assert new.name in final["html"]
+    # released, the document's folder holds exactly the figures its text shows
+    instance.workflow.submit(people["author"], change.number)
+    for signer in ("approver", "qm"):
+        if instance.workflow.get(change.number).state == "in_review":
+            instance.workflow.approve(people[signer], change.number, password=PASSWORD)
+    assert instance.workflow.get(change.number).state == "released"
+    assert set(instance.store.folder(instance.store.head(), "documents/P-01")) == {first.name, new.name}
+
+
+def _upload(client, headers, number, head, document) -> dict:
+    buffer = io.BytesIO()
+    document.save(buffer)
+    answer = client.put(f"/api/v1/changes/{number}/docx?head={head}", headers=headers, data=buffer.getvalue())
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()

@@ -141,10 +141,16 @@ def read_mapping(path: Path) -> dict[str, dict[str, str]]:
 
 
 def plan_import(
-    source: Path, *, mapping: dict[str, dict[str, str]] | None = None, units: dict[str, str] | None = None
+    source: Path,
+    *,
+    mapping: dict[str, dict[str, str]] | None = None,
+    units: dict[str, str] | None = None,
+    body_only: bool = False,
 ) -> ImportPlan:
     """Convert ``source`` and work out its control data; never raises for a bad file (its plan
-    carries the error, so one broken file does not stop a batch of a hundred)."""
+    carries the error, so one broken file does not stop a batch of a hundred). ``body_only``:
+    the Word round trip, where the control data stay the draft's own — the text is kept whole
+    (a first heading repeating the title included) and no guess about the header is made."""
     plan = ImportPlan(source)
     kind = SUFFIXES.get(source.suffix.lower())
     if kind is None:
@@ -158,6 +164,10 @@ def plan_import(
             header = _convert(source, kind, plan)
     except (OSError, RuntimeError, ValueError) as exc:
         plan.error = f"{source.name} could not be converted: {str(exc).strip().splitlines()[-1][:300]}"
+        return plan
+    if body_only:
+        if not plan.markdown.strip():
+            plan.error = f"{source.name} has no text"
         return plan
     row = (mapping or {}).get(str(source)) or (mapping or {}).get(source.name)
     _control_data(plan, row or {}, header, units or {})

@@ -54,7 +54,13 @@ def to_docx(body: str, header: dict[str, str], record: list[list[str]], figures:
             target.write_bytes(data)
         out = Path(folder) / "draft.docx"
         pypandoc.convert_text(
-            text, "docx", format="markdown", outputfile=str(out), extra_args=[f"--resource-path={folder}"]
+            # a figure alone in its paragraph stays an image in a paragraph: pandoc's implicit
+            # figure would add its alt text as a caption paragraph, which comes back as text
+            text,
+            "docx",
+            format="markdown-implicit_figures",
+            outputfile=str(out),
+            extra_args=[f"--resource-path={folder}"],
         )
         return out.read_bytes()
 
@@ -66,7 +72,7 @@ def from_docx(data: bytes, draft_body: str, doc_id: str) -> WordBack:
     with tempfile.TemporaryDirectory(prefix="docctl-word-") as folder:
         source = Path(folder) / "edited.docx"
         source.write_bytes(data)
-        plan = plan_import(source)
+        plan = plan_import(source, body_only=True)
     if plan.error:
         raise Invalid("the Word file could not be read: %(error)s", error=plan.error)
     text = plan.text_for(doc_id)

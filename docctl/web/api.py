@@ -15,6 +15,7 @@ from collections import OrderedDict
 from flask import Blueprint, Response, current_app, jsonify
 
 from ..core.errors import Conflict
+from . import api_answers as answers
 from . import api_schema as schema
 from .api_schema import operation
 from .audit import AUDIT_ROLES, trail_query
@@ -54,6 +55,7 @@ def _register_json(state, rev) -> dict:
     "Audit trail, newest first, 50 a page (auditors, quality managers, admins); next_page when more",
     query=schema.AuditQuery,
     roles=AUDIT_ROLES,
+    answer=answers.AuditEvents,
 )
 def audit_events(query: schema.AuditQuery):
     trail = trail_query(_args(query))
@@ -68,20 +70,26 @@ def audit_events(query: schema.AuditQuery):
 @operation(
     "Verification of the whole history from git: {ok, checked, problems: [{commit, document_id?, problem}]}",
     roles=AUDIT_ROLES,
+    answer=answers.Verification,
 )
 def audit_verify():
     return jsonify(reader().verification(run=True).as_json())
 
 
 @bp.get("/openapi.json")
-@operation("This document", public=True)
+@operation("This document", public=True, answer=answers.OpenApiDocument)
 def openapi():
     settings = instance().settings
     return jsonify(openapi_document(current_app, instance().workflow.policy(), public_read=settings["PUBLIC_READ"]))
 
 
 @bp.get("/documents")
-@operation("Master list of documents in force (or as of a day)", query=schema.MasterListQuery, reading=True)
+@operation(
+    "Master list of documents in force (or as of a day)",
+    query=schema.MasterListQuery,
+    reading=True,
+    answer=answers.MasterList,
+)
 def documents(query: schema.MasterListQuery):
     at, doc_type, unit, obsolete = query.as_of, query.type, query.unit, query.obsolete == "1"
     # The same answer for everyone until main or the day changes: serialized once per key
@@ -101,33 +109,37 @@ def documents(query: schema.MasterListQuery):
 
 
 @bp.get("/documents/<doc_id>")
-@operation("The current revision (or, for an obsolete document, its last one, marked so)", reading=True)
+@operation(
+    "The current revision (or, for an obsolete document, its last one, marked so)",
+    reading=True,
+    answer=answers.DocumentRevision,
+)
 def document(doc_id: str):
     return jsonify(reader().document(doc_id).as_json())
 
 
 @bp.get("/documents/<doc_id>/revisions")
-@operation("Released revisions, newest first", reading=True)
+@operation("Released revisions, newest first", reading=True, answer=answers.Revisions)
 def revisions(doc_id: str):
     _, revs = reader().history(doc_id)
     return jsonify(revisions=[r.as_json() for r in revs])
 
 
 @bp.get("/documents/<doc_id>/revisions/<number>")
-@operation("One revision, with current: bool", reading=True)
+@operation("One revision, with current: bool", reading=True, answer=answers.OneRevision)
 def revision(doc_id: str, number: int):
     page = reader().revision(doc_id, number)
     return jsonify({**page.as_json(), "current": page.is_current})
 
 
 @bp.get("/documents/<doc_id>/diff")
-@operation("Unified and redline diff between two revisions", query=schema.DiffQuery, reading=True)
+@operation("Unified and redline diff between two revisions", query=schema.DiffQuery, reading=True, answer=answers.Diff)
 def diff(doc_id: str, query: schema.DiffQuery):
     return jsonify(reader().diff(doc_id, query.from_, query.to))
 
 
 @bp.post("/documents/<doc_id>/withdraw")
-@operation("Open a withdrawal change", body=schema.Withdraw, ok=201, refusals=(403, 409))
+@operation("Open a withdrawal change", body=schema.Withdraw, ok=201, refusals=(403, 409), answer=answers.ChangeRecord)
 def withdraw(doc_id: str, body: schema.Withdraw):
     change = instance().workflow.withdraw(user(), doc_id, reason=body.reason)
     return jsonify(change.as_json()), 201
@@ -138,6 +150,7 @@ def withdraw(doc_id: str, body: schema.Withdraw):
     "Record a periodic review, no change needed (password again: 401 when wrong)",
     body=schema.Review,
     refusals=(403, 409, 429),
+    answer=answers.ReviewRecorded,
 )
 def review(doc_id: str, body: schema.Review):
     commit = instance().workflow.review(user(), doc_id, password=body.password, comment=body.comment)
@@ -150,6 +163,7 @@ def review(doc_id: str, body: schema.Review):
     body=schema.Empty,
     optional_body=True,
     refusals=(409,),
+    answer=answers.Acknowledged,
 )
 def acknowledge(doc_id: str, body: schema.Empty):
     person = user()
@@ -166,6 +180,7 @@ def acknowledge(doc_id: str, body: schema.Empty):
     " unit): {revision, confirmed: [{login, name, unit, at}], missing: [{login, name, unit}]}",
     query=schema.UnitQuery,
     refusals=(403, 409),
+    answer=answers.Confirmations,
 )
 def acknowledgements(doc_id: str, query: schema.UnitQuery):
     return jsonify(reader().confirmations(user(), doc_id, query.unit).as_json())
@@ -175,6 +190,7 @@ def acknowledgements(doc_id: str, query: schema.UnitQuery):
 @operation(
     "Changes the caller may see, newest first, optionally in one state; with page, 50 a page and next_page when more",
     query=schema.ChangesQuery,
+    answer=answers.ChangeList,
 )
 def changes(query: schema.ChangesQuery):
     if query.page is None:
@@ -192,6 +208,7 @@ def changes(query: schema.ChangesQuery):
     body=schema.NewChange,
     ok=201,
     refusals=(403, 404, 409, 413),
+    answer=answers.ChangeRecord,
 )
 def create_change(body: schema.NewChange):
     change = instance().workflow.create(
@@ -226,6 +243,7 @@ _SEEN = (("number", visible_change),)
     "One change with approvals and events, and its text: markdown (the whole file, to edit and PUT back"
     " with head) and html (rendered as the document page shows it); 404 unless the caller may see it",
     guards=_SEEN,
+    answer=answers.ChangeWithText,
 )
 def get_change(number: int):
     return jsonify(reader().change_json(number))
@@ -238,6 +256,7 @@ def get_change(number: int):
     body=schema.EditChange,
     refusals=(403, 409, 413),
     guards=_SEEN,
+    answer=answers.Edited,
 )
 def edit_change(number: int, body: schema.EditChange):
     workflow, person, n = instance().workflow, user(), number
@@ -275,6 +294,7 @@ def change_docx(number: int):
     refusals=(403, 409, 413),
     guards=_SEEN,
     file_body=DOCX,
+    answer=answers.WordUploaded,
 )
 def put_change_docx(number: int, query: schema.HeadQuery):
     from flask import request
@@ -287,7 +307,7 @@ def put_change_docx(number: int, query: schema.HeadQuery):
     )
 
 
-_STEP = {"body": schema.Empty, "optional_body": True, "refusals": (403, 409), "guards": _SEEN}
+_STEP = {"answer": answers.Step, "body": schema.Empty, "optional_body": True, "refusals": (403, 409), "guards": _SEEN}
 
 
 @bp.post("/changes/<number>/submit")
@@ -343,7 +363,9 @@ def _step(change):
 
 
 @bp.get("/reviews")
-@operation("Periodic reviews overdue or due soon, optionally for one unit", query=schema.UnitQuery)
+@operation(
+    "Periodic reviews overdue or due soon, optionally for one unit", query=schema.UnitQuery, answer=answers.Reviews
+)
 def reviews(query: schema.UnitQuery):
     today = instance().today()
     states = reader().reviews_due(unit=query.unit)
@@ -362,6 +384,7 @@ def reviews(query: schema.UnitQuery):
     query=schema.SearchQuery,
     reading=True,
     refusals=(503,),
+    answer=answers.SearchResults,
 )
 def search(query: schema.SearchQuery):
     results = run_search(_args(query))

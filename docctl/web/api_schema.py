@@ -214,6 +214,8 @@ class Operation:
     # A file instead of JSON (issue 32: the Word round trip): what the answer is, what the body is
     answers: str = "application/json"
     file_body: str | None = None
+    # The success body, field by field (:mod:`api_answers`): written into the OpenAPI document
+    answer: type[BaseModel] | None = None
     # path value -> checked value, before the query and the body (a change the caller may not
     # see is 404 whatever the body says: a 422 must not tell that it exists)
     guards: tuple[tuple[str, Callable], ...] = ()

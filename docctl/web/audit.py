@@ -11,13 +11,15 @@ import tempfile
 from pathlib import Path
 
 from flask import Blueprint, render_template, request, send_file
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from ..core.documents import validate_document_id
 from ..core.errors import Invalid
 from ..derived.audit_trail import ACTIONS, TrailQuery
 from .context import date_arg, instance, int_arg, reader, require_role, user
-from .csv_export import confirmation_rows, csv_response
+from .csv_export import confirmation_rows, csv_response, header, in_polish
+from .i18n import trail_detail
 
 bp = Blueprint("audit", __name__)
 AUDIT_ROLES = ("auditor", "quality_manager", "admin")
@@ -95,8 +97,19 @@ def evidence():
 def export():
     require_role(*AUDIT_ROLES)
     events = reader().audit_export(trail_query(request.args))
-    rows = ([e.as_json()[c] for c in CSV_COLUMNS] for e in events)
-    return csv_response("docctl-audit-trail.csv", itertools.chain([CSV_COLUMNS], rows))
+    return csv_response("docctl-audit-trail.csv", itertools.chain([header(CSV_COLUMNS)], _trail_rows(events)))
+
+
+def _trail_rows(events):
+    """The trail's rows for people: the action and the details in the reader's language (the
+    codes stay in the JSON API; in English the file keeps them, as before)."""
+    translate = in_polish()
+    for event in events:
+        row = event.as_json()
+        if translate:
+            row["action"] = _(event.action.replace("_", " "))
+            row["detail"] = trail_detail(event.detail)
+        yield [row[c] for c in CSV_COLUMNS]
 
 
 @bp.route("/acknowledgements")

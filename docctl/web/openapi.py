@@ -114,12 +114,24 @@ def _operation(spec: Operation, operation_id: str, path_names: list[str], schema
             "content": {spec.file_body: {"schema": {"type": "string", "format": "binary"}}},
         }
         codes |= {400, 413, 422}
-    answer = {"type": "string", "format": "binary"} if spec.answers != "application/json" else {"type": "object"}
+    if spec.answers != "application/json":
+        answer = {"type": "string", "format": "binary"}
+    else:
+        answer = _model_ref(spec.answer, schemas) if spec.answer is not None else {"type": "object"}
     op["responses"] = {
         str(spec.ok): {"description": "OK", "content": {spec.answers: {"schema": answer}}},
         **{str(code): _error(code) for code in sorted(codes)},
     }
     return op
+
+
+def _model_ref(model, schemas: dict) -> dict:
+    """A model's schema in components (its nested models beside it), referred to by name."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}", mode="serialization")
+    schema = _drop_titles(schema)
+    schemas.update(schema.pop("$defs", {}))
+    schemas[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
 def _error(code: int) -> dict:
