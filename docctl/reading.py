@@ -33,6 +33,11 @@ DIFFS_KEPT = 256  # redlines kept, ~10-50 KB each
 CHANGES_PER_PAGE = 50  # the change list, newest first
 
 
+# A page of the register: a county's 20,000 documents are read a page (and a filter) at a time,
+# with the count shown (issue 33), on the page and through ``GET /api/v1/documents?page=``.
+REGISTER_PAGE = 100
+
+
 @dataclass(frozen=True)
 class DocumentPage:
     state: DocumentState

@@ -106,6 +106,42 @@ def test_master_list_and_filters(client, auth, released):
     assert client.get("/documents?type=memo").status_code == 422
 
 
+def test_the_register_is_read_a_page_at_a_time_with_the_count(client, auth, released, monkeypatch):
+    """Issue 33: at 20,000 documents the register is paged (here 1 a page) and says how many match;
+    the filters travel with the page links; the API pages the same way with total and next_page."""
+    import docctl.web.api
+    import docctl.web.documents
+
+    for module in (docctl.web.documents, docctl.web.api):
+        monkeypatch.setattr(module, "REGISTER_PAGE", 1)
+    auth.login("reader")
+    first = client.get("/documents?type=procedure").get_data(as_text=True)
+    rows = first.split("<tbody>")[-1].split("</tbody>")[0]
+    assert rows.count("<tr") == 1 and "P-01" in rows
+    assert "Documents 1–1 of 2." in first and "page 1 of 2" in first
+    assert 'href="/documents?page=2&amp;type=procedure" rel="next"' in first
+    second = client.get("/documents?type=procedure&page=2").get_data(as_text=True)
+    assert "P-02" in second.split("<tbody>")[-1] and 'rel="prev"' in second and 'rel="next"' not in second
+    beyond = client.get("/documents?type=procedure&page=9").get_data(as_text=True)
+    assert "P-02" in beyond.split("<tbody>")[-1]  # past the end: the last page
+    headers = token(released, "reader")
+    api = client.get("/api/v1/documents?page=1", headers=headers).get_json()
+    assert [d["id"] for d in api["documents"]] == ["P-01"] and api["total"] == 2 and api["next_page"] == 2
+    last = client.get("/api/v1/documents?page=2", headers=headers).get_json()
+    assert [d["id"] for d in last["documents"]] == ["P-02"] and "next_page" not in last
+    assert len(client.get("/api/v1/documents", headers=headers).get_json()["documents"]) == 2  # the contract's list
+
+
+def test_the_whole_register_is_streamed_when_large(client, auth, released, monkeypatch):
+    import docctl.web.api
+
+    monkeypatch.setattr(docctl.web.api, "CACHED_REGISTER_ROWS", 1)
+    headers = token(released, "reader")
+    answer = client.get("/api/v1/documents", headers=headers)
+    assert answer.is_streamed
+    assert [d["id"] for d in answer.get_json()["documents"]] == ["P-01", "P-02"]
+
+
 def test_current_document_page_has_the_controlled_header(client, auth, released):
     auth.login("reader")
     page = client.get("/documents/P-01").get_data(as_text=True)

@@ -74,6 +74,8 @@ class RegisterRow(Answer):
 
 class MasterList(Answer):
     documents: list[RegisterRow]
+    total: int | None = _describe("with ?page=: how many documents match the filters", default=None)
+    next_page: int | None = None
 
 
 class DocumentRevision(Answer):

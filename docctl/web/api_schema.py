@@ -96,6 +96,7 @@ class MasterListQuery(Query):
     unit: Unit | None = None
     obsolete: Flag | None = None
     as_of: IsoDate | None = None
+    page: Page | None = None  # without it: the whole register (the contract's list); with it: 100 a page
 
 
 class HeadQuery(Query):

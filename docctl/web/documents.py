@@ -12,6 +12,7 @@ from ..assets import asset_dir
 from ..core.documents import TYPES, validate_document_id
 from ..core.errors import Conflict, DocctlError, Invalid
 from ..core.pdf import html_to_pdf
+from ..reading import REGISTER_PAGE
 from .context import can_read, date_arg, instance, int_arg, person, reader, require_role, user
 from .csv_export import confirmation_rows, csv_response
 from .fragments import fragment
@@ -32,17 +33,18 @@ def master_list():
     if doc_type and doc_type not in TYPES:
         raise Invalid("unknown type %(doc_type)s", doc_type=repr(doc_type))
     obsolete = request.args.get("obsolete") == "1"
+    page = max(int_arg(request.args.get("page", 1), "page"), 1)
     as_of = _as_of()
     who = person()
     roles = who.roles if who else ()
     may = ("quality_manager" in roles, "author" in roles or "quality_manager" in roles)  # import, create
     return shared_page(
         "register_pages",
-        (reader().register_key(as_of), doc_type, unit, obsolete, may),
+        (reader().register_key(as_of), doc_type, unit, obsolete, page, may),
         64,
         lambda: render_template(
             "documents/list.html",
-            table=_register_table(doc_type, unit, obsolete, as_of),
+            table=_register_table(doc_type, unit, obsolete, as_of, page),
             types=TYPES,
             doc_type=doc_type or "",
             unit=unit or "",
@@ -58,18 +60,32 @@ def _as_of():
     return None if at == instance().today() else at
 
 
-def _register_table(doc_type: str | None, unit: str | None, obsolete: bool, as_of) -> Markup:
-    """The register's table, per (main head, day, filters)."""
-    return fragment(
-        "register_tables",
-        (reader().register_key(as_of), doc_type, unit, obsolete),
-        64,
-        lambda: render_template(
+def _register_table(doc_type: str | None, unit: str | None, obsolete: bool, as_of, page: int) -> Markup:
+    """One page of the register's table, per (main head, day, filters, page)."""
+
+    def render():
+        states = reader().master_list(as_of, doc_type=doc_type, unit=unit, include_obsolete=obsolete)
+        pages = max((len(states) + REGISTER_PAGE - 1) // REGISTER_PAGE, 1)
+        shown = min(page, pages)
+        first = (shown - 1) * REGISTER_PAGE
+        filters = {
+            "type": doc_type,
+            "unit": unit,
+            "obsolete": "1" if obsolete else None,
+            "as_of": as_of.isoformat() if as_of else None,
+        }
+        return render_template(
             "documents/register_table.html",
-            states=reader().master_list(as_of, doc_type=doc_type, unit=unit, include_obsolete=obsolete),
+            states=states[first : first + REGISTER_PAGE],
+            total=len(states),
+            first=first + 1,
+            page=shown,
+            pages=pages,
+            filters=filters,
             as_of=as_of,
-        ),
-    )
+        )
+
+    return fragment("register_tables", (reader().register_key(as_of), doc_type, unit, obsolete, page), 64, render)
 
 
 def _change_record(page) -> Markup:

@@ -17,15 +17,11 @@ carries on from it.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import random
 import shutil
-import struct
 import subprocess
 import sys
-import tempfile
 import time
-import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +32,9 @@ from docctl.core.documents import Metadata, compose_document, split_front_matter
 from docctl.core.policy import parse_policy
 from docctl.core.records import Signature
 from docctl.ops.instance import Instance
+
+sys.path.insert(0, str(Path(__file__).parent))
+from packing import OBJ_BLOB, OBJ_COMMIT, FlatTree, PackWriter, object_id  # noqa: E402 - beside this file
 
 PASSWORD = "bench-password-2026"
 PEOPLE = {
@@ -56,10 +55,6 @@ def sample_paragraphs() -> list[str]:
     return paragraphs
 
 
-def _blob_sha(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's object id
-
-
 class _Stream:
     """A ``git fast-import`` process with ``get-mark`` answers read back from its stdout."""
 
@@ -78,12 +73,6 @@ class _Stream:
         self.mark += 1
         return self.mark
 
-    def blob(self, data: bytes) -> int:
-        mark = self.new_mark()
-        self.write(f"blob\nmark :{mark}\ndata {len(data)}\n")
-        self.write(data + b"\n")
-        return mark
-
     def commit(self, ref, *, author, when, message, parent, merge=None, files=()) -> int:
         mark = self.new_mark()
         stamp = f"{int(when.timestamp())} +0000"
@@ -95,8 +84,8 @@ class _Stream:
         self.write(f"from {parent}\n")
         if merge:
             self.write(f"merge {merge}\n")
-        for path, blob_mark in files:
-            self.write(f"M 100644 :{blob_mark} {path}\n")
+        for path, tree_id in files:  # a tree written by packing.FlatTree, linked unread
+            self.write(f"M 040000 {tree_id} {path}\n")
         self.write("\n")
         return mark
 
@@ -133,19 +122,32 @@ def generate(root: Path, documents: int, revisions: int, *, progress=print) -> I
     paragraphs = sample_paragraphs()
     rng = random.Random(2026)
     started = time.monotonic()
+    # Pass 1: every text and every documents/ tree straight into a pack (see packing.py).
+    pack = PackWriter(instance.store.path)
+    documents_tree = FlatTree(pack)
+    plan = []
+    for revision in range(1, revisions + 1):
+        for doc in range(1, documents + 1):
+            doc_id = f"P-{doc:04d}"
+            body = f"# Procedura {doc}\n\n## 1. Cel\nRewizja {revision}.\n\n" + "\n\n".join(rng.sample(paragraphs, 6))
+            text = compose_document(Metadata(doc_id, f"Procedura {doc}", "procedure", "OR", 12), body).encode()
+            blob_id = object_id("blob", text)
+            pack.whole(OBJ_BLOB, text, blob_id)
+            plan.append((doc, revision, blob_id.hex(), documents_tree.set(f"{doc_id}.md", blob_id)))
+        progress(f"texts and trees of round {revision}/{revisions}: {time.monotonic() - started:.0f} s")
+    del documents_tree
+    pack.close()
+    progress(f"{pack.count} texts and trees packed and indexed: {time.monotonic() - started:.0f} s")
+    # Pass 2: the commits, through fast-import.
     stream = _Stream(instance.store.path)
     main = main_before = instance.store.head()
     number = 0
-    for revision in range(1, revisions + 1):
-        for doc in range(1, documents + 1):
-            number += 1
-            doc_id = f"P-{doc:04d}"
-            when = START + timedelta(days=70 * (revision - 1), seconds=40 * doc)
-            body = f"# Procedura {doc}\n\n## 1. Cel\nRewizja {revision}.\n\n" + "\n\n".join(rng.sample(paragraphs, 6))
-            text = compose_document(Metadata(doc_id, f"Procedura {doc}", "procedure", "OR", 12), body).encode()
-            blob_sha, blob = _blob_sha(text), stream.blob(text)
-            main = _one_release(stream, ident, number, doc_id, revision, when, main, blob, blob_sha)
-        progress(f"revision round {revision}/{revisions}: {number} releases, {time.monotonic() - started:.0f} s")
+    for doc, revision, blob_sha, tree_id in plan:
+        number += 1
+        when = START + timedelta(days=70 * (revision - 1), seconds=40 * doc)
+        main = _one_release(stream, ident, number, f"P-{doc:04d}", revision, when, main, tree_id, blob_sha)
+        if doc == documents:
+            progress(f"revision round {revision}/{revisions}: {number} releases, {time.monotonic() - started:.0f} s")
     stream.close()
     started_signing = time.monotonic()
     signed = _sign_history(instance, before_history=main_before, keys=keys)
@@ -162,9 +164,9 @@ def generate(root: Path, documents: int, revisions: int, *, progress=print) -> I
     return Instance(root)  # on the real clock again
 
 
-def _one_release(stream, ident, number, doc_id, revision, when, main, blob, blob_sha) -> str:
+def _one_release(stream, ident, number, doc_id, revision, when, main, tree_id, blob_sha) -> str:
     """The commits of one change from creation to release; returns the new ``main`` mark."""
-    ref, path = f"refs/heads/changes/{number}", f"documents/{doc_id}.md"
+    ref, path = f"refs/heads/changes/{number}", "documents"
     title, reason = f"Procedura {doc_id[2:].lstrip('0')}", f"Przegląd {revision}"
     base_commit = stream.sha(int(main[1:])) if main.startswith(":") else main
 
@@ -191,7 +193,7 @@ def _one_release(stream, ident, number, doc_id, revision, when, main, blob, blob
         when=when,
         message=format_message(f"Change {number}: {verb} {doc_id}", reason, carry("create", "draft", "author")),
         parent=main,
-        files=[(path, blob)],
+        files=[(path, tree_id)],
     )
     head = stream.commit(
         ref,
@@ -247,7 +249,7 @@ def _one_release(stream, ident, number, doc_id, revision, when, main, blob, blob
         message=format_message(f"Release {doc_id} revision {revision}: {title}", reason, trailers),
         parent=main,
         merge=f":{marker}",
-        files=[(path, blob)],
+        files=[(path, tree_id)],
     )
     return f":{merge}"
 
@@ -274,39 +276,25 @@ def _sign_history(instance: Instance, *, before_history: str, keys: dict) -> int
     ).stdout.split()
     instance_key = instance.instance_key.private
     mapped: dict[str, str] = {}
-    with tempfile.TemporaryFile() as pack:
-        pack.write(b"PACK" + struct.pack(">II", 2, len(order)))
-        digest = hashlib.sha1(b"PACK" + struct.pack(">II", 2, len(order)))  # noqa: S324 - git's pack checksum
-        for sha, raw in instance.store.blobs(order):
-            header, _, message = raw.partition(b"\n\n")
-            lines = [
-                b"parent " + mapped[line[7:].decode()].encode()
-                if line.startswith(b"parent ") and line[7:].decode() in mapped
-                else line
-                for line in header.split(b"\n")
-            ]
-            payload, _ = split_signature(b"\n".join(lines) + b"\n\n" + message)
-            signer = instance_key
-            if b"\nAction: approve\n" in message:
-                actor = message.split(b"\nActor: ", 1)[1].split(b"\n", 1)[0].decode()
-                signer = keys[actor].private
-            data = with_signature(payload, sshsig.sign(signer, payload))
-            mapped[sha] = hashlib.sha1(b"commit %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's id
-            size, first = len(data), (1 << 4) | (len(data) & 0x0F)
-            size >>= 4
-            head = bytearray()
-            while size:
-                head.append(first | 0x80)
-                first, size = size & 0x7F, size >> 7
-            head.append(first)
-            record = bytes(head) + zlib.compress(data, 1)
-            pack.write(record)
-            digest.update(record)
-        pack.write(digest.digest())
-        pack.seek(0)
-        subprocess.run(
-            ["git", f"--git-dir={git_dir}", "index-pack", "--stdin"], stdin=pack, capture_output=True, check=True
-        )
+    pack = PackWriter(git_dir)
+    for sha, raw in instance.store.blobs(order):
+        header, _, message = raw.partition(b"\n\n")
+        lines = [
+            b"parent " + mapped[line[7:].decode()].encode()
+            if line.startswith(b"parent ") and line[7:].decode() in mapped
+            else line
+            for line in header.split(b"\n")
+        ]
+        payload, _ = split_signature(b"\n".join(lines) + b"\n\n" + message)
+        signer = instance_key
+        if b"\nAction: approve\n" in message:
+            actor = message.split(b"\nActor: ", 1)[1].split(b"\n", 1)[0].decode()
+            signer = keys[actor].private
+        data = with_signature(payload, sshsig.sign(signer, payload))
+        commit_id = object_id("commit", data)
+        mapped[sha] = commit_id.hex()
+        pack.whole(OBJ_COMMIT, data, commit_id)
+    pack.close()
     updates = "".join(f"update {ref} {mapped[old]} {old}\n" for ref, old in refs.items() if old in mapped)
     subprocess.run(
         ["git", f"--git-dir={git_dir}", "update-ref", "--stdin"],
