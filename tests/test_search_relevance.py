@@ -102,3 +102,30 @@ def test_there_are_enough_cases():
 def test_not_excludes(index):
     hits = {h.doc_id for h in index.search("skarga NOT wniosek", at=TODAY).hits}
     assert "P-08" not in hits  # P-08 speaks of both
+
+
+def test_ranking_from_kept_part_scores_is_whooshs_own(index, monkeypatch):
+    """Issue 33: the usual query is ranked from its parts' kept scores (ranking.py), not by
+    Whoosh's collector. Every case above, every page: the same documents in the same order with
+    the same scores, the same total and facets as Whoosh's own search gives."""
+    import docctl.derived.search.index as module
+
+    def answers(query):
+        pages = []
+        for page in (1, 2):
+            found = index.search(query, at=TODAY, per_page=3, page=page)
+            pages.append((found.total, found.facets, [(h.key, h.score) for h in found.hits]))
+        return pages
+
+    kept = {query: answers(query) for query, _, _ in CASES}
+    assert any(len(k[0][2]) == 3 and k[1][2] for k in kept.values())  # real second pages
+    used = []
+    original = module.plain_parts
+    monkeypatch.setattr(module, "plain_parts", lambda q: used.append(q) and None)
+    index.close()
+    index._parts = module.PartScores()
+    index._local = __import__("threading").local()
+    for query, _, _ in CASES:
+        assert answers(query) == kept[query], query
+    assert used  # Whoosh's own path answered this time
+    assert original(module.And([module.Term("body", "a"), module.Term("body", "b")])) is not None

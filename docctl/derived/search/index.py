@@ -33,6 +33,7 @@ from whoosh.query import And, NumericRange, Or, Term
 from ...stores.locks import exclusive
 from .analysis import POLISH_STOP_WORDS, fold, folded_analyzer, stemmed_analyzer, stemmer_for, verbal_noun_partner
 from .answers import did_you_mean, marks_of, snippet
+from .ranking import PartScores, facet_counts, plain_parts, rank
 
 FOREVER = 99991231
 MERGE_AFTER_SEGMENTS = 8
@@ -145,6 +146,7 @@ class SearchIndex:
         self._cache: tuple[str, index.Index] | None = None
         self._cache_lock = threading.Lock()
         self._local = threading.local()  # per thread: (index, searcher, filter cache)
+        self._parts = PartScores()  # per process: each query part scored once per index version
 
     # -- layout ------------------------------------------------------------------------------
     def _live(self) -> Path | None:
@@ -441,36 +443,47 @@ class SearchIndex:
         )
         if not allowed:  # Whoosh reads an empty filter set as "no filter": answer it here
             return SearchResults(q, 0, page, per_page, [], {"type": {}, "unit": {}}, None)
-        results = searcher.search_page(
-            query,
-            max(page, 1),
-            pagelen=per_page,
-            filter=allowed,
-            groupedby={"type": sorting.FieldFacet("type"), "unit": sorting.FieldFacet("unit")},
-        )
         marks = marks_of(query)
-        hits = [
-            Hit(
-                hit["key"],
-                hit["doc_id"],
-                hit["title"],
-                hit["revision"],
-                hit["status"],
-                snippet(hit.get("body", ""), marks, self.language),
-                round(hit.score or 0.0, 3),
-                hit["type"],
-                hit["unit"],
-                hit["withdrawn"] == "yes",
-                hit["status"] == "released" and hit.docnum in in_force,
+        parts = plain_parts(query)
+        if parts is not None:  # the usual query: ranked from its parts' kept scores (ranking.py)
+            scores = [self._parts.scores(searcher, part) for part in parts]
+            best, matched = rank(scores, allowed, (max(page, 1) - 1) * per_page, per_page)
+            hits = [self._hit(searcher.stored_fields(docnum), docnum, score, marks, in_force) for docnum, score in best]
+            facets = {
+                name: facet_counts(matched, self._parts.facet_values(searcher, name)) for name in ("type", "unit")
+            }
+            total = len(matched)
+        else:
+            results = searcher.search_page(
+                query,
+                max(page, 1),
+                pagelen=per_page,
+                filter=allowed,
+                groupedby={"type": sorting.FieldFacet("type"), "unit": sorting.FieldFacet("unit")},
             )
-            for hit in results
-        ]
-        facets = {
-            name: {str(k): len(v) for k, v in sorted(results.results.groups(name).items())} for name in ("type", "unit")
-        }
-        total = results.total
-        suggestion = did_you_mean(searcher, q) if total == 0 else None
+            hits = [self._hit(hit.fields(), hit.docnum, hit.score, marks, in_force) for hit in results]
+            facets = {
+                name: {str(k): len(v) for k, v in sorted(results.results.groups(name).items())}
+                for name in ("type", "unit")
+            }
+            total = results.total
+        suggestion = self._parts.suggestion(searcher, q, did_you_mean) if total == 0 else None
         return SearchResults(q, total, page, per_page, hits, facets, suggestion)
+
+    def _hit(self, fields: dict, docnum: int, score: float | None, marks, in_force: set[int]) -> Hit:
+        return Hit(
+            fields["key"],
+            fields["doc_id"],
+            fields["title"],
+            fields["revision"],
+            fields["status"],
+            snippet(fields.get("body", ""), marks, self.language),
+            round(score or 0.0, 3),
+            fields["type"],
+            fields["unit"],
+            fields["withdrawn"] == "yes",
+            fields["status"] == "released" and docnum in in_force,
+        )
 
     def _searcher(self, ix: index.Index):
         """This thread's searcher and its filter cache, renewed when the index changed.
