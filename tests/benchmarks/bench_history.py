@@ -247,6 +247,7 @@ def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> dict[st
             print(f"   {name:24s} {r['p50']:>9s} {r['p99']:>9s} {r['rps']:8.0f}  {r['errors']}")
         _soak(base, cookie, proc.pid, [routes[n] for n in ("current page", "JSON document", "history", "my tasks")])
         cold = _cold_searches(root)
+        mixed = _mixed_distinct_queries(base, cookie, proc.pid, documents, tmp)
         release = _release_latency(base, root, documents)
         p50, worst = statistics.median(release), max(release)
         print(f"   release (last signature → released): p50 {p50:.0f} ms, max {worst:.0f} ms")
@@ -267,7 +268,7 @@ def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> dict[st
         f" req/s, p50 {floor['p50']}; docctl's current page {results['current page']['rps'] / floor['rps']:.2f}x of it"
     )
     reindex = _reindex_time(root)
-    _print_targets(results, cold, grep, p50, together, reindex, startup, now)
+    _print_targets(results, cold, grep, p50, together, reindex, startup, now, mixed)
     return results
 
 
@@ -410,6 +411,65 @@ def _soak(base: str, cookie: str, pid: int, paths: list[str], total: int = 20_00
         )
 
 
+_MIXED_LUA = """
+math.randomseed(%(seed)d)
+local words = {%(words)s}
+local docs = {%(docs)s}
+local n = 0
+local function typo(w)
+  local i = math.random(2, #w - 1)
+  return w:sub(1, i - 1) .. w:sub(i + 1)
+end
+request = function()
+  n = n + 1
+  if n %% 2 == 0 then
+    return wrk.format("GET", "/api/v1/documents/" .. docs[math.random(#docs)])
+  end
+  local a, b = words[math.random(#words)], words[math.random(#words)]
+  if math.random(4) == 1 then a = typo(a) end
+  return wrk.format("GET", "/api/v1/search?q=" .. a .. "%%20" .. b .. "&page=" .. math.random(3))
+end
+"""
+
+
+def _mixed_distinct_queries(base: str, cookie: str, pid: int, documents: int, tmp: Path) -> dict:
+    """What people do (issue 33, item 4): 8 clients, half distinct two-word queries drawn from the
+    texts' vocabulary (a quarter with a typo, pages 1-3), half document reads; RSS sampled as it
+    goes, to see it level off. ``DOCCTL_BENCH_MIXED_SECONDS`` (default 120; the issue's 600)."""
+    from history import sample_paragraphs
+
+    seconds = int(os.environ.get("DOCCTL_BENCH_MIXED_SECONDS", "120"))
+    vocabulary = sorted({w for p in sample_paragraphs() for w in re.findall(r"[a-ząćęłńóśźż]{5,}", p.lower())})
+    script = tmp / "mixed.lua"
+    script.write_text(
+        _MIXED_LUA
+        % {
+            "seed": 2026,
+            "words": ", ".join(f'"{urllib.parse.quote(w)}"' for w in vocabulary),
+            "docs": ", ".join(f'"P-{d:04d}"' for d in range(1, documents + 1, max(documents // 500, 1))),
+        }
+    )
+    rss = [_rss_mb(pid)[0]]
+    runs, step = [], max(seconds // 6, 10)
+    for _ in range(max(seconds // step, 1)):
+        out = subprocess.run(
+            [WRK, "-t2", "-c8", f"-d{step}s", "--latency", "-s", str(script), "-H", f"Cookie: {cookie}", base],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+        runs.append((float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), latency["50"], latency["99"]))
+        rss.append(_rss_mb(pid)[0])
+    rate = statistics.mean(r[0] for r in runs)
+    print(
+        f"   mixed distinct queries and reads, 8 clients, {len(runs) * step} s ({len(vocabulary)} words):"
+        f" {rate:.0f} req/s; p50 per {step} s: {', '.join(r[1] for r in runs)}; p99: {', '.join(r[2] for r in runs)}"
+    )
+    print(f"     server RSS every {step} s: {' → '.join(f'{m:.0f}' for m in rss)} MB")
+    return {"rps": rate, "rss": rss}
+
+
 def _verify_time(root: Path, *args: str) -> None:
     """`docctl verify` as a whole process: with ``--full`` every release, signature and reflog
     entry checked; without, what came after the last verified anchor (issue 30)."""
@@ -485,6 +545,7 @@ def _print_targets(
     reindex: float,
     startup: float,
     rss: float,
+    mixed: dict,
 ) -> None:
     """Issue 12's targets, each with its figure from this run and whether it is met."""
     checks = []
@@ -514,6 +575,8 @@ def _print_targets(
         ("reindex until search is ready ≤ 15 s", f"{reindex:.1f} s", reindex <= 15),
         ("start-up ≤ 2 s", f"{startup:.2f} s", startup <= 2),
         ("server RSS after the load ≤ 1 GB", f"{rss:.0f} MB", rss <= 1024),
+        ("mixed distinct queries ≥ 500 req/s", f"{mixed['rps']:.0f}", mixed["rps"] >= 500),
+        ("... RSS levels off below 1 GB", f"{mixed['rss'][-1]:.0f} MB", max(mixed["rss"]) <= 1024),
     ]
     print("   targets (issue 12):")
     for what, figure, met in checks:

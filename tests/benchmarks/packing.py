@@ -71,6 +71,7 @@ class PackWriter:
         self.file.close()
         name = self.git_dir / "objects" / "pack" / f"pack-{checksum.hex()}"
         _write_index(name.with_suffix(".idx"), sorted(self.index), checksum)
+        Path(self.file.name).chmod(0o444)  # as git leaves its packs
         Path(self.file.name).rename(name.with_suffix(".pack"))
 
 
