@@ -39,6 +39,30 @@ REGISTER_PAGE = 100
 
 
 @dataclass(frozen=True)
+class Paged:
+    """One page of a long list: its rows, where they start (1-based), which page of how many."""
+
+    rows: list
+    first: int
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def more(self) -> bool:
+        return self.page < self.pages
+
+
+def paged(items: list, page: int, size: int | None = None) -> Paged:
+    """Page ``page`` of ``items`` (past the end: the last page), :data:`REGISTER_PAGE` a page."""
+    size = size or REGISTER_PAGE
+    pages = max((len(items) + size - 1) // size, 1)
+    shown = min(max(page, 1), pages)
+    first = (shown - 1) * size
+    return Paged(items[first : first + size], first + 1, shown, pages, len(items))
+
+
+@dataclass(frozen=True)
 class DocumentPage:
     state: DocumentState
     revision: Revision

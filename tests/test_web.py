@@ -109,10 +109,10 @@ def test_master_list_and_filters(client, auth, released):
 def test_the_register_is_read_a_page_at_a_time_with_the_count(client, auth, released, monkeypatch):
     """Issue 33: at 20,000 documents the register is paged (here 1 a page) and says how many match;
     the filters travel with the page links; the API pages the same way with total and next_page."""
+    import docctl.reading
     import docctl.web.api
-    import docctl.web.documents
 
-    for module in (docctl.web.documents, docctl.web.api):
+    for module in (docctl.reading, docctl.web.api):
         monkeypatch.setattr(module, "REGISTER_PAGE", 1)
     auth.login("reader")
     first = client.get("/documents?type=procedure").get_data(as_text=True)
@@ -130,12 +130,17 @@ def test_the_register_is_read_a_page_at_a_time_with_the_count(client, auth, rele
     last = client.get("/api/v1/documents?page=2", headers=headers).get_json()
     assert [d["id"] for d in last["documents"]] == ["P-02"] and "next_page" not in last
     assert len(client.get("/api/v1/documents", headers=headers).get_json()["documents"]) == 2  # the contract's list
+    instance = released
+    instance.clock.set_day(date(2027, 2, 20))  # both due for their periodic review: the same pages
+    auth.login("reader")  # (the session idled out meanwhile)
+    reviews = client.get("/reviews?unit=OR").get_data(as_text=True)
+    assert "Documents 1–1 of 2." in reviews and 'href="/reviews?page=2&amp;unit=OR" rel="next"' in reviews
 
 
 def test_the_whole_register_is_streamed_when_large(client, auth, released, monkeypatch):
     import docctl.web.api
 
-    monkeypatch.setattr(docctl.web.api, "CACHED_REGISTER_ROWS", 1)
+    monkeypatch.setattr(docctl.web.api, "STREAMED_ABOVE_ROWS", 1)
     headers = token(released, "reader")
     answer = client.get("/api/v1/documents", headers=headers)
     assert answer.is_streamed

@@ -54,7 +54,7 @@ class StartUp:
             if not self.catalog.trail.changes_built():
                 self.workflow.rebuild_change_trail()
             if not self.search_all.exists():
-                self.indexer.rebuild_all()
+                self._index_all_revisions()  # both cores, as a server builds it (issue 33)
             return
         if self._building is None or not self._building.is_alive():
             self._building = threading.Thread(target=self._build_history, name="docctl-history", daemon=True)

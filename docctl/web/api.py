@@ -95,31 +95,33 @@ def documents(query: schema.MasterListQuery):
     at, doc_type, unit, obsolete = query.as_of, query.type, query.unit, query.obsolete == "1"
     if query.page is not None:
         states = reader().master_list(at, doc_type=doc_type, unit=unit, include_obsolete=obsolete)
-        first = (query.page - 1) * REGISTER_PAGE
+        first = (query.page - 1) * REGISTER_PAGE  # past the end: an empty page, as the changes' pages
         body = {"documents": [_state_json(s) for s in states[first : first + REGISTER_PAGE]], "total": len(states)}
         if first + REGISTER_PAGE < len(states):
             body["next_page"] = query.page + 1
         return jsonify(body)
     # The same answer for everyone until main or the day changes: serialized once per key
-    # (2,000 documents cost ~15 ms of JSON per request, issue 12/18) — unless it is large (a
-    # register of 20,000 is ~5 MB): then streamed row by row, so memory stays flat (issue 33).
+    # (2,000 documents cost ~15 ms of JSON per request, issue 12/18; 20,000 cost 480 ms), kept
+    # within a byte budget per process. A register too large for the budget is streamed row by
+    # row instead, so no request holds the whole answer in memory (issue 33).
     key = (reader().register_key(at), doc_type, unit, obsolete)
     cache: OrderedDict = current_app.extensions.setdefault("docctl.register_json", OrderedDict())
     with _JSON_LOCK:
         body = cache.get(key)
     if body is None:
         states = reader().master_list(at, doc_type=doc_type, unit=unit, include_obsolete=obsolete)
-        if len(states) > CACHED_REGISTER_ROWS:
+        if len(states) > STREAMED_ABOVE_ROWS:
             return Response(stream_with_context(_streamed_register(states)), mimetype="application/json")
         body = json.dumps({"documents": [_state_json(s) for s in states]}, ensure_ascii=False).encode()
         with _JSON_LOCK:
             cache[key] = body
-            while len(cache) > 32:
+            while len(cache) > 1 and (len(cache) > 32 or sum(map(len, cache.values())) > REGISTER_JSON_BYTES):
                 cache.popitem(last=False)
     return Response(body, mimetype="application/json")
 
 
-CACHED_REGISTER_ROWS = 5000
+STREAMED_ABOVE_ROWS = 60_000  # ~15 MB of JSON: never kept, always streamed
+REGISTER_JSON_BYTES = 48 << 20  # registers kept serialized, per server process
 
 
 def _streamed_register(states):

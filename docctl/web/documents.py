@@ -12,7 +12,7 @@ from ..assets import asset_dir
 from ..core.documents import TYPES, validate_document_id
 from ..core.errors import Conflict, DocctlError, Invalid
 from ..core.pdf import html_to_pdf
-from ..reading import REGISTER_PAGE
+from ..reading import paged
 from .context import can_read, date_arg, instance, int_arg, person, reader, require_role, user
 from .csv_export import confirmation_rows, csv_response
 from .fragments import fragment
@@ -65,25 +65,13 @@ def _register_table(doc_type: str | None, unit: str | None, obsolete: bool, as_o
 
     def render():
         states = reader().master_list(as_of, doc_type=doc_type, unit=unit, include_obsolete=obsolete)
-        pages = max((len(states) + REGISTER_PAGE - 1) // REGISTER_PAGE, 1)
-        shown = min(page, pages)
-        first = (shown - 1) * REGISTER_PAGE
         filters = {
             "type": doc_type,
             "unit": unit,
             "obsolete": "1" if obsolete else None,
             "as_of": as_of.isoformat() if as_of else None,
         }
-        return render_template(
-            "documents/register_table.html",
-            states=states[first : first + REGISTER_PAGE],
-            total=len(states),
-            first=first + 1,
-            page=shown,
-            pages=pages,
-            filters=filters,
-            as_of=as_of,
-        )
+        return render_template("documents/register_table.html", paged=paged(states, page), filters=filters, as_of=as_of)
 
     return fragment("register_tables", (reader().register_key(as_of), doc_type, unit, obsolete, page), 64, render)
 

@@ -161,6 +161,7 @@ def generate(root: Path, documents: int, revisions: int, *, progress=print) -> I
         conn.execute("DELETE FROM changes")
         conn.execute("DELETE FROM change_meta")
     shutil.rmtree(root / "search")
+    shutil.rmtree(root / "search-all")  # (indexed at the first commit: a catch-up would be one writer)
     return Instance(root)  # on the real clock again
 
 
