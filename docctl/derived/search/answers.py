@@ -67,7 +67,10 @@ def did_you_mean(searcher, q: str) -> str | None:
         if known or len(word) < 4:
             fixed.append(word)
             continue
-        options = corrector.suggest(folded, limit=1, maxdist=2)
+        # Words that share the first letter only: Whoosh measures the distance to every candidate
+        # in Python, and every term of the index was 85 ms a query with a typo (issue 33);
+        # people rarely mistype the first letter.
+        options = corrector.suggest(folded, limit=1, maxdist=2, prefix=1)
         fixed.append(options[0] if options else word)
     suggestion = " ".join(fixed)
     return suggestion if suggestion != " ".join(words) else None

@@ -33,7 +33,10 @@ from whoosh.query import And, NumericRange, Or, Term
 from ...stores.locks import exclusive
 from .analysis import POLISH_STOP_WORDS, fold, folded_analyzer, stemmed_analyzer, stemmer_for, verbal_noun_partner
 from .answers import did_you_mean, marks_of, snippet
+from .mapped import read_mapped_segments_in_place
 from .ranking import PartScores, facet_counts, plain_parts, rank
+
+read_mapped_segments_in_place()
 
 FOREVER = 99991231
 MERGE_AFTER_SEGMENTS = 8
