@@ -61,3 +61,47 @@ def _files(reader):
         if value.__class__.__name__ == "BufferFile":
             found.append(value)
     return found
+
+
+def test_a_new_part_is_scored_once_however_many_threads_ask_at_once():
+    """The first query after a release, from eight clients at once: one thread scores the word,
+    the others wait for its answer (not eight scorings side by side under the GIL)."""
+    import threading
+    import time
+
+    from whoosh.query import Term
+
+    from docctl.derived.search.ranking import PartScores
+
+    calls = []
+
+    class Results:
+        def items(self):
+            return [(1, 2.0), (3, 1.0)]
+
+    class Searcher:
+        schema = object()
+
+        def reader(self):
+            return self
+
+        def generation(self):
+            return 7
+
+        def doc_count_all(self):
+            return 4
+
+        def search(self, part, limit=None):
+            calls.append(part)
+            time.sleep(0.05)
+            return Results()
+
+    parts, searcher, answers = PartScores(), Searcher(), []
+    threads = [
+        threading.Thread(target=lambda: answers.append(parts.scores(searcher, Term("body", "audyt")))) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and answers == [{1: 2.0, 3: 1.0}] * 8

@@ -35,6 +35,7 @@ class PartScores:
         self._pairs = 0
         self._facets: dict[tuple, dict[str, dict[int, str]]] = {}
         self._suggestions: OrderedDict[tuple, str | None] = OrderedDict()
+        self._computing: dict[tuple, threading.Lock] = {}  # parts being scored, one thread each
         self.limit = limit
 
     def suggestion(self, searcher, q: str, suggest) -> str | None:
@@ -53,20 +54,29 @@ class PartScores:
         return found
 
     def scores(self, searcher, part: Query) -> dict[int, float]:
+        """The part's scores, computed by one thread at a time: eight threads asking for the same
+        new word at once (the first query after a release) wait for the first one's answer
+        instead of each scoring 20,000 documents beside it under the GIL (p99 1.75 s)."""
         key = (_generation(searcher), repr(part))
         with self._lock:
             found = self._parts.get(key)
             if found is not None:
                 self._parts.move_to_end(key)
                 return found
-        found = dict(searcher.search(part, limit=None).items())
+            computing = self._computing.setdefault(key, threading.Lock())
+        with computing:
+            with self._lock:
+                found = self._parts.get(key)
+            if found is None:
+                found = dict(searcher.search(part, limit=None).items())
+                with self._lock:
+                    self._parts[key] = found
+                    self._pairs += len(found)
+                    while self._pairs > self.limit and len(self._parts) > 1:
+                        _, dropped = self._parts.popitem(last=False)
+                        self._pairs -= len(dropped)
         with self._lock:
-            if key not in self._parts:
-                self._parts[key] = found
-                self._pairs += len(found)
-                while self._pairs > self.limit and len(self._parts) > 1:
-                    _, dropped = self._parts.popitem(last=False)
-                    self._pairs -= len(dropped)
+            self._computing.pop(key, None)
         return found
 
     def facet_values(self, searcher, field: str) -> dict[int, str]:
