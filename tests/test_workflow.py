@@ -446,3 +446,31 @@ def test_a_revision_that_changes_nothing_is_refused(instance, people):
     with pytest.raises(Invalid, match="the same as P-01 revision 1"):
         wf.submit(people["author"], change.number)
     assert wf.get(change.number).state == "draft"
+
+
+def test_many_small_packs_are_gathered_into_one_without_a_walk(instance):
+    """Issue 33: past 50 small packs upkeep gathers them through the multi-pack-index (gc --auto
+    would rewrite the whole repository); every object is still there."""
+    import subprocess
+
+    git = ["git", "--git-dir", str(instance.store.path)]
+    blobs = []
+    for n in range(55):
+        blob = subprocess.run(
+            [*git, "hash-object", "-w", "--stdin"], input=f"paczka {n}\n", capture_output=True, text=True, check=True
+        ).stdout.strip()
+        subprocess.run(
+            [*git, "pack-objects", "-q", str(instance.store.path / "objects/pack/pack")],
+            input=blob + "\n",
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        blobs.append(blob)
+    packs = lambda: len(list((instance.store.path / "objects/pack").glob("*.pack")))  # noqa: E731
+    assert packs() > 50
+    instance.store.maintain()
+    assert packs() <= 3
+    for blob in blobs:
+        shown = subprocess.run([*git, "cat-file", "-p", blob], capture_output=True, text=True, check=True).stdout
+        assert shown.startswith("paczka ")

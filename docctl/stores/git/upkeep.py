@@ -9,6 +9,7 @@ from .process import GitError
 
 LOOSE_OBJECTS = 6700  # git's own gc.auto
 PACKS = 50  # git's own gc.autoPackLimit
+LARGE_PACK = 512 << 20  # packs this large are left alone (rewriting them is what gc costs)
 LOOSE_REFS = 1000
 
 
@@ -24,15 +25,19 @@ class Upkeep:
         find the loose ones — at 20,000 documents × 10 that is 1.2 million commits and their
         800 KB trees, 95 s under the write lock every ~670 releases — and every 50 packs it
         rewrites the whole repository. ``git maintenance``'s loose-objects task packs the loose
-        objects by name, without a walk; incremental-repack gathers small packs through the
-        multi-pack-index; refs are packed when loose ones pile up. Unreachable objects are kept
-        (docctl makes almost none; ``git gc`` by hand removes them)."""
+        objects by name, without a walk; past 50 small packs the multi-pack-index gathers them
+        into one (``multi-pack-index repack``), never touching the large ones; refs are packed
+        when loose ones pile up. Unreachable objects are kept (docctl makes almost none;
+        ``git gc`` by hand removes them)."""
         with self.write_lock(timeout=5.0):
             packing = self._loose_objects() >= self._gc_auto()
             if packing:
                 self._git("maintenance", "run", "--task=loose-objects", "--quiet")
-            if self._packs() > PACKS:
-                self._git("maintenance", "run", "--task=incremental-repack", "--quiet")
+            small = [p.stat().st_size for p in self._packs() if p.stat().st_size < LARGE_PACK]
+            if len(small) > PACKS:  # the small packs made into one, the large ones left as they are
+                self._git("multi-pack-index", "write")
+                self._git("multi-pack-index", "repack", f"--batch-size={sum(small)}")
+                self._git("multi-pack-index", "expire")
             if packing or self._loose_refs() >= LOOSE_REFS:
                 self._git("pack-refs", "--all")
 
@@ -48,8 +53,8 @@ class Upkeep:
         sample = self.path / "objects" / "17"
         return len(list(sample.iterdir())) * 256 if sample.is_dir() else 0
 
-    def _packs(self) -> int:
-        return sum(1 for _ in (self.path / "objects" / "pack").glob("pack-*.pack"))
+    def _packs(self) -> list:
+        return list((self.path / "objects" / "pack").glob("*.pack"))
 
     def _loose_refs(self) -> int:
         """Loose change branches (a file each): counted up to the threshold, never all."""
