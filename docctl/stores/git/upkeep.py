@@ -31,8 +31,9 @@ class Upkeep:
         ``git gc`` by hand removes them)."""
         with self.write_lock(timeout=5.0):
             packing = self._loose_objects() >= self._gc_auto()
-            if packing:
+            if packing:  # the task packs a batch; the loose copies go at its next run, or now:
                 self._git("maintenance", "run", "--task=loose-objects", "--quiet")
+                self._git("prune-packed", "-q")
             small = [p.stat().st_size for p in self._packs() if p.stat().st_size < LARGE_PACK]
             if len(small) > PACKS:  # the small packs made into one, the large ones left as they are
                 self._git("multi-pack-index", "write")
