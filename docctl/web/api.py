@@ -15,7 +15,7 @@ from collections import OrderedDict
 from flask import Blueprint, Response, current_app, jsonify, stream_with_context
 
 from ..core.errors import Conflict
-from ..reading import REGISTER_PAGE
+from ..reading import paged
 from . import api_answers as answers
 from . import api_schema as schema
 from .api_schema import operation
@@ -94,10 +94,10 @@ def openapi():
 def documents(query: schema.MasterListQuery):
     at, doc_type, unit, obsolete = query.as_of, query.type, query.unit, query.obsolete == "1"
     if query.page is not None:
-        states = reader().master_list(at, doc_type=doc_type, unit=unit, include_obsolete=obsolete)
-        first = (query.page - 1) * REGISTER_PAGE  # past the end: an empty page, as the changes' pages
-        body = {"documents": [_state_json(s) for s in states[first : first + REGISTER_PAGE]], "total": len(states)}
-        if first + REGISTER_PAGE < len(states):
+        shown = paged(reader().master_list(at, doc_type=doc_type, unit=unit, include_obsolete=obsolete), query.page)
+        rows = shown.rows if query.page == shown.page else []  # past the end: empty, as the changes' pages
+        body = {"documents": [_state_json(s) for s in rows], "total": shown.total}
+        if query.page < shown.pages:
             body["next_page"] = query.page + 1
         return jsonify(body)
     # The same answer for everyone until main or the day changes: serialized once per key

@@ -57,8 +57,8 @@ class Withdrawn(Answer):
     reason: str
 
 
-class RegisterRow(Answer):
-    """One line of the master list."""
+class DocumentFields(Answer):
+    """What every answer about a document says of it (the register's row, a revision)."""
 
     id: str
     title: str
@@ -67,9 +67,14 @@ class RegisterRow(Answer):
     revision: int
     effective_date: Day
     review_due: Day | None
-    status: str = _describe("effective, pending, obsolete...")
-    pending: Pending | None
+    status: str = _describe("effective, approved, obsolete, superseded")
     withdrawn: Withdrawn | None = None
+
+
+class RegisterRow(DocumentFields):
+    """One line of the master list."""
+
+    pending: Pending | None
 
 
 class MasterList(Answer):
@@ -78,25 +83,16 @@ class MasterList(Answer):
     next_page: int | None = None
 
 
-class DocumentRevision(Answer):
+class DocumentRevision(DocumentFields):
     """A revision with its text: markdown (the file) and html (as the document page shows it)."""
 
-    id: str
-    title: str
-    type: Literal[TYPES]  # type: ignore[valid-type]
-    unit: str
-    revision: int
-    effective_date: Day
     released_at: Timestamp
-    status: str
-    review_due: Day | None
     prepared_by: str
     change_reason: str
     markdown: str
     html: str
     approvals: list[Approval]
     pending: Pending | None = None
-    withdrawn: Withdrawn | None = None
 
 
 class OneRevision(DocumentRevision):

@@ -99,13 +99,9 @@ def _operation(spec: Operation, operation_id: str, path_names: list[str], schema
     if parameters:
         op["parameters"] = parameters
     if spec.body is not None:
-        name = spec.body.__name__
-        schema = _drop_titles(spec.body.model_json_schema(ref_template="#/components/schemas/{model}"))
-        schemas.update(schema.pop("$defs", {}))
-        schemas[name] = schema
         op["requestBody"] = {
             "required": not spec.optional_body,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+            "content": {"application/json": {"schema": _model_ref(spec.body, schemas, mode="validation")}},
         }
         codes |= {400, 413, 422}
     if spec.file_body is not None:
@@ -117,7 +113,7 @@ def _operation(spec: Operation, operation_id: str, path_names: list[str], schema
     if spec.answers != "application/json":
         answer = {"type": "string", "format": "binary"}
     else:
-        answer = _model_ref(spec.answer, schemas) if spec.answer is not None else {"type": "object"}
+        answer = _model_ref(spec.answer, schemas, mode="serialization") if spec.answer else {"type": "object"}
     op["responses"] = {
         str(spec.ok): {"description": "OK", "content": {spec.answers: {"schema": answer}}},
         **{str(code): _error(code) for code in sorted(codes)},
@@ -125,9 +121,10 @@ def _operation(spec: Operation, operation_id: str, path_names: list[str], schema
     return op
 
 
-def _model_ref(model, schemas: dict) -> dict:
-    """A model's schema in components (its nested models beside it), referred to by name."""
-    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}", mode="serialization")
+def _model_ref(model, schemas: dict, *, mode: str) -> dict:
+    """A model's schema in components (its nested models beside it), referred to by name: a
+    request body as it is validated, an answer as it is written."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}", mode=mode)
     schema = _drop_titles(schema)
     schemas.update(schema.pop("$defs", {}))
     schemas[model.__name__] = schema

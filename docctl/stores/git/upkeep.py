@@ -34,7 +34,7 @@ class Upkeep:
             if packing:  # the task packs a batch; the loose copies go at its next run, or now:
                 self._git("maintenance", "run", "--task=loose-objects", "--quiet")
                 self._git("prune-packed", "-q")
-            small = [p.stat().st_size for p in self._packs() if p.stat().st_size < LARGE_PACK]
+            small = [size for size in self._pack_sizes() if size < LARGE_PACK]
             if len(small) > PACKS:  # the small packs made into one, the large ones left as they are
                 self._git("multi-pack-index", "write")
                 self._git("multi-pack-index", "repack", f"--batch-size={sum(small)}")
@@ -43,19 +43,25 @@ class Upkeep:
                 self._git("pack-refs", "--all")
 
     def _gc_auto(self) -> int:
-        """git's ``gc.auto`` (how many loose objects are enough), 6,700 unless configured."""
-        try:
-            return int(self._git("config", "--get", "gc.auto").decode().strip())
-        except (GitError, ValueError):
-            return LOOSE_OBJECTS
+        """git's ``gc.auto`` (how many loose objects are enough), 6,700 unless configured; asked of
+        git again only when the config file changed, not once per release."""
+        stamp = (self.path / "config").stat().st_mtime_ns
+        known = getattr(self, "_gc_auto_known", None)
+        if known is None or known[0] != stamp:
+            try:
+                value = int(self._git("config", "--get", "gc.auto").decode().strip())
+            except (GitError, ValueError):
+                value = LOOSE_OBJECTS
+            known = self._gc_auto_known = (stamp, value)
+        return known[1]
 
     def _loose_objects(self) -> int:
         """An estimate, as ``gc --auto`` makes it: the objects in one of the 256 fan-out folders."""
         sample = self.path / "objects" / "17"
         return len(list(sample.iterdir())) * 256 if sample.is_dir() else 0
 
-    def _packs(self) -> list:
-        return list((self.path / "objects" / "pack").glob("*.pack"))
+    def _pack_sizes(self) -> list[int]:
+        return [pack.stat().st_size for pack in (self.path / "objects" / "pack").glob("*.pack")]
 
     def _loose_refs(self) -> int:
         """Loose change branches (a file each): counted up to the threshold, never all."""
