@@ -63,6 +63,44 @@ def test_a_commit_forged_after_the_verified_anchor_is_named(verified):
     assert any(p.startswith(forged[:10]) and "not signed" in p for p in found), found
 
 
+def test_a_commit_forged_on_an_old_change_branch_is_named(verified):
+    """Change 1 was released before the verified anchor; a commit added to its branch afterwards
+    moves the digest of its thousand branches, so the incremental check walks them again."""
+    assert verified.verify().ok
+    tip = git(verified, "rev-parse", "refs/heads/changes/1")
+    forged = git(verified, "commit-tree", f"{tip}^{{tree}}", "-p", tip, "-m", "tidy up")
+    git(verified, "update-ref", "refs/heads/changes/1", forged, tip)
+    report = verified.verify()
+    assert report.mode == "incremental"
+    assert any(p.commit == forged and "not recorded by docctl" in p.problem for p in report.problems), report.problems
+
+
+def test_only_the_branches_of_a_moved_group_are_walked(verified, people, monkeypatch):
+    """With one branch a group, the check after a fourth release names to git only the fourth
+    change's branch: the three verified before are not walked again."""
+    from docctl.audit import checkpoint
+    from docctl.stores.git import GitStore
+
+    monkeypatch.setattr(checkpoint, "DIGITS_GROUPED", 0)
+    assert verified.verify().ok  # records one digest a branch
+    release(verified, people, "P-02", "Drugi, poprawiony.\n", reason="Poprawka")
+    named = []
+    walk = GitStore.walk
+
+    def spy(self, refs, **kwargs):
+        if kwargs.get("change_branches") is not None:
+            named.append((list(refs), kwargs["change_branches"]))
+        return walk(self, refs, **kwargs)
+
+    monkeypatch.setattr(GitStore, "walk", spy)
+    report = verified.verify()
+    assert report.ok and report.mode == "incremental", report.problems
+    tips = {n: git(verified, "rev-parse", f"refs/heads/changes/{n}") for n in (1, 2, 3, 4)}
+    [(refs, globbed)] = named
+    assert not globbed and tips[4] in refs
+    assert not {tips[1], tips[2], tips[3]} & set(refs), refs
+
+
 def test_main_moved_back_before_the_verified_head_is_named(verified, people):
     verified.verify()  # the verified head is now the third release
     back = git(verified, "rev-parse", "main~2")

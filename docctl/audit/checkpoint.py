@@ -3,8 +3,10 @@ walk the whole history again.
 
 A verification that finds nothing wrong is recorded as an anchor (``Verified: full`` or
 ``incremental``) whose tree holds ``verified.json``: the head of ``main`` it verified, how far it
-read main's reflog and the anchors, and what the walk knew then (each document's last revision,
-released text, type and unit, the policy in force, the keys trusted). The anchor is signed by the
+read main's reflog and the anchors, what the walk knew then (each document's last revision,
+released text, type and unit, the policy in force, the keys trusted), and a digest of the change
+branches' tips by thousand change numbers — so the next check walks only the branches of a
+thousand that moved (200,000 branches given to ``git log`` cost 1.5 s; a thousand, 0.05 s). The anchor is signed by the
 instance, so the state is believed only when this instance's own key signed it: someone who can
 merely write the repository cannot make docctl skip history they forged. A state that cannot be
 believed — another key (after ``docctl keys rotate``), a file that does not parse — means the
@@ -13,8 +15,9 @@ whole history is checked again.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..core.commits import split_signature
@@ -42,6 +45,47 @@ class Checkpoint:
     main_state: MainState
     signing: SigningState | None
     commits: int  # commits verified in all, up to ``main``
+    branches: dict[str, str] = field(default_factory=dict)  # see branch_digests; {} = unknown
+
+
+DIGITS_GROUPED = 3  # a thousand change numbers a digest
+
+
+def branch_groups(tips: dict[str, str]) -> dict[str, list[str]]:
+    """The change branches (ref → tip) by thousand change numbers: group → its refs. Numbers are
+    given in order, so a new change moves only the last group; a ref whose name is not a number
+    goes to the group "other"."""
+    groups: dict[str, list[str]] = {}
+    digits = DIGITS_GROUPED
+    for ref in tips:
+        name = ref[ref.rindex("/") + 1 :]
+        group = (name[: len(name) - digits] or "0") if name.isdigit() else "other"  # 12345 → "12"
+        members = groups.get(group)
+        if members is None:
+            groups[group] = [ref]
+        else:
+            members.append(ref)
+    return groups
+
+
+def branch_digests(tips: dict[str, str], groups: dict[str, list[str]]) -> dict[str, str]:
+    """One SHA-256 a group of :func:`branch_groups`, of its refs and tips."""
+    return {
+        group: hashlib.sha256("\n".join([f"{ref} {tips[ref]}" for ref in sorted(refs)]).encode()).hexdigest()
+        for group, refs in groups.items()
+    }
+
+
+def moved_branches(
+    tips: dict[str, str], groups: dict[str, list[str]], current: dict[str, str], recorded: dict[str, str]
+) -> dict[str, str]:
+    """The branches (ref → tip) in the groups whose digest (``current``) differs from the one
+    recorded: all of them when nothing was recorded."""
+    if not recorded:
+        return tips
+    return {
+        ref: tips[ref] for group, digest in current.items() if recorded.get(group) != digest for ref in groups[group]
+    }
 
 
 def state_of(
@@ -51,6 +95,7 @@ def state_of(
     main_state: MainState,
     signing: SigningState | None,
     commits: int,
+    branches: dict[str, str],
 ) -> dict:
     """What a verified anchor records (``verified.json``)."""
     return {
@@ -61,6 +106,7 @@ def state_of(
         "commits": commits,
         "register": main_state.as_json(),
         "signing": signing.as_json() if signing else None,
+        "branches": branches,
     }
 
 
@@ -105,6 +151,7 @@ def last_verified(store: GitStore, instance_key: bytes | None) -> tuple[Checkpoi
                 main_state=MainState.from_json(data["register"], store),
                 signing=SigningState.from_json(signing) if signing else None,
                 commits=int(data["commits"]),
+                branches={str(k): str(v) for k, v in (data.get("branches") or {}).items()},
             ),
             "",
         )

@@ -35,11 +35,11 @@ class ReflogMark:
         return cls(int(data["index"]), int(data["start"]), str(data["line"]))
 
 
-def check_change_branches(report: Report, store: GitStore, commits: dict[str, Commit]) -> None:
+def check_change_branches(report: Report, store: GitStore, commits: dict[str, Commit], tips: dict[str, str]) -> None:
     """Each change branch's commits (those in ``commits``) carry its number and an Action, and
-    start from a step on main."""
+    start from a step on main. ``tips``: each change branch's ref → its commit."""
     bases: dict[str, tuple[str, str]] = {}  # a base outside ``commits`` → (change, ref)
-    for ref, head in store.refs("refs/heads/changes/").items():
+    for ref, head in tips.items():
         number = ref.rsplit("/", 1)[1]
         cursor = commits.get(head)
         last = None

@@ -34,6 +34,7 @@ class Report:
     since: str | None = None
     since_at: str | None = None
     skipped: int = 0
+    advanced: bool = True  # main or a change branch moved since ``since``: worth a new anchor
     state: dict | None = field(default=None, repr=False)
 
     @property

@@ -23,7 +23,8 @@ What is checked (issue 18), each problem named with its commit:
 
 Incremental (issue 30): after a verification that found nothing wrong, a verified anchor records
 where it stopped (:mod:`docctl.audit.checkpoint`); the next one checks only the commits, reflog
-lines and anchors that came after it — still recomputing both journals whole, and naming a
+lines and anchors that came after it, and only the change branches among a thousand of which one
+moved — still recomputing both journals whole, and naming a
 ``main`` that no longer contains the head verified then — so it costs what changed, not the
 length of the history. ``full=True`` (``docctl verify --full``) checks everything again.
 """
@@ -39,7 +40,7 @@ from ..stores.git import GitStore, bulk_load
 from ..stores.journal import ChainRow
 from ..workflow.anchors import ANCHORS
 from .anchors import check_anchors
-from .checkpoint import Checkpoint, last_verified, state_of
+from .checkpoint import Checkpoint, branch_digests, branch_groups, last_verified, moved_branches, state_of
 from .journals import check_chain, unreleased_confirmations
 from .moves import MAIN, check_change_branches, check_reflog
 from .report import Problem, Report
@@ -47,6 +48,8 @@ from .signatures import signatures_beside
 from .steps import AccountHistory, MainState, check_main, front_matter
 
 __all__ = ["AccountHistory", "Problem", "Report", "verify"]
+
+MOST_TIPS_NAMED = 5000
 
 
 def verify(
@@ -100,14 +103,21 @@ def _verify(
         report.skipped = since.commits
     excluded = [since.main] if since else None
     heads = [main_head, *([anchors_head] if anchors_head else [])]  # anchors are signed commits too
+    # Read after main: a branch moved since is walked at its newer tip, and recorded as read here.
+    tips = store.refs("refs/heads/changes/")
+    groups = branch_groups(tips)
+    digests = branch_digests(tips, groups)
+    moved = moved_branches(tips, groups, digests, since.branches) if since else tips
+    report.advanced = since is None or since.main != main_head or since.branches != digests
+    glob = len(moved) > MOST_TIPS_NAMED  # a command line holds a few thousand; git reads the rest
     # The two walks in parallel: each git process has a core while Python parses the other.
     with ThreadPoolExecutor(max_workers=1) as pool:
         everything = pool.submit(
             lambda: {
                 c.sha: c
                 for c, _ in store.walk(
-                    heads,
-                    change_branches=True,
+                    heads + ([] if glob else sorted(set(moved.values()))),
+                    change_branches=glob,
                     bodies=False,
                     keep=STEP_TRAILERS,
                     since=[*excluded, *([since.anchors_read] if since.anchors_read else [])] if since else None,
@@ -129,7 +139,7 @@ def _verify(
     state = since.main_state if since else MainState()
     check_main(report, store, main, commits, blobs, accounts, state, from_start=since is None)
     progress(f"{report.releases} releases and withdrawals, {report.signatures} signatures checked")
-    check_change_branches(report, store, commits)
+    check_change_branches(report, store, commits, tips)
     mark = check_reflog(report, store, main, since=(since.main, since.reflog) if since and since.reflog else None)
     progress("change branches and the reflog of main checked")
     anchored, notes, journal_heads = check_anchors(
@@ -154,7 +164,15 @@ def _verify(
             "were not checked again (docctl verify --full checks them)",
         )
     if report.ok and mark is not None:
-        report.state = state_of(main_head, anchors_head, mark, state, signed.state, report.commits + report.skipped)
+        report.state = state_of(
+            main_head,
+            anchors_head,
+            mark,
+            state,
+            signed.state,
+            report.commits + report.skipped,
+            digests,
+        )
     return report
 
 

@@ -302,7 +302,7 @@ class Instance(StartUp):
         if full or not self.store.has_commit_graph():  # what a verified anchor reached is left out fast;
             self.store.update_commit_graph()  # the few commits since the last layer cost a walk nothing
         report = verify_history(self.store, accounts, journals=journals, progress=progress, full=full, instance_key=key)
-        if report.state is not None and (report.mode == "full" or report.state["main"] != report.since):
+        if report.state is not None and (report.mode == "full" or report.advanced):
             try:
                 self.workflow.anchor(
                     "verified", verified=(report.state["main"], report.mode, _state_bytes(report.state))

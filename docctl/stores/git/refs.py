@@ -101,8 +101,8 @@ class RefReads:
     def refs(self, prefix: str) -> dict[str, str]:
         """Like ``git for-each-ref PREFIX``: ref name → commit id."""
         check_ref(prefix.rstrip("/") + "/x")
-        out = self._git("for-each-ref", "--format=%(refname) %(objectname)", prefix)
-        return dict(line.split(" ", 1) for line in out.decode().splitlines())
+        words = iter(self._git("for-each-ref", "--format=%(refname) %(objectname)", prefix).decode().split())
+        return dict(zip(words, words, strict=True))  # ref names hold no space (check-ref-format)
 
     def reflog(self, ref: str = "refs/heads/main", *, start: int = 0, first_index: int = 0) -> list[RefMove]:
         """Every recorded move of ``ref``, oldest first (``core.logAllRefUpdates=always``); from
