@@ -1,6 +1,6 @@
 """Writing with plumbing: blobs, trees and commits, then refs moved by compare-and-swap.
 
-No index and no work tree: ``hash-object``, ``mktree`` and ``commit-tree`` with an explicit parent,
+No index and no work tree: ``hash-object`` for blobs, trees and commits, with an explicit parent,
 author and committer, then ``update-ref --stdin`` naming each ref's expected old value.
 """
 
@@ -16,6 +16,7 @@ from ...core.errors import Conflict
 from ..locks import exclusive
 from .process import EMPTY_TREE, GitError, check_path, check_ref, check_sha, clean_env, git_failure
 from .refs import REFS_VIEW
+from .trees import BLOB_MODE, TREE_MODE, Entry, entry_of, spliced
 
 Signer = Callable[[bytes], str]  # a commit payload → its armored SSH signature
 
@@ -30,38 +31,25 @@ class Writes:
     def tree_with(self, base_tree: str | None, changes: dict[str, str | None]) -> str:
         """A new tree: ``base_tree`` with each path set to a blob id (or removed for None).
 
-        Built bottom-up with ``git ls-tree`` + ``git mktree`` so no index or work tree is used.
+        Built bottom-up from the raw trees (``cat-file tree``, then ``hash-object -t tree``),
+        changing only the entries named: no index or work tree is used, and a folder of 20,000
+        documents costs a copy of its bytes, not a listing parsed and formatted (:mod:`.trees`).
         """
         grouped: dict[str, dict[str, str | None]] = {}
-        here: dict[str, str | None] = {}
+        here: dict[bytes, Entry | None] = {}
         for path, blob in changes.items():
             check_path(path)
             head, _, rest = path.partition("/")
             if rest:
                 grouped.setdefault(head, {})[rest] = blob
             else:
-                here[head] = blob
-        entries: dict[str, tuple[str, str, str]] = {}
-        if base_tree:
-            out = self._git("ls-tree", "-z", check_sha(base_tree)).decode()
-            for item in filter(None, out.split("\0")):
-                meta, name = item.split("\t", 1)
-                mode, kind, sha = meta.split()
-                entries[name] = (mode, kind, sha)
-        for name, blob in here.items():
-            if blob is None:
-                entries.pop(name, None)
-            else:
-                entries[name] = ("100644", "blob", check_sha(blob))
+                here[head.encode()] = None if blob is None else (BLOB_MODE, bytes.fromhex(check_sha(blob)))
+        raw = self._git("cat-file", "tree", check_sha(base_tree)) if base_tree else b""
         for name, sub in grouped.items():
-            old = entries.get(name)
-            subtree = self.tree_with(old[2] if old and old[1] == "tree" else None, sub)
-            if subtree == EMPTY_TREE:
-                entries.pop(name, None)
-            else:
-                entries[name] = ("040000", "tree", subtree)
-        payload = "".join(f"{m} {k} {s}\t{n}\0" for n, (m, k, s) in sorted(entries.items()))
-        return self._git("mktree", "-z", input=payload.encode()).decode().strip()
+            old = entry_of(raw, name.encode())
+            subtree = self.tree_with(old[2].hex() if old and old[1] == TREE_MODE else None, sub)
+            here[name.encode()] = None if subtree == EMPTY_TREE else (TREE_MODE, bytes.fromhex(subtree))
+        return self._git("hash-object", "-t", "tree", "-w", "--stdin", input=spliced(raw, here)).decode().strip()
 
     def commit_tree(
         self,
