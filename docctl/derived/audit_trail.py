@@ -13,7 +13,7 @@ Nothing in docctl updates or deletes a row except a rebuild from git; git stays 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -320,9 +320,18 @@ def _event(row) -> TrailEvent:
 
 
 def trail_page(
-    trail: AuditTrail, acks, query: TrailQuery, *, units: dict[str, str], names: dict[str, str], accounts=None
+    trail: AuditTrail,
+    acks,
+    query: TrailQuery,
+    *,
+    units: dict[str, str],
+    names: dict[str, str],
+    accounts=None,
+    unit_documents: Mapping[str, frozenset[str]] | None = None,
 ):
     """One page of the trail with read confirmations and account changes merged in: (events, has_more).
+    ``units``: each document's owning unit; ``unit_documents``: each unit's documents, when the
+    caller keeps them (else found from ``units``).
 
     Each source answers its newest ``page × size + 1`` rows from an index; the merge keeps the
     page. Cost follows the page number, not the length of history.
@@ -363,8 +372,10 @@ def trail_page(
         doc_ids = None
         if query.document:
             doc_ids = [query.document]
+        elif query.unit and unit_documents is not None:
+            doc_ids = unit_documents.get(query.unit, frozenset())
         elif query.unit:
-            doc_ids = [d for d, u in units.items() if u == query.unit]
+            doc_ids = frozenset(d for d, u in units.items() if u == query.unit)
         for ack in acks.newest(
             since=query.since,
             until=until,

@@ -111,7 +111,7 @@ class AckStore:
         if login is not None:
             clauses.append("login = ?")
             args.append(login)
-        wanted = None if document_ids is None else set(document_ids)
+        wanted = None if document_ids is None else frozenset(document_ids)  # a frozenset is not copied
         if wanted is not None and len(wanted) <= 100:
             ids = sorted(wanted) or [""]
             clauses.append(f"document_id IN ({','.join('?' * len(ids))})")
