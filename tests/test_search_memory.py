@@ -81,6 +81,7 @@ def test_a_new_part_is_scored_once_however_many_threads_ask_at_once():
 
     class Searcher:
         schema = object()
+        weighting = None  # not BM25F: scored by search(), as Whoosh would
 
         def reader(self):
             return self

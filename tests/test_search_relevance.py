@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from whoosh.query import Term
 
 from docctl.assets import asset_dir
 from docctl.core.documents import parse_document
@@ -129,3 +130,43 @@ def test_ranking_from_kept_part_scores_is_whooshs_own(index, monkeypatch):
         assert answers(query) == kept[query], query
     assert used  # Whoosh's own path answered this time
     assert original(module.And([module.Term("body", "a"), module.Term("body", "b")])) is not None
+
+
+def test_parts_scored_from_postings_are_whooshs_scores(tmp_path):
+    """Issue 33: a part is scored a block of postings at a time (search/postings.py). Over an
+    index of several segments with a replaced document (a deletion Whoosh filters out), every
+    part of every case scores exactly the documents Whoosh's matchers score, to 1e-12; a phrase
+    and a NOT are left to Whoosh."""
+    from whoosh.query import Phrase
+
+    from docctl.derived.search.postings import part_scores
+    from docctl.derived.search.ranking import plain_parts
+
+    entries = []
+    for path in sorted((asset_dir("docs_repo") / "documents").glob("*.md")):
+        parsed = parse_document(path.read_text(encoding="utf-8"))
+        meta = parsed.meta
+        entries.append(
+            IndexEntry(meta.id, meta.id, meta.title, parsed.body, meta.type, meta.unit, 1, "released", TODAY, None)
+        )
+    search = SearchIndex(tmp_path / "search")
+    search.rebuild(entries[: len(entries) // 2], commit="a")
+    search.apply(entries[len(entries) // 2 :], commit="b")  # a second segment
+    first = entries[0]
+    search.apply([IndexEntry(**{**first.__dict__, "body": first.body + " audyt audyt audyt"})], commit="c")
+    ix = search._open()
+    searcher, _ = search._searcher(ix)
+    assert len(searcher.leaf_searchers()) > 1 and ix.reader().has_deletions()
+    scored = 0
+    for query, _, _ in CASES:
+        for part in plain_parts(search._parse(ix, query)) or []:
+            ours = part_scores(searcher, part)
+            if ours is None:
+                assert any(isinstance(q, Phrase) for q in part.leaves()) or type(part) is not Term, part
+                continue
+            theirs = dict(searcher.search(part, limit=None).items())
+            assert ours.keys() == theirs.keys(), part
+            assert all(ours[d] == pytest.approx(theirs[d], rel=1e-12) for d in theirs), part
+            scored += 1
+    assert scored > 40
+    assert part_scores(searcher, search._parse(ix, '"plan audytów"')) is None

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from whoosh.query import And, AndNot, Not, Or, Query, Term
+
+from .postings import part_scores
 
 PAIRS_KEPT = 400_000
 SUGGESTIONS_KEPT = 2_000
@@ -33,7 +35,7 @@ class PartScores:
         self._lock = threading.Lock()
         self._parts: OrderedDict[tuple, dict[int, float]] = OrderedDict()
         self._pairs = 0
-        self._facets: dict[tuple, dict[str, dict[int, str]]] = {}
+        self._facets: dict[tuple, dict[str, frozenset[int]]] = {}
         self._suggestions: OrderedDict[tuple, str | None] = OrderedDict()
         self._computing: dict[tuple, threading.Lock] = {}  # parts being scored, one thread each
         self.limit = limit
@@ -68,7 +70,9 @@ class PartScores:
             with self._lock:
                 found = self._parts.get(key)
             if found is None:
-                found = dict(searcher.search(part, limit=None).items())
+                found = part_scores(searcher, part)  # a block of postings at a time (postings.py)
+                if found is None:
+                    found = dict(searcher.search(part, limit=None).items())
                 with self._lock:
                     self._parts[key] = found
                     self._pairs += len(found)
@@ -79,9 +83,10 @@ class PartScores:
             self._computing.pop(key, None)
         return found
 
-    def facet_values(self, searcher, field: str) -> dict[int, str]:
-        """docnum → the document's value of ``field`` (type, unit), read once per generation
-        from the field's own postings (a few dozen terms), never from every stored document."""
+    def facet_values(self, searcher, field: str) -> dict[str, frozenset[int]]:
+        """The field's values (type, unit), each with its documents' docnums, read once per
+        generation from the field's own postings (a few dozen terms), never from every stored
+        document."""
         key = (_generation(searcher), field)
         with self._lock:
             found = self._facets.get(key)
@@ -89,8 +94,7 @@ class PartScores:
             found = {}
             for value in searcher.lexicon(field):
                 text = value.decode("utf-8") if isinstance(value, bytes) else value
-                for docnum in searcher.docs_for_query(Term(field, text)):
-                    found[docnum] = text
+                found[text] = frozenset(searcher.docs_for_query(Term(field, text)))
             with self._lock:
                 for old in [k for k in self._facets if k[0] != key[0]]:
                     del self._facets[old]
@@ -135,5 +139,8 @@ def rank(
     return best[start:], set(combined)
 
 
-def facet_counts(matched: set[int], values: dict[int, str]) -> dict[str, int]:
-    return dict(sorted(Counter(values[d] for d in matched if d in values).items()))
+def facet_counts(matched: set[int], values: dict[str, frozenset[int]]) -> dict[str, int]:
+    """How many of ``matched`` hold each value: one set intersection a value, in C (counting
+    14,000 matches one by one took 3 ms a query at 20,000 documents)."""
+    counts = ((value, len(matched & docs)) for value, docs in sorted(values.items()))
+    return {value: count for value, count in counts if count}
