@@ -92,6 +92,9 @@ def test_a_new_part_is_scored_once_however_many_threads_ask_at_once():
         def doc_count_all(self):
             return 4
 
+        def leaf_readers(self):
+            return [(self, 0)]
+
         def search(self, part, limit=None):
             calls.append(part)
             time.sleep(0.05)
@@ -106,3 +109,32 @@ def test_a_new_part_is_scored_once_however_many_threads_ask_at_once():
     for thread in threads:
         thread.join()
     assert len(calls) == 1 and answers == [{1: 2.0, 3: 1.0}] * 8
+
+
+def test_the_threads_of_a_process_share_scores_and_facets(tmp_path):
+    """Each thread's searcher unpickles its own schema; the scores and facets kept for one
+    thread serve the others (keyed by generation and segments, not by the schema's id), and a
+    release makes a new key."""
+    import threading
+
+    from docctl.derived.search.ranking import _generation
+
+    search = SearchIndex(tmp_path / "search")
+    entry = IndexEntry("P-01@1", "P-01", "Audyty", "Audyt", "procedure", "OR", 1, "released", date(2024, 1, 1), None)
+    search.rebuild([entry], commit="c")
+    keys = []
+
+    def look():
+        searcher, _ = search._searcher(search._open())
+        keys.append((_generation(searcher), id(searcher.schema)))
+        search.close()
+
+    for _ in range(2):
+        thread = threading.Thread(target=look)
+        thread.start()
+        thread.join()
+    (first, schema_a), (second, schema_b) = keys
+    assert schema_a != schema_b and first == second
+    search.apply([IndexEntry(**{**entry.__dict__, "key": "P-01@2", "revision": 2})], commit="d")
+    look()
+    assert keys[-1][0] != first

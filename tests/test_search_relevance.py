@@ -170,3 +170,9 @@ def test_parts_scored_from_postings_are_whooshs_scores(tmp_path):
             scored += 1
     assert scored > 40
     assert part_scores(searcher, search._parse(ix, '"plan audytów"')) is None
+    for words in ("audyt skarga", "audytów zzzz wniosek", "kopia"):  # any of the words: coordination
+        query = search._parse(ix, words, every_word=False)
+        theirs = dict(searcher.search(query, limit=None).items())
+        ours = part_scores(searcher, query)
+        assert ours.keys() == theirs.keys() and theirs, words
+        assert all(ours[d] == pytest.approx(theirs[d], rel=1e-12) for d in theirs), words

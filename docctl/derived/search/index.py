@@ -451,7 +451,10 @@ class SearchIndex:
         if parts is not None:  # the usual query: ranked from its parts' kept scores (ranking.py)
             scores = [self._parts.scores(searcher, part) for part in parts]
             best, matched = rank(scores, allowed, (max(page, 1) - 1) * per_page, per_page)
-            hits = [self._hit(searcher.stored_fields(docnum), docnum, score, marks, in_force) for docnum, score in best]
+            hits = [
+                self._hit(self._parts.stored_fields(searcher, docnum), docnum, score, marks, in_force)
+                for docnum, score in best
+            ]
             facets = {
                 name: facet_counts(matched, self._parts.facet_values(searcher, name)) for name in ("type", "unit")
             }

@@ -7,8 +7,9 @@ posting blocks are decoded as Whoosh decodes them, and the BM25F score of each p
 expression in one loop, with every document's field length read once per segment (segments do
 not change; only the collection's averages do, so those are taken from the searcher each time).
 
-Only what Whoosh would answer the same way is scored here: a term, or an ``Or`` (no coordination
-``scale``) of terms and such ``Or``s, each with its boost, over scorable fields, with BM25F.
+Only what Whoosh would answer the same way is scored here: a term, or an ``Or`` of terms and such
+``Or``s, each with its boost, over scorable fields, with BM25F — the outermost ``Or`` may have a
+coordination ``scale`` (the query of any of the words).
 Anything else — a phrase, an ``And`` inside, another weighting — returns None and Whoosh scores
 it. The scores equal Whoosh's to the last bits of a float (the same formula, summed in another
 order); tests/test_search_relevance.py holds them side by side.
@@ -35,22 +36,29 @@ def part_scores(searcher, part: Query) -> dict[int, float] | None:
     weighting = searcher.weighting
     if type(weighting) is not BM25F:
         return None
-    terms = _terms(part, 1.0)
+    # "Any of the words" (a query that found nothing with all of them) is an Or with a
+    # coordination scale: Whoosh's CoordMatcher over the whole tree, one segment at a time.
+    scale = part.scale if type(part) is Or else None
+    terms = _terms(Or(part.subqueries, boost=part.boost) if scale else part, 1.0)
     if terms is None or any(not searcher.schema[field].scorable for field, _, _ in terms):
         return None
     k1 = weighting.K1
     scores: dict[int, float] = {}
-    for field, text, boost in terms:
-        b = weighting._field_B.get(field, weighting.B)
-        average = searcher.avg_field_length(field) or 1
-        # bm25 = idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average)), times the boost
-        factor = searcher.idf(field, text) * (k1 + 1) * boost
-        constant, per_length = k1 * (1 - b), k1 * b / average
-        encoded = searcher.schema[field].to_bytes(text)
-        for leaf, offset in searcher.leaf_searchers():
-            reader = leaf.reader()
+    for leaf, offset in searcher.leaf_searchers():
+        reader = leaf.reader()
+        here: dict[int, float] = {}
+        matched: dict[int, int] = {}
+        present = 0
+        for field, text, boost in terms:
+            encoded = searcher.schema[field].to_bytes(text)
             if (field, encoded) not in reader:
                 continue
+            present += 1
+            b = weighting._field_B.get(field, weighting.B)
+            average = searcher.avg_field_length(field) or 1
+            # bm25 = idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average)), times the boost
+            factor = searcher.idf(field, text) * (k1 + 1) * boost
+            constant, per_length = k1 * (1 - b), k1 * b / average
             matcher = reader.postings(field, encoded)
             deleted: frozenset[int] = frozenset()
             if type(matcher) is FilterMatcher and matcher._exclude:
@@ -58,13 +66,21 @@ def part_scores(searcher, part: Query) -> dict[int, float] | None:
             if type(matcher) is not W3LeafMatcher:
                 return None
             lengths = _field_lengths(reader, field)
-            get = scores.get
+            get = here.get
             for ids, weights in _blocks(matcher):
                 for docnum, tf in zip(ids, weights, strict=True):
                     if deleted and docnum in deleted:
                         continue
-                    key = docnum + offset
-                    scores[key] = get(key, 0.0) + factor * tf / (tf + constant + per_length * lengths[docnum])
+                    here[docnum] = get(docnum, 0.0) + factor * tf / (tf + constant + per_length * lengths[docnum])
+                    if scale:
+                        matched[docnum] = matched.get(docnum, 0) + 1
+        if scale and present:
+            # CoordMatcher's "SQR": (score + (matching - 1) / (terms - scale)²) × (terms - 1) / terms
+            here = {
+                docnum: (score + ((matched[docnum] - 1) / (present - scale) ** 2)) * ((present - 1) / present)
+                for docnum, score in here.items()
+            }
+        scores.update((docnum + offset, score) for docnum, score in here.items())
     return scores
 
 
