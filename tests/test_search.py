@@ -267,3 +267,40 @@ def test_an_index_written_before_the_package_moved_still_opens():
     from docctl.derived.search import analysis
 
     assert pickle.loads(b"cdocctl.search.analysis\nstem_pl\n.") is analysis.stem_pl  # noqa: S301 - our own bytes
+
+
+def test_snippets_found_by_candidates_are_those_every_word_gives():
+    """Issue 33: an excerpt's first match is looked for among the words holding a marked stem's
+    first letters (search/answers.py), not by stemming every word: over the sample documents and
+    queries, including a word in capitals, the excerpts are the same."""
+    import re as regex
+
+    from whoosh.query import Or, Term
+
+    from docctl.assets import asset_dir
+    from docctl.derived.search import answers
+    from docctl.derived.search.analysis import fold, stem_pl
+
+    bodies = [p.read_text(encoding="utf-8") for p in sorted((asset_dir("docs_repo") / "documents").glob("*.md"))]
+    bodies.append("Na początku nic, potem NAJLEPSZY wynik — i Źródło.")
+    bodies.append("Zażółć gęślą jaźń, " * 400 + "a na końcu audyt wewnętrzny i wnioski.")  # past 2 KB pieces
+    queries = ["audyt", "najlepszy", "źródło niezgodności", "wniosków", "ePUAP", "kopii zapasowych", "zzz", "RODO"]
+    every_word = answers._candidates
+    compared = 0
+    for query in queries:
+        words = regex.findall(r"\w+", query.lower())
+        marks = answers.marks_of(
+            Or([Term(f, t) for w in words for f, t in (("body", stem_pl(w)), ("body_folded", fold(w)))])
+        )
+        for body in bodies:
+            ours = answers.snippet(body, marks, "pl")
+            answers._candidates = lambda text, _marks: regex.finditer(r"\w+", text)
+            try:
+                theirs = answers.snippet(body, marks, "pl")
+            finally:
+                answers._candidates = every_word
+            assert ours == theirs, (query, body[:60])
+            compared += "<mark>" in ours
+    assert compared > 20
+    found = answers.snippet(bodies[-2], answers.marks_of(Term("body", stem_pl("najlepszy"))), "pl")
+    assert "<mark>NAJLEPSZY</mark>" in found, found

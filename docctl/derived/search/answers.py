@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from html import escape
 
@@ -36,7 +37,7 @@ def snippet(body: str, marks: tuple[set[str], set[str]], language: str, width: i
             return True
         return lower not in POLISH_STOP_WORDS and stem(lower) in stems
 
-    first = next((m for m in re.finditer(r"\w+", body) if matches(m.group())), None)
+    first = next((m for m in _candidates(body, marks) if matches(m.group())), None)
     if first is None:
         return escape(body[:200].strip()) + ("…" if len(body) > 200 else "")
     start = max(0, first.start() - 60)
@@ -52,6 +53,40 @@ def snippet(body: str, marks: tuple[set[str], set[str]], language: str, width: i
     out.append(escape(window[cursor:]))
     text = " ".join("".join(out).split())
     return ("…" if start else "") + text + ("…" if end < len(body) else "")
+
+
+def _candidates(body: str, marks: tuple[set[str], set[str]]):
+    """The words of ``body`` that may match, in order: those holding the first three letters of
+    a stem or word marked, found by one regular expression over the folded text instead of
+    stemming every word up to the first match (a hit deep in a long body cost a third of a
+    millisecond). The text is folded 2 KB at a time (cut at a space), as far as it is read:
+    the first match is usually near the top. Every word, as before, where folding changed a
+    piece's length."""
+    finder = _finder(frozenset(marks[0]), frozenset(marks[1]))
+    if finder is None:
+        yield from _WORD.finditer(body)
+        return
+    start = 0
+    while start < len(body):
+        end = body.find(" ", start + 2048)
+        end = len(body) if end < 0 else end
+        folded = fold(body[start:end].lower())
+        if len(folded) != end - start:
+            yield from _WORD.finditer(body, start, end)
+        else:
+            yield from (_WORD.match(body, start + m.start(), start + m.end()) for m in finder.finditer(folded))
+        start = end
+
+
+_WORD = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=1024)
+def _finder(stems: frozenset[str], words: frozenset[str]) -> re.Pattern | None:
+    keys = {fold(text.lower())[:3] for text in stems | words if text}
+    if not keys:
+        return None
+    return re.compile(r"\w*(?:" + "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True)) + r")\w*")
 
 
 def did_you_mean(searcher, q: str) -> str | None:
