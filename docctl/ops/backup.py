@@ -15,10 +15,11 @@ What is in a backup folder:
 - ``backup.json`` — what was copied and when; ``MANIFEST.sha256`` — every file's SHA-256, in
   ``sha256sum`` format (``sha256sum -c MANIFEST.sha256`` checks a copy without docctl).
 
-Consistency: the refs, the reflogs and the databases are read under the repository's write
-lock, so no release lands half-way and every journal head an anchor names is in the databases;
-the bundle is written after the lock is released (git objects never change). A release waits
-for the lock for about a second at 2,000 × 20. The catalog, the audit trail and the search
+Consistency: the refs and the databases are read under the repository's write lock, so no
+release lands half-way and every journal head an anchor names is in the databases; the reflogs
+(cut at the move that set each ref's value read) and the bundle are read after the lock is
+released (git objects never change, reflogs only grow). A release waits for the lock for about
+a second, at 2,000 × 20 as at 20,000 × 10. The catalog, the audit trail and the search
 indexes are not copied: they are derived, and a restored instance builds them at its first start.
 """
 
@@ -82,7 +83,7 @@ def backup(instance: Instance, out: Path, *, progress: Callable[[str], None] = l
     shared = instance.databases["accounts"]
     with instance.store.write_lock(timeout=60):
         locked = time.monotonic()
-        snapshot = instance.store.snapshot()
+        refs = instance.store.snapshot_refs()
         if isinstance(shared, PostgresDatabase):
             dump_postgres(shared, out / "databases" / PG_DUMP)
         else:
@@ -91,7 +92,8 @@ def backup(instance: Instance, out: Path, *, progress: Callable[[str], None] = l
                 if isinstance(database, SqliteDatabase) and database.path.exists():
                     copy_sqlite(database, out / "databases" / name)
         locked_seconds = time.monotonic() - locked
-    progress(f"{len(snapshot.refs)} refs and the databases read ({locked_seconds:.1f} s under the write lock)")
+    progress(f"{len(refs)} refs and the databases read ({locked_seconds:.1f} s under the write lock)")
+    snapshot = instance.store.snapshot(refs)
     (out / "reflogs.tar").write_bytes(reflogs_tar(snapshot.reflogs))
     instance.store.bundle_refs(out / "repository.bundle", snapshot.refs)
     progress("repository bundle written")
