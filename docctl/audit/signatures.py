@@ -187,11 +187,17 @@ def check_signatures(
 
 
 def signatures_beside(
-    store: GitStore, main: list[tuple[Commit, dict]], commits: dict[str, Commit], since: SigningState | None = None
+    store: GitStore,
+    main: list[tuple[Commit, dict]],
+    commits: dict[str, Commit],
+    since: SigningState | None = None,
+    *,
+    child_share: float = CHILD_SHARE,
 ) -> Callable[[], SignatureReport]:
     """Start :func:`check_signatures`; the returned function waits for its report. A long history
     is checked in a forked process on the other core while the caller checks the rest (the child
-    inherits the parsed history, so nothing big crosses the pipe: only the report comes back)."""
+    inherits the parsed history, so nothing big crosses the pipe: only the report comes back).
+    ``child_share``: the part the child checks; the rest is checked when the report is asked for."""
     if len(commits) < BESIDE_FROM or "fork" not in multiprocessing.get_all_start_methods():
         report = check_signatures(store, main, commits, since=since)
         return lambda: report
@@ -200,7 +206,7 @@ def signatures_beside(
 
     def work() -> None:
         try:
-            send.send(check_signatures(store, main, commits, (0.0, CHILD_SHARE), since))
+            send.send(check_signatures(store, main, commits, (0.0, child_share), since))
         except BaseException as exc:  # noqa: BLE001 - carried to the parent, raised there
             send.send(exc)
 
@@ -210,7 +216,7 @@ def signatures_beside(
 
     def result() -> SignatureReport:
         try:
-            rest = check_signatures(store, main, commits, (CHILD_SHARE, 1.0), since)  # while the child works
+            rest = check_signatures(store, main, commits, (child_share, 1.0), since)  # while the child works
             found = receive.recv()
         except EOFError:
             raise DocctlError("the signature check stopped without a report") from None

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ...core.commits import Commit, Identity
-from .process import SHA_RE, GitError, check_ref, check_sha, clean_env
+from .process import SHA_RE, GitError, check_path, check_ref, check_sha, clean_env
 
 
 class HistoryReads:
@@ -27,13 +27,15 @@ class HistoryReads:
         paths: bool = False,
         bodies: bool = True,
         keep: frozenset[str] | None = None,
+        pathspec: tuple[str, ...] = (),
     ) -> Iterator[tuple[Commit, dict[str, str | None]]]:
         """Every commit reachable from ``refs`` (and every change branch), newest first, streamed.
 
         Like ``git log [--first-parent] [--raw] REFS [--glob=refs/heads/changes/*]``: one process
         for a whole history (verification and rebuilds read 240,000 commits this way in seconds,
         where a process per commit would take an hour). With ``paths``, each commit comes with
-        the files it changed against its first parent: path → new blob id (None when deleted).
+        the files it changed against its first parent: path → new blob id (None when deleted);
+        with ``pathspec``, only the commits that changed those paths (as ``git log -- PATHS``).
         Without ``bodies`` only the subject of each message is kept, and with ``keep`` only those
         trailers: a whole history held in memory costs ~1 KB a commit instead of ~7 KB.
         """
@@ -50,8 +52,14 @@ class HistoryReads:
             args.append(f"^{check_sha(excluded)}")  # what ``since`` (commits) reach is left out
         if change_branches:
             args.append("--glob=refs/heads/changes/*")
-        for record in self._records([*args, "--"]):
+        for record in self._records([*args, "--", *(check_path(p) for p in pathspec)]):
             yield _walked(record, bodies, keep)
+
+    def first_parents(self, head: str, since: str | None = None) -> list[str]:
+        """Like ``git rev-list --first-parent HEAD [^SINCE]``: the commits of a branch's own line,
+        newest first (ids only: 200,000 in 0.4 s)."""
+        args = ["rev-list", "--first-parent", check_sha(head), *([f"^{check_sha(since)}"] if since else [])]
+        return self._git(*args).decode().split()
 
     def bundle(self, path: Path, commit: str, ref: str = "refs/heads/main") -> None:
         """Like ``git bundle create PATH`` of ``commit`` named ``ref`` — for a commit no ref points
