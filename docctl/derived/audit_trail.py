@@ -150,8 +150,21 @@ class AuditTrail:
         conn.executemany(_INSERT, [_main_row(rec, units.get(rec.doc_id or "", "")) for rec in records])
         conn.execute("INSERT OR REPLACE INTO trail_meta VALUES ('main', '1')")
 
-    def forget_main(self, conn) -> None:
-        conn.execute("DELETE FROM trail WHERE source='main'")
+    def forget_main(self, conn, *, up_to: int | None = None) -> None:
+        """Delete ``main``'s rows (those written up to row ``up_to``, when given)."""
+        if up_to is None:
+            conn.execute("DELETE FROM trail WHERE source='main'")
+        else:
+            conn.execute("DELETE FROM trail WHERE source='main' AND rowid <= ?", (up_to,))
+        self.mark_main_unbuilt(conn)
+
+    @staticmethod
+    def newest_row(conn) -> int:
+        """The newest row's id, in ``conn``'s transaction."""
+        return conn.execute("SELECT coalesce(max(rowid), 0) FROM trail").fetchone()[0]
+
+    @staticmethod
+    def mark_main_unbuilt(conn) -> None:
         conn.execute("DELETE FROM trail_meta WHERE key='main'")  # not built until add_main
 
     def record_change(self, change: Change, unit: str) -> None:

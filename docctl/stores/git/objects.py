@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import os
 import subprocess
 import threading
@@ -197,24 +198,27 @@ class ObjectReads:
 
     @contextlib.contextmanager
     def reading_files(
-        self, found: Callable[[tuple[str, str], str, bytes], None]
+        self, found: Callable[[tuple[str, str], str, bytes], None], *, procs: int = 1
     ) -> Iterator[Callable[[str, str], None]]:
-        """Ask for the file at (commit, path) while still producing the questions: one
-        ``git cat-file --batch`` of ``commit:path`` names, fed as they come and read by a thread
-        that hands each answer to ``found(spec, blob id, content)`` (absent paths are skipped).
-        git resolves the paths on the other core while the caller parses the history (a rebuild
-        of 40,000 releases spent 5 s waiting for two such passes after the walk: issue 12)."""
+        """Ask for the file at (commit, path) while still producing the questions: ``git
+        cat-file --batch`` of ``commit:path`` names, fed as they come and read by a thread that
+        hands each answer to ``found(spec, blob id, content)`` (absent paths are skipped; with
+        ``procs``, that many gits take the questions in turn, and ``found`` is called from as
+        many threads). git resolves the paths on the other cores while the caller parses the
+        history (a rebuild of 40,000 releases spent 5 s waiting for two such passes after the
+        walk: issue 12; at 20,000 documents, finding a path in a commit's 800 KB folder made one
+        git the whole rebuild's pace: issue 33)."""
         cmd = ["git", f"--git-dir={self.path}", "cat-file", "--batch"]
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=clean_env()
-        )
-        asked: collections.deque[tuple[str, str]] = collections.deque()
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
+        gits = [subprocess.Popen(cmd, **pipes, env=clean_env()) for _ in range(max(procs, 1))]
+        asked: list[collections.deque[tuple[str, str]]] = [collections.deque() for _ in gits]
         failed: list[BaseException] = []
+        turn = itertools.count()
 
-        def read() -> None:
+        def read(proc, questions) -> None:
             try:
                 while header := proc.stdout.readline():
-                    spec, parts = asked.popleft(), header.split()
+                    spec, parts = questions.popleft(), header.split()
                     if len(parts) == 3:
                         data = proc.stdout.read(int(parts[2]))
                         proc.stdout.read(1)
@@ -222,31 +226,42 @@ class ObjectReads:
                             found(spec, parts[0].decode(), data)
             except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
                 failed.append(exc)
-                proc.kill()  # a writer blocked on a full pipe must not wait for a reader that left
+                for each in gits:
+                    each.kill()  # a writer blocked on a full pipe must not wait for a reader that left
 
         def ask(commit: str, path: str) -> None:
             if failed:
                 raise GitError(f"reading files from git failed: {failed[0]}")
             spec = (check_sha(commit), check_path(path))
-            asked.append(spec)  # before git can answer it
+            which = next(turn) % len(gits)
+            asked[which].append(spec)  # before git can answer it
             try:
-                proc.stdin.write(f"{spec[0]}:{spec[1]}\n".encode())
+                gits[which].stdin.write(f"{spec[0]}:{spec[1]}\n".encode())
             except BrokenPipeError:
                 raise GitError(f"reading files from git failed: {failed[0] if failed else 'git exited'}") from None
 
-        reader = threading.Thread(target=read, name="docctl-cat-file", daemon=True)
-        reader.start()
+        readers = [
+            threading.Thread(target=read, args=(proc, questions), name="docctl-cat-file", daemon=True)
+            for proc, questions in zip(gits, asked, strict=True)
+        ]
+        for reader in readers:
+            reader.start()
         try:
             yield ask
-            proc.stdin.close()
-            reader.join()
-        finally:
-            with contextlib.suppress(OSError):  # git gone: what was still buffered has nowhere to go
+            for proc in gits:
                 proc.stdin.close()
-            proc.kill()
-            proc.wait()
-            reader.join()
-            proc.stdout.close()
+            for reader in readers:
+                reader.join()
+        finally:
+            for proc in gits:
+                with contextlib.suppress(OSError):  # git gone: what was still buffered has nowhere to go
+                    proc.stdin.close()
+                proc.kill()
+                proc.wait()
+            for reader in readers:
+                reader.join()
+            for proc in gits:
+                proc.stdout.close()
         if failed:
             raise GitError(f"reading files from git failed: {failed[0]}")
 
