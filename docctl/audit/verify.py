@@ -140,9 +140,7 @@ def _verify(
             )
             commits = everything.result()
             line = _first_parent_line(commits, main_head, keys)
-            signatures = signatures_beside(
-                store, line, commits, since.signing if since else None, child_share=EARLY_CHILD_SHARE
-            )
+            signatures = signatures_beside(store, line, commits, since.signing if since else None)
             main = [entry for half in halves for entry in half.result()][::-1]
             progress(f"{len(main)} commits on main (first parent)" + (" since the last verification" if since else ""))
         except DocctlError as exc:
@@ -199,10 +197,6 @@ def _verify(
 
 
 SPLIT_FROM = 20_000  # main's line read in two halves from this many commits
-# The forked signature check starts while main is read, so it takes most of the signatures; the
-# rest are checked here once main's checks are done (at 20,000 x 10 this process then waited
-# 34 s for the child with a whole share; with 20 % of its own, it checked them for 24 s after).
-EARLY_CHILD_SHARE = 0.88
 
 
 def _main_ranges(store: GitStore, head: str, since: Checkpoint | None) -> list[tuple[str, list[str] | None]]:
