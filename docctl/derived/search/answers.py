@@ -45,7 +45,7 @@ def snippet(body: str, marks: tuple[set[str], set[str]], language: str, width: i
     end = min(len(body), start + width)
     window = body[start:end]
     out, cursor = [], 0
-    for m in re.finditer(r"\w+", window):
+    for m in _candidates(window, marks):  # the words that may match: folding each word was half the time
         if matches(m.group()):
             out.append(escape(window[cursor : m.start()]))
             out.append(f"<mark>{escape(m.group())}</mark>")
