@@ -38,6 +38,17 @@ def test_generated_commits_have_the_workflow_shape(generated, instance, people):
     assert generated_change == grown_change
 
 
+def test_each_generated_change_starts_from_the_commit_it_names(generated):
+    """Base-Commit names the parent of the change's first commit, after the signing pass gave
+    every commit a new id (it named the unsigned one: opening a change walked main's whole line)."""
+    store = generated.store
+    for ref, head in store.refs("refs/heads/changes/").items():
+        number = ref.rsplit("/", 1)[1]
+        own = [sha for sha in store.first_parents(head) if store.commit(sha).trailer("Change") == number]
+        first = store.commit(own[-1])
+        assert first.trailer("Base-Commit") == first.parents[0], ref
+
+
 def test_a_generated_history_is_served_and_continued(generated):
     generated.start()
     wf = generated.workflow

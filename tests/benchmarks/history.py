@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -255,6 +256,14 @@ def _one_release(stream, ident, number, doc_id, revision, when, main, tree_id, b
     return f":{merge}"
 
 
+_BASE = re.compile(rb"(\nBase-Commit: )([0-9a-f]{40})")
+
+
+def _new_id(mapped: dict[str, str], old: bytes) -> bytes:
+    """A commit's id after the signing pass (the same when it was not rewritten)."""
+    return mapped.get(old.decode(), old.decode()).encode()
+
+
 def _sign_history(instance: Instance, *, before_history: str, keys: dict) -> int:
     """Rewrite every commit written since ``before_history``, parents first, each signed as
     docctl signs it; one pack of the new commits, then main and the change branches moved onto
@@ -281,6 +290,9 @@ def _sign_history(instance: Instance, *, before_history: str, keys: dict) -> int
     pack = PackWriter(git_dir)
     for sha, raw in instance.store.blobs(order):
         header, _, message = raw.partition(b"\n\n")
+        # a change names the commit of main it starts from: that commit's new id (written before
+        # it, parents first), or `git log BASE..CHANGE` would walk main's whole line
+        message = _BASE.sub(lambda m: m.group(1) + _new_id(mapped, m.group(2)), message)
         lines = [
             b"parent " + mapped[line[7:].decode()].encode()
             if line.startswith(b"parent ") and line[7:].decode() in mapped
