@@ -6,9 +6,10 @@ A verification that finds nothing wrong is recorded as an anchor (``Verified: fu
 read main's reflog and the anchors, what the walk knew then (each document's last revision,
 released text, type and unit, the policy in force, the keys trusted), and a digest of the change
 branches' tips by thousand change numbers — so the next check walks only the branches of a
-thousand that moved (200,000 branches given to ``git log`` cost 1.5 s; a thousand, 0.05 s). The anchor is signed by the
-instance, so the state is believed only when this instance's own key signed it: someone who can
-merely write the repository cannot make docctl skip history they forged. A state that cannot be
+thousand that moved (200,000 branches given to ``git log`` cost 1.5 s; a thousand, 0.05 s).
+The anchor is signed by the instance, so the state is believed only when this instance's own key
+signed it: someone who can merely write the repository cannot make docctl skip history they
+forged. A state that cannot be
 believed — another key (after ``docctl keys rotate``), a file that does not parse — means the
 whole history is checked again.
 """

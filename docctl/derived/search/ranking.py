@@ -129,10 +129,12 @@ def _generation(searcher) -> tuple:
     scores and facets apart, and the facets, kept for one key at a time, were recounted on
     nearly every query (a fifth of the mixed load's time at 2,000 x 20)."""
     reader = searcher.reader()
-    segments = tuple(
-        leaf.segment().segment_id() if hasattr(leaf, "segment") else id(leaf) for leaf, _ in reader.leaf_readers()
-    )
+    segments = tuple(_segment_id(leaf) for leaf, _ in reader.leaf_readers())
     return (reader.generation(), reader.doc_count_all(), segments)
+
+
+def _segment_id(leaf) -> object:
+    return leaf.segment().segment_id() if hasattr(leaf, "segment") else id(leaf)
 
 
 def _segment_of(searcher, docnum: int) -> tuple[object, int]:
@@ -140,7 +142,7 @@ def _segment_of(searcher, docnum: int) -> tuple[object, int]:
     leaves = searcher.reader().leaf_readers()
     for leaf, offset in reversed(leaves):
         if docnum >= offset:
-            return (leaf.segment().segment_id() if hasattr(leaf, "segment") else id(leaf)), docnum - offset
+            return _segment_id(leaf), docnum - offset
     raise IndexError(docnum)
 
 
