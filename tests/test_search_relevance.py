@@ -135,8 +135,8 @@ def test_ranking_from_kept_part_scores_is_whooshs_own(index, monkeypatch):
 def test_parts_scored_from_postings_are_whooshs_scores(tmp_path):
     """Issue 33: a part is scored a block of postings at a time (search/postings.py). Over an
     index of several segments with a replaced document (a deletion Whoosh filters out), every
-    part of every case scores exactly the documents Whoosh's matchers score, to 1e-12; a phrase
-    and a NOT are left to Whoosh."""
+    part of every case scores exactly the documents Whoosh's matchers score, to 1e-12, phrases
+    too; a phrase with slop and a NOT are left to Whoosh."""
     from whoosh.query import Phrase
 
     from docctl.derived.search.postings import part_scores
@@ -157,19 +157,33 @@ def test_parts_scored_from_postings_are_whooshs_scores(tmp_path):
     ix = search._open()
     searcher, _ = search._searcher(ix)
     assert len(searcher.leaf_searchers()) > 1 and ix.reader().has_deletions()
-    scored = 0
-    for query, _, _ in CASES:
+    phrases = [
+        '"plan audytów"',
+        '"rejestr skarg i wniosków"',
+        '"działania korygujące" audyt',
+        '"audyt audyt"',  # the same word twice: Whoosh sums both
+        '"audytów plan"',  # the words the other way round: not a phrase anywhere
+        '"zzzz audyt"',
+        '"nadzoru nad dokumentami"',
+    ]
+    scored = phrased = 0
+    for query in [case[0] for case in CASES] + phrases:
         for part in plain_parts(search._parse(ix, query)) or []:
             ours = part_scores(searcher, part)
             if ours is None:
-                assert any(isinstance(q, Phrase) for q in part.leaves()) or type(part) is not Term, part
+                assert type(part) is not Term, part
                 continue
             theirs = dict(searcher.search(part, limit=None).items())
             assert ours.keys() == theirs.keys(), part
             assert all(ours[d] == pytest.approx(theirs[d], rel=1e-12) for d in theirs), part
             scored += 1
-    assert scored > 40
-    assert part_scores(searcher, search._parse(ix, '"plan audytów"')) is None
+            if any(isinstance(q, Phrase) for q in part.leaves()):
+                phrased += bool(theirs)
+                within = set(list(theirs)[::2]) | {10_000}
+                cut = part_scores(searcher, part, within)  # only the documents a search may show
+                assert cut == {d: s for d, s in ours.items() if d in within}, part
+    assert scored > 40 and phrased >= 4
+    assert part_scores(searcher, search._parse(ix, '"plan audytów"~2')) is None  # slop: Whoosh's spans
     for words in ("audyt skarga", "audytów zzzz wniosek", "kopia"):  # any of the words: coordination
         query = search._parse(ix, words, every_word=False)
         theirs = dict(searcher.search(query, limit=None).items())

@@ -11,6 +11,7 @@ revisions and peak server RSS. Asserts nothing about speed; the numbers go into 
 from __future__ import annotations
 
 import http.cookiejar
+import itertools
 import json
 import os
 import re
@@ -184,8 +185,19 @@ def _cold_searches(root: Path) -> dict[str, float]:
     samples = _timed(lambda it=iter(words): instance.search.search(next(it), at=instance.today()), len(words))
     pairs = iter(zip(words, words[1:], strict=False))
     two = _timed(lambda: instance.search.search(" ".join(next(pairs)), at=instance.today()), 30)
+    # Phrases as people quote them: two words standing side by side in the sample text.
+    quoted = sorted(
+        {
+            f'"{a} {b}"'
+            for p in sample_paragraphs()
+            for a, b in itertools.pairwise(re.findall(r"\w{4,}", p))
+            if f"{a} {b}" in p
+        }
+    )[::5][:40]
+    said = iter(quoted)
+    phrases = _timed(lambda: instance.search.search(next(said), at=instance.today()), len(quoted))
     found = {}
-    for name, values in (("one word", samples), ("two words", two)):
+    for name, values in (("one word", samples), ("two words", two), ("phrase", phrases)):
         ordered = sorted(values)
         p95 = found[name] = ordered[int(0.95 * (len(ordered) - 1))]
         label = f"search uncached, {name} (in-process, {len(values)} distinct)"
@@ -583,6 +595,7 @@ def _print_targets(
     phrase = results["search phrase"]
     checks += [
         ("search phrase p99 ≤ 100 ms (served)", phrase["p99"], _ms(phrase["p99"]) <= 100),
+        ("search phrase, uncached p95 ≤ 100 ms", f"{cold['phrase']:.0f} ms", cold["phrase"] <= 100),
         ("search page ≥ 300 req/s", f"{results['search page']['rps']:.0f}", results["search page"]["rps"] >= 300),
         ("release p50 ≤ 200 ms", f"{release_p50:.0f} ms", release_p50 <= 200),
         (

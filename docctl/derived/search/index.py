@@ -448,7 +448,8 @@ class SearchIndex:
 
     def _search(self, searcher, filters: dict, query, q: str, key: tuple) -> SearchResults:
         _, _, at, scope, include_obsolete, user, drafts, doc_type, unit, page, per_page, _ = key
-        allowed = self._allowed(searcher, filters, (at, scope, include_obsolete, user, drafts, doc_type, unit))
+        scope_key = (at, scope, include_obsolete, user, drafts, doc_type, unit)
+        allowed = self._allowed(searcher, filters, scope_key)
         in_force = (
             allowed
             if scope == "current"
@@ -459,7 +460,7 @@ class SearchIndex:
         marks = marks_of(query)
         parts = plain_parts(query)
         if parts is not None:  # the usual query: ranked from its parts' kept scores (ranking.py)
-            scores = [self._parts.scores(searcher, part) for part in parts]
+            scores = [self._parts.scores(searcher, part, (scope_key, allowed)) for part in parts]
             best, matched = rank(scores, allowed, (max(page, 1) - 1) * per_page, per_page)
             hits = [
                 self._hit(self._parts.stored_fields(searcher, docnum), docnum, score, marks, in_force)

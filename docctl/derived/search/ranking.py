@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from whoosh.query import And, AndNot, Not, Or, Query, Term
+from whoosh.query import And, AndNot, Not, Or, Phrase, Query, Term
 
 from .postings import part_scores
 
@@ -76,11 +76,16 @@ class PartScores:
                 self._suggestions.popitem(last=False)
         return found
 
-    def scores(self, searcher, part: Query) -> dict[int, float]:
+    def scores(self, searcher, part: Query, within: tuple[tuple, set[int]] | None = None) -> dict[int, float]:
         """The part's scores, computed by one thread at a time: eight threads asking for the same
         new word at once (the first query after a release) wait for the first one's answer
-        instead of each scoring 20,000 documents beside it under the GIL (p99 1.75 s)."""
-        key = (_generation(searcher), repr(part))
+        instead of each scoring 20,000 documents beside it under the GIL (p99 1.75 s).
+
+        ``within``: (a key, the documents the search may show). A phrase is scored within them
+        only (decoding positions is its cost) and kept under that key; a word is scored whole,
+        once for every scope."""
+        phrase = within is not None and any(type(leaf) is Phrase for leaf in part.leaves())
+        key = (_generation(searcher), repr(part), within[0] if phrase else None)
         with self._lock:
             found = self._parts.get(key)
             if found is not None:
@@ -91,7 +96,8 @@ class PartScores:
             with self._lock:
                 found = self._parts.get(key)
             if found is None:
-                found = part_scores(searcher, part)  # a block of postings at a time (postings.py)
+                # a block of postings at a time (postings.py)
+                found = part_scores(searcher, part, within[1] if phrase else None)
                 if found is None:
                     found = dict(searcher.search(part, limit=None).items())
                 with self._lock:
