@@ -141,6 +141,7 @@ class Reader:
         self._links: tuple[tuple | None, LinkTargets] = (None, LinkTargets())
         self._states: dict[tuple, list[DocumentState]] = {}
         self._lock = threading.Lock()
+        self._building: dict[tuple, threading.Lock] = {}  # registers being built, one thread each
         self._unit_groups: tuple[tuple, dict[str, list[DocumentState]]] | None = None
         self._due: tuple[tuple, dict[tuple[str, str], list[DocumentState]]] | None = None
         self._verified: tuple[tuple, object] | None = None
@@ -321,15 +322,28 @@ class Reader:
         """Every document's state on ``at``, computed once per (``main`` head, day) and shared by
         the master list, my tasks (reviews due) and document links (issue 12)."""
         key = self.register_key(at)
-        states = self._states.get(key) if key[0] is not None else None
-        if states is None:
-            states = self.instance.catalog.master_list(at, include_obsolete=True)
-            # A few days kept (today and the dates auditors look at): one slot made each "as of"
-            # request evict today's register, and the next page rebuild it (issue 18).
-            with self._lock:
-                self._states[key] = states
-                while len(self._states) > REGISTERS_KEPT:
-                    self._states.pop(next(iter(self._states)))
+        if key[0] is None:
+            return self.instance.catalog.master_list(at, include_obsolete=True)
+        states = self._states.get(key)
+        if states is not None:
+            return states
+        # One thread builds it; the others wait for its answer. After a release every thread's
+        # next request found the register missing and built its own (50 MB of objects each at
+        # 20,000 documents): eight at once left a worker's memory 250 MB larger for good.
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            states = self._states.get(key)
+            if states is None:
+                states = self.instance.catalog.master_list(at, include_obsolete=True)
+                # A few days kept (today and the dates auditors look at): one slot made each
+                # "as of" request evict today's register, and the next page rebuild it (issue 18).
+                with self._lock:
+                    self._states[key] = states
+                    while len(self._states) > REGISTERS_KEPT:
+                        self._states.pop(next(iter(self._states)))
+        with self._lock:
+            self._building.pop(key, None)
         return states
 
     def _by_unit(self) -> dict[str, list[DocumentState]]:

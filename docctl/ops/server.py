@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .memory import TRIM_EVERY, give_back, limit_arenas
+
 log = logging.getLogger("docctl.background")
 DAILY_LOOK_EVERY = 3600.0  # seconds: reviews due and copies to withdraw change by the day
 
@@ -32,6 +34,7 @@ def serve(create_app: Callable[..., object], root: Path, *, host: str, port: int
         return
     from gunicorn.app.base import BaseApplication
 
+    limit_arenas()  # before any thread: the workers forked from here inherit it (memory.py)
     # Refuse a broken instance here, with one clear error, rather than in workers that the
     # arbiter would start again and again.
     _ = Instance(root).secret_key
@@ -94,6 +97,7 @@ def with_background_work(app):
             instance.store.update_commit_graph()  # keeps incremental verification quick
 
     _every(float(instance.settings["NOTIFY_INTERVAL"]), notify, "docctl-notify")
+    _every(TRIM_EVERY, give_back, "docctl-memory")
     if instance.replicator is not None:
         _every(float(instance.settings["SYNC_INTERVAL"]), instance.replicator.sync, "docctl-sync")
     return app
