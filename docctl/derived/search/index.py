@@ -494,7 +494,7 @@ class SearchIndex:
             fields["title"],
             fields["revision"],
             fields["status"],
-            snippet(fields.get("body", ""), marks, self.language),
+            snippet(fields.get("body", ""), marks, self.language, folded=fields.get("folded body")),
             round(score or 0.0, 3),
             fields["type"],
             fields["unit"],

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 from whoosh.query import And, AndNot, Not, Or, Phrase, Query, Term
 
+from .answers import folded_text
 from .postings import part_scores
 
 PAIRS_KEPT = 400_000
@@ -55,6 +56,7 @@ class PartScores:
                 self._stored.move_to_end(key)
                 return found
         found = searcher.stored_fields(docnum)
+        found["folded body"] = folded_text(found.get("body", ""))  # for its excerpts (answers.py)
         with self._lock:
             self._stored[key] = found
             while len(self._stored) > STORED_KEPT:
