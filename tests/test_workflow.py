@@ -474,3 +474,52 @@ def test_many_small_packs_are_gathered_into_one_without_a_walk(instance):
     for blob in blobs:
         shown = subprocess.run([*git, "cat-file", "-p", blob], capture_output=True, text=True, check=True).stdout
         assert shown.startswith("paczka ")
+
+
+def test_a_change_is_read_once_per_tip(instance, people, monkeypatch):
+    """A change is its branch: read again at the same tip, it comes from memory (a signature
+    read it three times, each a `git log` and a look into the documents folder); a new step,
+    or a commit added with plain git, moves the tip and it is read from git again."""
+    wf = instance.workflow
+    change = wf.create(
+        people["author"], doc_id="P-01", markdown=DOC, reason="Nowa", title="N", doc_type="procedure", unit="OR"
+    )
+    reads = []  # the tips read from git
+    read = wf._read_change
+    monkeypatch.setattr(wf, "_read_change", lambda number, head: reads.append(head) or read(number, head))
+    first = wf.get(change.number)  # read once already, when the change was opened
+    assert wf.get(str(change.number)) is first and reads == []
+    wf.submit(people["author"], change.number)
+    submitted = wf.get(change.number)
+    assert submitted.state == "in_review" and submitted is not first and reads == [submitted.head]
+    assert wf.get(change.number) is submitted and len(reads) == 1
+    tree = subprocess.run(
+        ["git", f"--git-dir={wf.store.path}", "rev-parse", f"{submitted.head}^{{tree}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    message = subprocess.run(
+        ["git", f"--git-dir={wf.store.path}", "log", "-1", "--format=%B", submitted.head],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    forged = subprocess.run(  # the same step again, written with plain git
+        ["git", f"--git-dir={wf.store.path}", "commit-tree", tree, "-p", submitted.head, "-F", "-"],
+        input=message,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            "GIT_AUTHOR_NAME": "x",
+            "GIT_AUTHOR_EMAIL": "x@x",
+            "GIT_COMMITTER_NAME": "x",
+            "GIT_COMMITTER_EMAIL": "x@x",
+            "PATH": "/usr/bin:/bin",
+        },
+    ).stdout.strip()
+    subprocess.run(
+        ["git", f"--git-dir={wf.store.path}", "update-ref", f"refs/heads/changes/{change.number}", forged], check=True
+    )
+    assert wf.get(change.number).head == forged and reads == [submitted.head, forged]
