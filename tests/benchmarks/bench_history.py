@@ -295,7 +295,7 @@ def _bench_size(tmp: Path, documents: int, revisions: int, port: int) -> dict[st
         f" req/s, p50 {floor['p50']}; docctl's current page {results['current page']['rps'] / floor['rps']:.2f}x of it"
     )
     reindex = _reindex_time(root)
-    _print_targets(results, cold, grep, p50, together, reindex, startup, now, mixed, pss)
+    _print_targets(results, cold, grep, p50, together, reindex, startup, now, mixed, pss, documents)
     return results
 
 
@@ -582,8 +582,12 @@ def _print_targets(
     rss: float,
     mixed: dict,
     pss: float,
+    documents: int = 2000,
 ) -> None:
-    """Issue 12's targets, each with its figure from this run and whether it is met."""
+    """Issue 12's targets (issue 33's where they differ for a register wider than 2,000
+    documents), each with its figure from this run and whether it is met."""
+    wide = documents > 2000
+    ready_in = 60 if wide else 15  # seconds
     checks = []
     for name in ("current page", "JSON document"):
         r = results[name]
@@ -609,14 +613,18 @@ def _print_targets(
             f"{together[0]} released, max {max(together[1]) / 1000:.1f} s",
             together[0] == len(together[1]),
         ),
-        ("reindex until search is ready ≤ 15 s", f"{reindex:.1f} s", reindex <= 15),
+        (f"reindex until search is ready ≤ {ready_in} s", f"{reindex:.1f} s", reindex <= ready_in),
         ("start-up ≤ 2 s", f"{startup:.2f} s", startup <= 2),
         ("server RSS after the load ≤ 1 GB", f"{rss:.0f} MB", rss <= 1024),
         ("... PSS (shared pages once) ≤ 1 GB", f"{pss:.0f} MB", pss <= 1024),
-        ("mixed distinct queries ≥ 500 req/s", f"{mixed['rps']:.0f}", mixed["rps"] >= 500),
+        (
+            "mixed distinct queries ≥ 500 req/s" + (" (at 2,000 x 20)" if wide else ""),
+            f"{mixed['rps']:.0f}",
+            "-" if wide else mixed["rps"] >= 500,
+        ),
         ("... RSS levels off below 1 GB", f"{mixed['rss'][-1]:.0f} MB", max(mixed["rss"]) <= 1024),
         ("... PSS levels off below 1 GB", f"{mixed['pss'][-1]:.0f} MB", max(mixed["pss"]) <= 1024),
     ]
-    print("   targets (issue 12):")
+    print("   targets (issue 12" + (", issue 33 at this width):" if wide else "):"))
     for what, figure, met in checks:
-        print(f"     {what:42s} {figure:>28s}  {_verdict(met)}")
+        print(f"     {what:42s} {figure:>28s}  {'-' if met == '-' else _verdict(met)}")
