@@ -20,6 +20,7 @@ from .core.changes import Change, ChangeSummary
 from .core.documents import Metadata, decode_text, parse_document, split_front_matter
 from .core.errors import Conflict, DocctlError, Forbidden, Invalid, NotFound
 from .core.figures import Figure, figure_path
+from .core.flight import OneBuilder
 from .core.redline import redline_html, unified_diff
 from .core.render import LinkTargets, Rendered, render_markdown
 from .core.visibility import may_see_change
@@ -141,7 +142,7 @@ class Reader:
         self._links: tuple[tuple | None, LinkTargets] = (None, LinkTargets())
         self._states: dict[tuple, list[DocumentState]] = {}
         self._lock = threading.Lock()
-        self._building: dict[tuple, threading.Lock] = {}  # registers being built, one thread each
+        self._builders = OneBuilder()  # a register is built by one thread, the others wait
         self._unit_groups: tuple[tuple, dict[str, list[DocumentState]]] | None = None
         self._due: tuple[tuple, dict[tuple[str, str], list[DocumentState]]] | None = None
         self._verified: tuple[tuple, object] | None = None
@@ -327,12 +328,9 @@ class Reader:
         states = self._states.get(key)
         if states is not None:
             return states
-        # One thread builds it; the others wait for its answer. After a release every thread's
-        # next request found the register missing and built its own (50 MB of objects each at
-        # 20,000 documents): eight at once left a worker's memory 250 MB larger for good.
-        with self._lock:
-            building = self._building.setdefault(key, threading.Lock())
-        with building:
+        # After a release every thread's next request found the register missing and built its
+        # own (50 MB of objects each at 20,000 documents): one builds it now, the others wait.
+        with self._builders.turn(key):
             states = self._states.get(key)
             if states is None:
                 states = self.instance.catalog.master_list(at, include_obsolete=True)
@@ -342,8 +340,6 @@ class Reader:
                     self._states[key] = states
                     while len(self._states) > REGISTERS_KEPT:
                         self._states.pop(next(iter(self._states)))
-        with self._lock:
-            self._building.pop(key, None)
         return states
 
     def _by_unit(self) -> dict[str, list[DocumentState]]:

@@ -9,9 +9,8 @@ branches' tips by thousand change numbers — so the next check walks only the b
 thousand that moved (200,000 branches given to ``git log`` cost 1.5 s; a thousand, 0.05 s).
 The anchor is signed by the instance, so the state is believed only when this instance's own key
 signed it: someone who can merely write the repository cannot make docctl skip history they
-forged. A state that cannot be
-believed — another key (after ``docctl keys rotate``), a file that does not parse — means the
-whole history is checked again.
+forged. A state that cannot be believed — another key (after ``docctl keys rotate``), a file that
+does not parse — means the whole history is checked again.
 """
 
 from __future__ import annotations

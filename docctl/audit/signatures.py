@@ -86,17 +86,18 @@ def check_signatures(
     store: GitStore,
     main: list[tuple[Commit, dict]],
     commits: dict[str, Commit],
-    share: tuple[float, float] = (0.0, 1.0),
     since: SigningState | None = None,
     claim: Callable[[int], int | None] | None = None,
+    *,
+    first: bool = True,
 ) -> SignatureReport:
     """``main``: its first-parent commits oldest first with the paths each changed;
     ``commits``: every commit of main and the change branches (trailers ``Action`` and
-    ``Signature`` at least). ``share``: the part of the commits to check, as fractions (two
-    processes split a long history); the keys commits and the notes go with the first part.
-    ``since``: the state a verified anchor recorded — ``main`` and ``commits`` are then only
-    what came after it. ``claim(count)``: the start of the next :data:`CHUNK` of the commits to
-    check that no one took yet (None: all taken), when two processes share them out."""
+    ``Signature`` at least). ``since``: the state a verified anchor recorded — ``main`` and
+    ``commits`` are then only what came after it. ``claim(count)``: the start of the next
+    :data:`CHUNK` of the commits to check that no one took yet (None: all taken), when two
+    processes share them out; ``first``: this process reports the keys commits and the notes
+    (the other one does not)."""
     report = SignatureReport()
     path = allowed_signers.PATH
     versions = [(c, changed[path]) for c, changed in main if path in changed]
@@ -166,7 +167,6 @@ def check_signatures(
             if sha not in judged
             and (c.committed_at >= state.begun or sha in on_main or store.is_ancestor(state.start, sha))
         ]
-    first = share[0] == 0.0
     if not first:
         report.notes = []
     else:
@@ -176,7 +176,7 @@ def check_signatures(
                 report.problems.append((sha, problem))
     # In the order of the walk, which is the order of the pack: reads stay sequential.
     if claim is None:
-        parts = [wanted[int(len(wanted) * share[0]) : int(len(wanted) * share[1])]]
+        parts = [wanted]
     else:
         parts = (wanted[start : start + CHUNK] for start in iter(lambda: claim(len(wanted)), None))
     for part in parts:
@@ -218,7 +218,7 @@ def signatures_beside(
 
     def work() -> None:
         try:
-            send.send(check_signatures(store, main, commits, (0.0, 1.0), since, claim))
+            send.send(check_signatures(store, main, commits, since, claim))
         except BaseException as exc:  # noqa: BLE001 - carried to the parent, raised there
             send.send(exc)
 
@@ -228,7 +228,7 @@ def signatures_beside(
 
     def result() -> SignatureReport:
         try:
-            rest = check_signatures(store, main, commits, (1.0, 1.0), since, claim)  # beside the child
+            rest = check_signatures(store, main, commits, since, claim, first=False)  # beside the child
             found = receive.recv()
         except EOFError:
             raise DocctlError("the signature check stopped without a report") from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 
 log = logging.getLogger("docctl.memory")
@@ -20,7 +21,9 @@ ARENAS = 2
 TRIM_EVERY = 5.0  # seconds
 
 
+@functools.cache
 def _glibc():
+    """The C library, found once (``find_library`` runs ``ldconfig``: not every 5 s)."""
     name = ctypes.util.find_library("c")
     if not name:
         return None

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 from whoosh.query import And, AndNot, Not, Or, Phrase, Query, Term
 
+from ...core.flight import OneBuilder
 from .answers import folded_text
 from .postings import part_scores
 
@@ -39,7 +40,7 @@ class PartScores:
         self._pairs = 0
         self._facets: dict[tuple, dict[str, frozenset[int]]] = {}
         self._suggestions: OrderedDict[tuple, str | None] = OrderedDict()
-        self._computing: dict[tuple, threading.Lock] = {}  # parts being scored, one thread each
+        self._builders = OneBuilder()  # a part is scored by one thread, the others wait
         self._stored: OrderedDict[tuple, dict] = OrderedDict()
         self.limit = limit
 
@@ -93,8 +94,7 @@ class PartScores:
             if found is not None:
                 self._parts.move_to_end(key)
                 return found
-            computing = self._computing.setdefault(key, threading.Lock())
-        with computing:
+        with self._builders.turn(key):
             with self._lock:
                 found = self._parts.get(key)
             if found is None:
@@ -108,8 +108,6 @@ class PartScores:
                     while self._pairs > self.limit and len(self._parts) > 1:
                         _, dropped = self._parts.popitem(last=False)
                         self._pairs -= len(dropped)
-        with self._lock:
-            self._computing.pop(key, None)
         return found
 
     def facet_values(self, searcher, field: str) -> dict[str, frozenset[int]]:
