@@ -300,7 +300,7 @@ def token_list(ctx, login):
 @domain_errors
 def reindex(ctx):
     """Rebuild the catalog, the change index and both search indexes from git."""
-    from .ops.reindexing import rebuild_until_searchable
+    from .ops.reindexing import rebuild_the_rest, rebuild_until_searchable
 
     instance = _open(ctx)
     click.echo("Reading the catalog and the change index from git...")
@@ -310,19 +310,13 @@ def reindex(ctx):
         f" {done.current_entries} current search entries rebuilt in {done.seconds:.1f} s; search is ready."
     )
     started = time.monotonic()
-    on_main = instance.catalog.write_trail_later()
-    count = instance.workflow.rebuild_change_trail()
+    # the bar counts the revisions indexed, at most one per record on main
+    with click.progressbar(length=max(done.main_records, 1), label="Audit trail, older files, all revisions") as bar:
+        rest = rebuild_the_rest(instance, progress=lambda n: bar.update(1))
     click.echo(
-        f"Audit trail: {on_main} records on main and the steps of {count} changes read from git"
-        f" in {time.monotonic() - started:.1f} s."
-    )
-    started = time.monotonic()
-    revisions = len(instance.catalog.all_records())
-    with click.progressbar(length=max(revisions, 1), label="All revisions") as bar:
-        count = instance.indexer.rebuild_all(progress=lambda n: bar.update(1), procs=min(os.cpu_count() or 1, 2))
-    click.echo(
-        f"Indexed {count} revisions (scope=all) in {time.monotonic() - started:.1f} s,"
-        f" from {instance.catalog.recorded_commit()[:10]}."
+        f"Audit trail ({rest.main_records} records on main, the steps of {rest.changes} changes),"
+        f" {rest.files} older releases' files and {rest.revisions} revisions (scope=all) read from git"
+        f" in {time.monotonic() - started:.1f} s, from {instance.catalog.recorded_commit()[:10]}."
     )
 
 

@@ -113,7 +113,7 @@ def test_reindex(tmp_path):
     assert run(tmp_path, "init", "--admin-password-stdin", input="long-secret-12\n").exit_code == 0
     result = run(tmp_path, "reindex")
     assert result.exit_code == 0, result.output
-    assert "Indexed" in result.output
+    assert "search is ready" in result.output and "(scope=all) read from git" in result.output
 
 
 def test_missing_secret_key_stops_start_up(tmp_path):

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from ..core.documents import document_path, quick_metadata
+from ..core.documents import document_path
 from ..core.errors import DocctlError, NotFound
 from ..core.records import RELEASES, MainRecord, Signature, read_main_record
 from ..stores.database import connect
 from ..stores.git import GitStore, bulk_load
 from .audit_trail import SCHEMA as TRAIL_SCHEMA
 from .audit_trail import AuditTrail
+from .release_files import LATER, FoundFiles, fill_later, with_files
 
 # Gits finding each release's file in a rebuild: at 20,000 documents, finding a path in a
 # commit's 800 KB folder made one git the pace of the whole rebuild (issue 33).
@@ -198,7 +199,7 @@ class Catalog:
             row = conn.execute("SELECT value FROM meta WHERE key='main'").fetchone()
         return row["value"] if row else None
 
-    def catch_up(self, *, notify: bool = True, trail: bool = True) -> list[MainRecord]:
+    def catch_up(self, *, notify: bool = True, trail: bool = True, today: date | None = None) -> list[MainRecord]:
         """Bring the catalog up to ``main``; returns the new records (oldest first).
 
         Cheap when nothing changed (a loose-ref read and one indexed select). When ``main`` no
@@ -228,30 +229,33 @@ class Catalog:
                     conn.execute("DELETE FROM records")
                     self.trail.forget_main(conn)
                     since = None
-                # One `git log --raw` for the records and the released blob ids, one pipelined
-                # `cat-file --batch` for their front matter: a rebuild of 40,000 releases took
-                # 54 s with a round trip per release (issue 12).
-                # While the walk is parsed here, git reads each release's file on the other core.
-                blob_of: dict[str, str] = {}
-                metas: dict[str, tuple | None] = {}
-
-                def found(spec: tuple[str, str], blob: str, data: bytes) -> None:
-                    blob_of[spec[0]] = blob
-                    if blob not in metas:
-                        meta = quick_metadata(data)
-                        # None: kept visible under its ID; `verify` reports the bad file
-                        metas[blob] = (meta.title, meta.type, meta.unit, meta.review_months) if meta else None
-
+                # One walk of main for the records, and a pipelined `cat-file --batch` for each
+                # release's file (its blob id and front matter): a rebuild of 40,000 releases took
+                # 54 s with a round trip per release (issue 12). While the walk is parsed here, git
+                # reads the files on the other core. With `today` (a rebuild), only the files of
+                # the revisions in force on that day and later are read now, the older ones by
+                # fill_files(): at 20,000 documents each lookup inflates an 800 KB folder, and
+                # 200,000 of them were 70 of a rebuild's 100 s (issue 33).
+                files = FoundFiles()
+                settled: set[str] = set()  # documents whose revision in force on `today` was met
+                later: set[str] = set()
                 records = []
                 readers = READERS if since is None else 1  # a rebuild: two gits find the files
-                with bulk_load(), self.store.reading_files(found, procs=readers) as ask:
-                    for commit, _ in self.store.walk([head], since=since, first_parent=True):
+                with bulk_load(), self.store.reading_files(files, procs=readers) as ask:
+                    for commit, _ in self.store.walk([head], since=since, first_parent=True):  # newest first
                         record = read_main_record(commit)
                         records.append(record)
                         if record.action in RELEASES and record.doc_id and _valid_id(record.doc_id):
+                            if today is not None and record.doc_id in settled:
+                                later.add(record.commit)
+                                continue
                             ask(record.commit, document_path(record.doc_id))
+                            if today is not None and (record.effective_date or today) <= today:
+                                settled.add(record.doc_id)
                 records.reverse()  # oldest first
-                units = self._insert(conn, records, blob_of, metas)
+                units = self._insert(conn, records, files, later)
+                if later:
+                    conn.execute("INSERT OR REPLACE INTO meta VALUES ('files', ?)", (LATER,))
                 if trail:
                     self.trail.add_main(conn, records, units)
                 else:
@@ -268,13 +272,18 @@ class Catalog:
                 listener(records)
         return records
 
-    def rebuild(self, *, trail: bool = True) -> int:
+    def rebuild(self, *, trail: bool = True, today: date | None = None) -> int:
         """Forget everything and read ``main`` again (``docctl reindex`` calls this).
 
         Without ``trail``, the audit trail's rows for ``main`` are written later, by
         :meth:`write_trail_later`, once search answers again: reindex's critical path
         (0.7 s of 5 s at 2,000 × 20). Until then the trail says it is not built, and keeps its
-        rows from before, replaced then in one transaction."""
+        rows from before, replaced then in one transaction.
+
+        With ``today``, only the files of the revisions in force on that day and later are read
+        now; the older releases' are read by :meth:`fill_files`. Until then every read of the
+        catalog resolves the ones it returns from git (correct, a lookup each), so nothing shows
+        a release without its title or file."""
         self._recorded = None
         with self._connect() as conn:
             conn.execute("DELETE FROM records")
@@ -286,7 +295,15 @@ class Catalog:
                 self._trail_cut = self.trail.newest_row(conn)
         # No listeners: whoever rebuilds the catalog rebuilds the indexes next (reindex built
         # the search index twice before, issue 12).
-        return len(self.catch_up(notify=False, trail=trail))
+        return len(self.catch_up(notify=False, trail=trail, today=today))
+
+    def fill_files(self, *, procs: int = READERS) -> int:
+        """The files a rebuild left for later (``rebuild(today=...)``), read from git into their
+        rows; returns how many releases were filled (any process may run it, more than once)."""
+        return fill_later(self._connect, self.store, procs=procs)
+
+    def _with_files(self, conn: sqlite3.Connection, rows: list) -> list:
+        return with_files(conn, self.store, rows)
 
     def write_trail_later(self) -> int:
         """The audit trail's rows for ``main`` held back by ``rebuild(trail=False)``: the very
@@ -303,18 +320,21 @@ class Catalog:
         return len(records)
 
     def _insert(
-        self, conn: sqlite3.Connection, records: list[MainRecord], blob_of: dict[str, str], metas: dict
+        self, conn: sqlite3.Connection, records: list[MainRecord], files: FoundFiles, later: set[str]
     ) -> dict[str, str]:
-        """Rows for ``records`` (oldest first); ``blob_of``: each release's blob, ``metas``: each
-        blob's (title, type, unit, review months). Returns each document's owning unit."""
+        """Rows for ``records`` (oldest first); ``files``: each release's file as git found it,
+        ``later``: the releases whose file is read later (:data:`LATER`, values unknown till
+        then). Returns each document's owning unit."""
         last_meta: dict[str, tuple] = {}
         units: dict[str, str] = {}
         rows = []
         for rec in records:
             blob = title = doc_type = unit = months = None
             if rec.action in RELEASES and rec.doc_id:
-                blob = blob_of.get(rec.commit)
-                title, doc_type, unit, months = metas.get(blob) or (rec.doc_id, None, None, None)
+                if rec.commit in later:
+                    blob = LATER
+                else:
+                    blob, title, doc_type, unit, months = files.values(rec.commit, rec.doc_id)
             elif rec.doc_id:
                 prev = last_meta.get(rec.doc_id) or self._last_meta(conn, rec.doc_id)
                 if prev:
@@ -363,7 +383,8 @@ class Catalog:
     # -- reading -----------------------------------------------------------------------------
     def _rows(self, doc_id: str) -> list[sqlite3.Row]:
         with self._connect() as conn:
-            return conn.execute("SELECT * FROM records WHERE doc_id=? ORDER BY seq", (doc_id,)).fetchall()
+            rows = conn.execute("SELECT * FROM records WHERE doc_id=? ORDER BY seq", (doc_id,)).fetchall()
+            return self._with_files(conn, rows)
 
     def revisions(self, doc_id: str) -> list[Revision]:
         """Every released revision of a document, newest first (like ``git log main -- PATH``)."""
@@ -429,6 +450,7 @@ class Catalog:
                 " ORDER BY r.doc_id, r.seq",
                 (day, last or 0, day, last or 0, day),
             ).fetchall()
+            rows = self._with_files(conn, rows)
         by_doc: dict[str, list] = {}
         for row in rows:
             by_doc.setdefault(row["doc_id"], []).append(row)
@@ -441,7 +463,14 @@ class Catalog:
             rows = conn.execute("SELECT DISTINCT doc_id FROM records WHERE action='release'").fetchall()
         return frozenset(r[0] for r in rows)
 
-    def all_records_for(self, doc_ids) -> list[sqlite3.Row]:
+    def with_files(self, rows: list) -> list:
+        """``rows`` of this catalog with any file a rebuild left for later read (see rebuild())."""
+        with self._connect() as conn:
+            return self._with_files(conn, rows)
+
+    def all_records_for(self, doc_ids, *, files: bool = True) -> list[sqlite3.Row]:
+        """Every record of these documents; without ``files``, a release whose file a rebuild
+        left for later keeps :data:`LATER` (for a caller that reads few of them: with_files)."""
         ids = sorted(set(doc_ids))
         if not ids:
             return []
@@ -453,14 +482,15 @@ class Catalog:
                     f"SELECT * FROM records WHERE doc_id IN ({','.join('?' * len(chunk))}) ORDER BY doc_id, seq",  # noqa: S608 - placeholders only
                     chunk,  # only "?" placeholders are interpolated above
                 ).fetchall()
-        return rows
+            return self._with_files(conn, rows) if files else rows
 
     def fill_trail(self) -> None:
         """The audit trail's rows for ``main`` from the records (once, after an upgrade)."""
         self.catch_up()
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
-            self.trail.fill_main(conn, conn.execute("SELECT * FROM records ORDER BY seq").fetchall())
+            rows = conn.execute("SELECT * FROM records ORDER BY seq").fetchall()
+            self.trail.fill_main(conn, self._with_files(conn, rows))
             conn.execute("COMMIT")
 
     def units_by_document(self, doc_ids=None) -> dict[str, str]:
@@ -505,7 +535,7 @@ class Catalog:
     def all_records(self) -> list[sqlite3.Row]:
         self.catch_up()
         with self._connect() as conn:
-            return conn.execute("SELECT * FROM records ORDER BY seq").fetchall()
+            return self._with_files(conn, conn.execute("SELECT * FROM records ORDER BY seq").fetchall())
 
 
 class HeadCache:

@@ -58,29 +58,32 @@ class Indexer:
     def _entries(self, doc_ids: Iterable[str], reader, *, shape: str = "all", after_seq: int = 0):
         """:meth:`entries_for`, one entry at a time (a rebuild analyses while the next is read)."""
         today = self.today().isoformat()
+        chosen: list[tuple[str, list, int, object]] = []  # (document, its releases, which, withdrawal)
         for doc_id, rows in self._rows_by_doc(doc_ids).items():
             releases = [r for r in rows if r["action"] in RELEASES]
             withdraw = next((r for r in rows if r["action"] == "withdraw"), None)
-            chosen = range(len(releases))
+            positions = range(len(releases))
             if shape == "current":
                 in_force = [i for i, r in enumerate(releases) if r["effective_date"] <= today]
-                chosen = range(in_force[-1] if in_force else 0, len(releases))
+                positions = range(in_force[-1] if in_force else 0, len(releases))
             elif shape == "since":
                 fresh = [i for i, r in enumerate(releases) if r["seq"] > after_seq]
                 first = fresh[0] if fresh else len(releases) - 1  # a withdrawal closes the last one
-                chosen = range(max(first - 1, 0), len(releases))
-            for position in chosen:
-                yield self._entry(doc_id, releases, position, withdraw, reader)
+                positions = range(max(first - 1, 0), len(releases))
+            chosen += [(doc_id, releases, position, withdraw) for position in positions]
+        # only the rows indexed need their file (a rebuild may have left older ones for later)
+        rows = self.catalog.with_files([releases[position] for _, releases, position, _ in chosen])
+        for (doc_id, releases, position, withdraw), row in zip(chosen, rows, strict=True):
+            yield self._entry(doc_id, row, releases, position, withdraw, reader)
 
     def _rows_by_doc(self, doc_ids: Iterable[str]) -> dict[str, list]:
         rows_by_doc: dict[str, list] = {}
-        for row in self.catalog.all_records_for(doc_ids):
+        for row in self.catalog.all_records_for(doc_ids, files=False):
             rows_by_doc.setdefault(row["doc_id"], []).append(row)
         return rows_by_doc
 
     @staticmethod
-    def _entry(doc_id: str, releases: list, position: int, withdraw, reader) -> IndexEntry:
-        row = releases[position]
+    def _entry(doc_id: str, row, releases: list, position: int, withdraw, reader) -> IndexEntry:
         following = releases[position + 1] if position + 1 < len(releases) else None
         until = following["effective_date"] if following else (withdraw["effective_date"] if withdraw else None)
         return IndexEntry(
@@ -252,6 +255,7 @@ class Indexer:
         """Every released revision (``scope=all``); slow on a long history, so servers run it in
         the background while the current index already answers."""
         self.catalog.catch_up()
+        self.catalog.fill_files()  # in bulk, when a rebuild left older releases' files for later
         head = self.catalog.recorded_commit() or ""
         with self.store.reader() as reader:
             entries = self._entries(self.catalog.all_document_ids(), reader)
