@@ -68,3 +68,37 @@ def test_a_wide_folder_changes_in_one_place(store, tmp_path):
 def test_a_tree_that_does_not_parse_is_refused():
     with pytest.raises(DocctlError, match="does not parse"):
         spliced(b"100644 a\0" + b"x" * 5, {b"b": (BLOB_MODE, b"y" * 20)})
+
+
+def test_a_tree_written_or_read_is_kept_and_a_commit_of_a_known_tree_finds_its_file(store, monkeypatch):
+    """Issue 33: at 20,000 documents a release read main's 800 KB folder with a git process right
+    after writing it, and a signature found its change's file again in a commit whose tree was
+    already read. Both are kept by id; a new tree read once; a new path still asks git."""
+    from datetime import UTC, datetime
+
+    from docctl.core.commits import Identity
+
+    blobs = [store.write_blob(f"{n}\n".encode()) for n in range(3)]
+    first = store.tree_with(None, {"documents/P-01.md": blobs[0], "documents/P-02.md": blobs[1]})
+    asked = []
+    real = store._git
+    monkeypatch.setattr(store, "_git", lambda *args, **kw: asked.append(args[0]) or real(*args, **kw))
+    second = store.tree_with(first, {"documents/P-01.md": blobs[2]})
+    assert asked == ["hash-object", "hash-object"]  # nothing read: both trees were just written
+    assert second == store.tree_with(first, {"documents/P-01.md": blobs[2]})
+
+    who, when = Identity("A", "a@example.org"), datetime(2026, 1, 1, tzinfo=UTC)
+    one, other = (store.commit_tree(second, [], m, author=who, committer=who, when=when) for m in ("1\n", "2\n"))
+    store.commit(one), store.commit(other)
+    asked.clear()
+    assert store.blob_id(one, "documents/P-01.md") == blobs[2]
+    assert asked == ["ls-tree"]
+    asked.clear()
+    assert store.blob_id(other, "documents/P-01.md") == blobs[2]  # the same tree: no process
+    assert store.blob_id(other, "documents/P-02.md") == blobs[1] and asked == ["ls-tree"]  # another path
+    store._trees = type(store._trees)(1 << 20)
+    asked.clear()
+    store.tree_with(second, {"documents/P-02.md": None})
+    assert asked.count("cat-file") == 2  # nothing kept: the root and the folder read once each
+    store.tree_with(second, {"documents/P-02.md": blobs[0]})
+    assert asked.count("cat-file") == 2

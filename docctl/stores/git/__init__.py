@@ -24,7 +24,7 @@ from ...core.commits import Commit, Identity, format_message
 from ...core.errors import Conflict
 from .copies import Copies, Snapshot
 from .history import HistoryReads, bulk_load
-from .objects import BLOB_CACHE_BYTES, BlobReader, ObjectReads, _ContentCache, _one
+from .objects import BLOB_CACHE_BYTES, TREE_CACHE_BYTES, BlobReader, ObjectReads, _ContentCache, _one
 from .process import EMPTY_TREE, ZERO_SHA, GitError, GitProcess
 from .refs import RefMove, RefReads
 from .remote import PushOutcome, RemoteRefs
@@ -64,6 +64,7 @@ class GitStore(ObjectReads, HistoryReads, RefReads, Writes, RemoteRefs, Upkeep, 
         # again and again, a git process each (issue 12).
         self._commits = _ContentCache(4096, _one)
         self._paths = _ContentCache(8192, _one)
+        self._trees = _ContentCache(TREE_CACHE_BYTES)
         # Signs every commit written without a signer of its own: the instance key (issue 29).
         self.signer: Signer | None = None
         # With a git remote (issue 14): pushes each update before the local refs move.

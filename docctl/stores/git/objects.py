@@ -24,21 +24,41 @@ class ObjectReads:
     """Like ``git cat-file``/``ls-tree``/``log --no-walk`` (mixed into the store)."""
 
     def blob_id(self, commit: str, path: str) -> str:
-        """Like ``git rev-parse COMMIT:PATH``; NotFound when the path is absent there."""
+        """Like ``git rev-parse COMMIT:PATH``; NotFound when the path is absent there.
+
+        Kept by commit and, when the commit is known, by its tree: a signature or a release
+        writes a commit with its change's tree unchanged, and at 20,000 documents finding the
+        path again took a git process inflating the 800 KB ``documents/`` folder (issue 33)."""
         check_sha(commit)
         check_path(path)
         found = self._paths.get((commit, path))
         if found is not None:
             return found
-        out = self._git("ls-tree", "-z", commit, "--", path).decode()
-        if not out:
-            raise NotFound("%(path)s does not exist at %(commit)s", path=path, commit=commit[:10])
-        meta, _ = out.rstrip("\0").split("\t", 1)
-        mode, kind, sha = meta.split()
-        if kind != "blob":
-            raise NotFound("%(path)s is not a file at %(commit)s", path=path, commit=commit[:10])
-        self._paths.put((commit, path), sha)
-        return sha
+        known = self._commits.get(commit)
+        tree = known.tree if known is not None else None
+        found = self._paths.get((tree, path)) if tree else None
+        if found is None:
+            out = self._git("ls-tree", "-z", commit, "--", path).decode()
+            if not out:
+                raise NotFound("%(path)s does not exist at %(commit)s", path=path, commit=commit[:10])
+            meta, _ = out.rstrip("\0").split("\t", 1)
+            mode, kind, found = meta.split()
+            if kind != "blob":
+                raise NotFound("%(path)s is not a file at %(commit)s", path=path, commit=commit[:10])
+        self._paths.put((commit, path), found)
+        if tree:
+            self._paths.put((tree, path), found)
+        return found
+
+    def raw_tree(self, sha: str) -> bytes:
+        """Like ``git cat-file tree SHA``, kept (a tree id names its content): each release read
+        main's 800 KB ``documents/`` folder at 20,000 documents, a git process inflating it
+        through its delta chain, where this process had just written it (issue 33)."""
+        raw = self._trees.get(sha)
+        if raw is None:
+            raw = self._git("cat-file", "tree", check_sha(sha))
+            self._trees.put(sha, raw)
+        return raw
 
     def folder(self, commit: str, path: str) -> dict[str, str]:
         """The files directly in folder ``path`` at ``commit``: name → blob id ({} if absent)."""
@@ -267,6 +287,8 @@ class ObjectReads:
 
 
 BLOB_CACHE_BYTES = 32 * 1024 * 1024
+# Raw trees kept by id: main's folder of 20,000 documents is ~800 KB (one of up to 2 MB is kept).
+TREE_CACHE_BYTES = 16 * 1024 * 1024
 
 
 class _ContentCache:

@@ -44,12 +44,15 @@ class Writes:
                 grouped.setdefault(head, {})[rest] = blob
             else:
                 here[head.encode()] = None if blob is None else (BLOB_MODE, bytes.fromhex(check_sha(blob)))
-        raw = self._git("cat-file", "tree", check_sha(base_tree)) if base_tree else b""
+        raw = self.raw_tree(base_tree) if base_tree else b""
         for name, sub in grouped.items():
             old = entry_of(raw, name.encode())
             subtree = self.tree_with(old[2].hex() if old and old[1] == TREE_MODE else None, sub)
             here[name.encode()] = None if subtree == EMPTY_TREE else (TREE_MODE, bytes.fromhex(subtree))
-        return self._git("hash-object", "-t", "tree", "-w", "--stdin", input=spliced(raw, here)).decode().strip()
+        new = spliced(raw, here)
+        sha = self._git("hash-object", "-t", "tree", "-w", "--stdin", input=new).decode().strip()
+        self._trees.put(sha, new)  # the next release starts from it
+        return sha
 
     def commit_tree(
         self,
