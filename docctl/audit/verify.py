@@ -45,6 +45,7 @@ from ..workflow.anchors import ANCHORS
 from .anchors import check_anchors
 from .checkpoint import Checkpoint, branch_digests, branch_groups, last_verified, moved_branches, state_of
 from .journals import check_chain, unreleased_confirmations
+from .line_changes import changes as line_changes
 from .moves import MAIN, check_change_branches, check_reflog
 from .report import Problem, Report
 from .signatures import signatures_beside
@@ -113,12 +114,13 @@ def _verify(
     moved = moved_branches(tips, groups, digests, since.branches) if since else tips
     report.advanced = since is None or since.main != main_head or since.branches != digests
     glob = len(moved) > MOST_TIPS_NAMED  # a command line holds a few thousand; git reads the rest
-    # The walks in parallel: every commit (for the signatures), and main's own line with the
-    # paths each commit changed — at 20,000 documents git compares two 800 KB folders for each
-    # of 200,000 releases (175 s), so a long line is read in two halves, one git each. The
+    # The walks in parallel: every commit (for the signatures), and main's own line with whole
+    # messages. What each commit of main changed is then foretold from its trailers and proven
+    # by its folder's hash, git comparing only the others (audit/line_changes.py): at 20,000
+    # documents git compared two 800 KB folders for each of 200,000 releases (175 s). The
     # signatures are checked by a forked process as soon as every commit is read, beside the
     # rest (they need of main only its line and the commits that listed signers, read apart).
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         everything = pool.submit(
             lambda: {
                 c.sha: c
@@ -133,15 +135,14 @@ def _verify(
         )
         signatures = None
         try:
-            ranges = _main_ranges(store, main_head, since)
-            halves = [pool.submit(_walk_main, store, head, stop) for head, stop in ranges]
+            on_line = pool.submit(lambda: [c for c, _ in store.walk([main_head], first_parent=True, since=excluded)])
             keys = list(
                 store.walk([main_head], first_parent=True, paths=True, since=excluded, pathspec=(allowed_signers.PATH,))
             )
             commits = everything.result()
             line = _first_parent_line(commits, main_head, keys)
             signatures = signatures_beside(store, line, commits, since.signing if since else None)
-            main = [entry for half in halves for entry in half.result()][::-1]
+            main = line_changes(store, on_line.result()[::-1], commits)
             progress(f"{len(main)} commits on main (first parent)" + (" since the last verification" if since else ""))
         except DocctlError as exc:
             if signatures is not None:
@@ -195,25 +196,6 @@ def _verify(
             digests,
         )
     return report
-
-
-SPLIT_FROM = 20_000  # main's line read in two halves from this many commits
-
-
-def _main_ranges(store: GitStore, head: str, since: Checkpoint | None) -> list[tuple[str, list[str] | None]]:
-    """Where each walk of main's line starts and what it leaves out: one walk after a verified
-    anchor or on a short line, else two halves."""
-    if since is not None:
-        return [(head, [since.main])]
-    line = store.first_parents(head)
-    if len(line) < SPLIT_FROM:
-        return [(head, None)]
-    middle = line[len(line) // 2]
-    return [(head, [middle]), (middle, None)]
-
-
-def _walk_main(store: GitStore, head: str, stop: list[str] | None) -> list:
-    return list(store.walk([head], first_parent=True, paths=True, since=stop))
 
 
 def _first_parent_line(commits: dict[str, Commit], head: str, keys: list) -> list:

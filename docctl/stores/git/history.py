@@ -61,6 +61,20 @@ class HistoryReads:
         args = ["rev-list", "--first-parent", check_sha(head), *([f"^{check_sha(since)}"] if since else [])]
         return self._git(*args).decode().split()
 
+    def changed_between(self, parent: str | None, commit: str) -> dict[str, str | None]:
+        """The files ``commit`` changed against ``parent`` (every file for None): path → new blob
+        id, None when deleted — what :meth:`walk` with ``paths`` gives for one commit (``git
+        diff-tree -r --raw``)."""
+        args = ["diff-tree", "-r", "--raw", "--no-renames", "--no-abbrev", "--no-commit-id"]
+        args += [check_sha(parent), check_sha(commit)] if parent else ["--root", check_sha(commit)]
+        changed: dict[str, str | None] = {}
+        for line in self._git(*args).decode("utf-8", errors="replace").splitlines():
+            if line.startswith(":"):
+                meta, _, path = line.partition("\t")
+                fields = meta.split()
+                changed[path] = None if fields[4] == "D" else fields[3]
+        return changed
+
     def bundle(self, path: Path, commit: str, ref: str = "refs/heads/main") -> None:
         """Like ``git bundle create PATH`` of ``commit`` named ``ref`` — for a commit no ref points
         at any more (``main`` as of a past day): see :meth:`bundle_refs`."""

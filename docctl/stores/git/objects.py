@@ -182,6 +182,14 @@ class ObjectReads:
                 out[commit.sha] = commit
         return out
 
+    def missing(self, shas: list[str]) -> list[str]:
+        """The ids among ``shas`` this repository does not hold (``git cat-file --batch-check``)."""
+        wanted = [check_sha(s) for s in shas]
+        if not wanted:
+            return []
+        out = self._git("cat-file", "--batch-check=%(objectname)", input="".join(s + "\n" for s in wanted).encode())
+        return [line.split()[0] for line in out.decode().splitlines() if line.endswith(" missing")]
+
     def blobs(self, shas: list[str]) -> Iterator[tuple[str, bytes]]:
         """Many blobs through one ``git cat-file --batch``, requests written ahead of the reads
         (pipelined: a round trip per blob made a rebuild of 40,000 releases take a minute)."""
