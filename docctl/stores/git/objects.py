@@ -295,8 +295,9 @@ class ObjectReads:
 
 
 BLOB_CACHE_BYTES = 32 * 1024 * 1024
-# Raw trees kept by id: main's folder of 20,000 documents is ~800 KB (one of up to 2 MB is kept).
-TREE_CACHE_BYTES = 16 * 1024 * 1024
+# Raw trees kept by id: main's folder of 20,000 documents is ~800 KB; one of up to 1 MB (some
+# 25,000 documents) is kept, and at most 8 MB of them a process (each counts in a worker's memory).
+TREE_CACHE_BYTES = 8 * 1024 * 1024
 
 
 class _ContentCache:
