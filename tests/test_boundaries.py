@@ -197,3 +197,21 @@ def test_only_the_git_store_runs_git_and_only_search_imports_whoosh():
             assert "git" not in names and '"git"' not in path.read_text(), f"{rel} runs git"
         elif rel.parts[:2] != ("stores", "git"):
             assert "git" not in names and "subprocess" not in names, f"{rel} runs git"
+
+
+def test_the_postgresql_driver_loads_only_with_a_postgresql_database():
+    """Every CLI command imported psycopg (0.1 s of `docctl verify`, issue 33); the errors a
+    store catches still hold PostgreSQL's once its driver is loaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import docctl.cli; from docctl.ops.instance import Instance;"
+        "from docctl.stores import database;"
+        "assert 'psycopg' not in sys.modules, 'psycopg imported';"
+        "assert database.DatabaseError == (__import__('sqlite3').Error,);"
+        "import psycopg;"
+        "assert psycopg.Error in database.DatabaseError and psycopg.errors.IntegrityError in database.IntegrityError"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr

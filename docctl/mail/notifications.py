@@ -29,7 +29,7 @@ from ..audit.reviews import due_by_kind, review_scope, reviews_due
 from ..core import signing
 from ..core.changes import Change
 from ..core.errors import DocctlError
-from ..stores.database import DatabaseError
+from ..stores import database
 from ..stores.outbox import Message, Outbox
 from ..translations import N_, catalog
 
@@ -137,7 +137,7 @@ class Notifier:
                 {"what": what, "commit": commit[:12]},
             )
             self._queue("signature_made", f"signed:{commit}", [person], text, "/", {person.login: _ALWAYS_NOW})
-        except (DocctlError, *DatabaseError):
+        except (DocctlError, *database.DatabaseError):
             logging.getLogger("docctl.mail").exception("the notice of signature %s not queued", commit)
 
     def temporary_password(self, person, password: str) -> None:
@@ -161,7 +161,7 @@ class Notifier:
             return
         try:
             self._on_change(change)
-        except (DocctlError, *DatabaseError):
+        except (DocctlError, *database.DatabaseError):
             logging.getLogger("docctl.mail").exception("notifications for change %s not queued", change.number)
 
     def _on_change(self, change: Change) -> None:

@@ -22,6 +22,7 @@ import functools
 import logging
 import os
 import sqlite3
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -29,14 +30,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
 from ..core.clock import utc_now
 from ..core.errors import Unavailable, disk_full
 
-# What a store catches, whichever engine is behind it.
-IntegrityError = (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
-DatabaseError = (sqlite3.Error, psycopg.Error)
+
+def __getattr__(name: str) -> tuple[type[Exception], ...]:
+    """``IntegrityError`` and ``DatabaseError``: what a store catches, whichever engine is behind
+    it — read at the ``except`` (``database.DatabaseError``), never imported by name: PostgreSQL's
+    classes are in it once its driver is loaded, and only then can they be raised. The driver is
+    loaded when a PostgreSQL database is opened: importing it cost every CLI command 0.1 s."""
+    if name not in ("IntegrityError", "DatabaseError"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    driver = sys.modules.get("psycopg")
+    ours = sqlite3.IntegrityError if name == "IntegrityError" else sqlite3.Error
+    if driver is None:
+        return (ours,)
+    return (ours, driver.errors.IntegrityError if name == "IntegrityError" else driver.Error)
+
+
+def _driver():
+    import psycopg  # noqa: PLC0415 - loaded with the first PostgreSQL database (see __getattr__)
+
+    return psycopg
+
 
 Step = str | Callable[[str], str]  # DDL for both engines, or a function of the engine's name
 
@@ -302,7 +318,9 @@ class PostgresDatabase(Database):
         return urlunsplit(parts)
 
     def _connect(self) -> _PostgresConnection:
-        raw = psycopg.connect(self.url, autocommit=True, row_factory=_row_factory, connect_timeout=self.connect_timeout)
+        raw = _driver().connect(
+            self.url, autocommit=True, row_factory=_row_factory, connect_timeout=self.connect_timeout
+        )
         conn = _PostgresConnection(raw)
         with self._opening:
             self._opened[:] = [c for c in self._opened if not c.raw.closed] + [conn]
@@ -315,7 +333,7 @@ class PostgresDatabase(Database):
             if held is None or held[0] != os.getpid() or held[1].raw.closed or held[1].raw.broken:
                 held = self._local.held = (os.getpid(), self._connect())
             yield held[1]
-        except psycopg.OperationalError as exc:  # the server is down or the connection dropped
+        except _driver().OperationalError as exc:  # the server is down or the connection dropped
             logging.getLogger("docctl").error("database %s: %s", self.describe(), exc)
             raise Unavailable("the database cannot be reached: try again in a moment") from exc
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from ..core.clock import utc_now
 from ..core.errors import Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthorized
-from . import journal
-from .database import Database, IntegrityError, Schema, append_only, identity_key, open_database
+from . import database, journal
+from .database import Database, Schema, append_only, identity_key, open_database
 
 ROLES = ("reader", "author", "approver", "quality_manager", "auditor", "admin")
 MAX_FAILURES = 5
@@ -187,7 +187,7 @@ class UserStore:
         check_password_policy(password, login)
         try:
             self._insert(login, name, email, roles, units, hash_password(password))
-        except IntegrityError:
+        except database.IntegrityError:
             raise Conflict("user %(login)s already exists", login=login) from None
         return self.get(login)
 

@@ -105,7 +105,10 @@ class HistoryReads:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
         try:
             pending = b""
-            while chunk := proc.stdout.read(1 << 20):
+            # read1: what git has written so far (up to 1 MB), not a full megabyte — a reader that
+            # stops at the first records (the newest verified anchor) waited for git to walk
+            # some 5,000 commits first (0.24 s of an incremental check at 20,000 x 10)
+            while chunk := proc.stdout.read1(1 << 20):
                 records = (pending + chunk).split(b"\x1e")
                 pending = records.pop()
                 yield from (record for record in records if record.strip())
