@@ -159,3 +159,16 @@ def test_a_wide_folder_changes_as_git_would_write_it_and_hashes_from_where_it_ch
         assert new == expected and same_size == (len(new) == len(raw))
         sha, _ = line_changes._hashed(new, states if same_size else None, since)
         assert sha == hashlib.sha1(b"tree %d\0" % len(new) + new).hexdigest()  # noqa: S324
+
+
+def test_a_root_folder_git_does_not_hold_is_named_as_git_would_name_it(history):
+    """A commit on main whose root tree git does not hold fails the check as `git log --raw` did
+    (verify: "main cannot be read"), not with an error of its own."""
+    head = git(history, "rev-parse", "main")
+    who = "A <a@example.org> 1767225600 +0000"
+    raw = f"tree {'1' * 40}\nparent {head}\nauthor {who}\ncommitter {who}\n\nx\n\nAction: review\n"
+    forged = git(history, "hash-object", "-t", "commit", "-w", "--stdin", input=raw)
+    git(history, "update-ref", "refs/heads/main", forged, head)
+    with pytest.raises(DocctlError):
+        foretold(history)
+    assert any("main cannot be read" in p.problem for p in history.verify().problems)

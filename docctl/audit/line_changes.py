@@ -12,6 +12,7 @@ by hand — is compared by git, as before. Either way the answer is git's, commi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -46,7 +47,9 @@ class LineChanges:
         for commit in line:
             changed = None
             if before is not None and commit.parents and commit.parents[0] == before.sha:
-                changed = self._predicted(commit, _entries(roots[before.tree]), _entries(roots[commit.tree]))
+                # a root git does not hold, or one that does not parse: git's compare says so
+                with contextlib.suppress(KeyError, ValueError):
+                    changed = self._predicted(commit, _entries(roots[before.tree]), _entries(roots[commit.tree]))
             if changed is None:
                 self.compared += 1
                 changed = self.store.changed_between(commit.parents[0] if commit.parents else None, commit.sha)
