@@ -468,9 +468,9 @@ class Catalog:
         with self._connect() as conn:
             return self._with_files(conn, rows)
 
-    def all_records_for(self, doc_ids, *, files: bool = True) -> list[sqlite3.Row]:
-        """Every record of these documents; without ``files``, a release whose file a rebuild
-        left for later keeps :data:`LATER` (for a caller that reads few of them: with_files)."""
+    def all_records_for(self, doc_ids) -> list[sqlite3.Row]:
+        """Every record of these documents as stored: a release whose file a rebuild left for
+        later keeps :data:`LATER` (the caller reads the few it uses with :meth:`with_files`)."""
         ids = sorted(set(doc_ids))
         if not ids:
             return []
@@ -482,7 +482,7 @@ class Catalog:
                     f"SELECT * FROM records WHERE doc_id IN ({','.join('?' * len(chunk))}) ORDER BY doc_id, seq",  # noqa: S608 - placeholders only
                     chunk,  # only "?" placeholders are interpolated above
                 ).fetchall()
-            return self._with_files(conn, rows) if files else rows
+        return rows
 
     def fill_trail(self) -> None:
         """The audit trail's rows for ``main`` from the records (once, after an upgrade)."""

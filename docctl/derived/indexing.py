@@ -78,7 +78,7 @@ class Indexer:
 
     def _rows_by_doc(self, doc_ids: Iterable[str]) -> dict[str, list]:
         rows_by_doc: dict[str, list] = {}
-        for row in self.catalog.all_records_for(doc_ids, files=False):
+        for row in self.catalog.all_records_for(doc_ids):
             rows_by_doc.setdefault(row["doc_id"], []).append(row)
         return rows_by_doc
 
